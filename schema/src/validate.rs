@@ -1,0 +1,842 @@
+//! Validation of a submitted form against a questionnaire, and the typed result.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::date::parse_date;
+use crate::index::split_address;
+use crate::model::{Condition, Label, Question, QuestionKind, Questionnaire, Scale};
+
+/// Answers as they arrive over the wire: question code → JSON value (see the crate docs for the
+/// shape per question kind).
+pub type Answers = serde_json::Map<String, Value>;
+
+/// Stable machine code of a validation error (serialised snake_case, e.g. `"not_relevant"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A relevant required question (or grid row) has no answer.
+    Required,
+    /// A question that is not relevant given earlier answers has an answer.
+    NotRelevant,
+    /// An answer key (or grid row key) that is not a question (row) of the questionnaire.
+    UnknownQuestion,
+    /// An option or special code that the question (scale) does not have.
+    UnknownOption,
+    /// The same option selected twice in a multiple choice.
+    DuplicateOption,
+    /// Fewer selections than the question's minimum.
+    TooFewSelections,
+    /// More selections than the question's maximum.
+    TooManySelections,
+    /// An exclusive option ("none of these") combined with other options.
+    ExclusiveOption,
+    /// A number, level, date or GPS coordinate outside its valid range.
+    OutOfRange,
+    /// A text longer than the question's maximum length.
+    TooLong,
+    /// A JSON value of the wrong type for the question kind.
+    WrongType,
+    /// A date string that is not a valid `YYYY-MM-DD` date.
+    InvalidDate,
+    /// An answer that breaks one of the question's constraints.
+    ConstraintFailed,
+}
+
+impl ErrorCode {
+    /// Every error code, for exhaustive tests and documentation.
+    pub const ALL: [ErrorCode; 13] = [
+        ErrorCode::Required,
+        ErrorCode::NotRelevant,
+        ErrorCode::UnknownQuestion,
+        ErrorCode::UnknownOption,
+        ErrorCode::DuplicateOption,
+        ErrorCode::TooFewSelections,
+        ErrorCode::TooManySelections,
+        ErrorCode::ExclusiveOption,
+        ErrorCode::OutOfRange,
+        ErrorCode::TooLong,
+        ErrorCode::WrongType,
+        ErrorCode::InvalidDate,
+        ErrorCode::ConstraintFailed,
+    ];
+
+    /// The snake_case code as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Required => "required",
+            ErrorCode::NotRelevant => "not_relevant",
+            ErrorCode::UnknownQuestion => "unknown_question",
+            ErrorCode::UnknownOption => "unknown_option",
+            ErrorCode::DuplicateOption => "duplicate_option",
+            ErrorCode::TooFewSelections => "too_few_selections",
+            ErrorCode::TooManySelections => "too_many_selections",
+            ErrorCode::ExclusiveOption => "exclusive_option",
+            ErrorCode::OutOfRange => "out_of_range",
+            ErrorCode::TooLong => "too_long",
+            ErrorCode::WrongType => "wrong_type",
+            ErrorCode::InvalidDate => "invalid_date",
+            ErrorCode::ConstraintFailed => "constraint_failed",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One problem with one answer. `question` is the question code, or `grid_code.item_code` for a
+/// grid row, or the offending key for `unknown_question`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// Where: question code, `grid.item` for a grid row, or the unknown key.
+    pub question: String,
+    /// What, as a stable machine code.
+    pub code: ErrorCode,
+    /// Human-readable explanation, Vietnamese and English.
+    pub message: Label,
+}
+
+/// An answer on a level scale: a level `1..=n` or a special code such as `dont_know`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LevelAnswer {
+    /// An ordered level, 1-based.
+    Level(u8),
+    /// A special answer code of the scale (valid, not scored).
+    Special(String),
+}
+
+impl LevelAnswer {
+    /// The level, if this is a level (not a special code).
+    pub fn level(&self) -> Option<u8> {
+        match self {
+            LevelAnswer::Level(l) => Some(*l),
+            LevelAnswer::Special(_) => None,
+        }
+    }
+}
+
+/// A GPS point: degrees WGS84, accuracy in metres.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GpsPoint {
+    /// Latitude, −90..=90.
+    pub lat: f64,
+    /// Longitude, −180..=180.
+    pub lon: f64,
+    /// Accuracy radius in metres (≥ 0), if known.
+    pub accuracy: Option<f64>,
+}
+
+/// A validated answer to one question.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// Single choice: the option code.
+    Choice(String),
+    /// Multiple choice: option codes, in the questionnaire's option order (possibly empty).
+    Choices(Vec<String>),
+    /// Level question.
+    Level(LevelAnswer),
+    /// Grid: item code → answer, for the answered rows (at least one).
+    Grid(BTreeMap<String, LevelAnswer>),
+    /// Integer question.
+    Integer(i64),
+    /// Text question (non-blank, as given).
+    Text(String),
+    /// Date question, `YYYY-MM-DD`.
+    Date(String),
+    /// GPS question.
+    Gps(GpsPoint),
+}
+
+/// A form that passed [`validate`]: answers to relevant questions only, typed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ValidAnswers {
+    pub(crate) answers: BTreeMap<String, Answer>,
+}
+
+impl ValidAnswers {
+    /// The answer to a question, if it was answered.
+    pub fn get(&self, question: &str) -> Option<&Answer> {
+        self.answers.get(question)
+    }
+
+    /// All answers by question code.
+    pub fn answers(&self) -> &BTreeMap<String, Answer> {
+        &self.answers
+    }
+
+    /// Number of answered questions.
+    pub fn len(&self) -> usize {
+        self.answers.len()
+    }
+
+    /// Whether no question was answered.
+    pub fn is_empty(&self) -> bool {
+        self.answers.is_empty()
+    }
+
+    /// The option codes selected in a single- or multiple-choice question (empty when unanswered or
+    /// not a choice question) — what perception and expectation shares are counted from.
+    pub fn selected_options(&self, question: &str) -> &[String] {
+        match self.answers.get(question) {
+            Some(Answer::Choice(c)) => std::slice::from_ref(c),
+            Some(Answer::Choices(v)) => v,
+            _ => &[],
+        }
+    }
+
+    /// The answer at a level question (`address` = code) or a grid row (`address` = `grid.item`).
+    pub fn level_answer(&self, address: &str) -> Option<&LevelAnswer> {
+        let (q, item) = split_address(address);
+        match (self.answers.get(q)?, item) {
+            (Answer::Level(l), None) => Some(l),
+            (Answer::Grid(rows), Some(i)) => rows.get(i),
+            _ => None,
+        }
+    }
+
+    /// For each index item of `q`, in the fixed order of [`Questionnaire::index_items`] (groups in
+    /// order, items in order), the level to score: `None` when the item is unanswered, not relevant,
+    /// or answered with a special code ("don't know", "not applicable"). Empty when `q` has no index.
+    pub fn scored_levels(&self, q: &Questionnaire) -> Vec<Option<u8>> {
+        match &q.index {
+            None => Vec::new(),
+            Some(index) => index
+                .item_addresses()
+                .map(|a| self.level_answer(a).and_then(LevelAnswer::level))
+                .collect(),
+        }
+    }
+
+    /// The wire form of these answers; `validate(q, &v.to_json()) == Ok(v)`.
+    pub fn to_json(&self) -> Answers {
+        let mut out = Answers::new();
+        for (code, a) in &self.answers {
+            out.insert(code.clone(), answer_to_json(a));
+        }
+        out
+    }
+}
+
+fn level_to_json(l: &LevelAnswer) -> Value {
+    match l {
+        LevelAnswer::Level(n) => Value::from(*n),
+        LevelAnswer::Special(s) => Value::String(s.clone()),
+    }
+}
+
+fn answer_to_json(a: &Answer) -> Value {
+    match a {
+        Answer::Choice(c) => Value::String(c.clone()),
+        Answer::Choices(v) => Value::Array(v.iter().map(|c| Value::String(c.clone())).collect()),
+        Answer::Level(l) => level_to_json(l),
+        Answer::Grid(rows) => Value::Object(
+            rows.iter()
+                .map(|(k, l)| (k.clone(), level_to_json(l)))
+                .collect(),
+        ),
+        Answer::Integer(i) => Value::from(*i),
+        Answer::Text(s) | Answer::Date(s) => Value::String(s.clone()),
+        Answer::Gps(p) => {
+            let mut m = serde_json::Map::new();
+            m.insert("lat".into(), f64_json(p.lat));
+            m.insert("lon".into(), f64_json(p.lon));
+            if let Some(acc) = p.accuracy {
+                m.insert("accuracy".into(), f64_json(acc));
+            }
+            Value::Object(m)
+        }
+    }
+}
+
+fn f64_json(x: f64) -> Value {
+    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+fn clip(s: &str) -> String {
+    const MAX: usize = 64;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+fn fe(question: impl Into<String>, code: ErrorCode, vi: String, en: String) -> FieldError {
+    FieldError {
+        question: question.into(),
+        code,
+        message: Label { vi, en: Some(en) },
+    }
+}
+
+fn expected(kind: &QuestionKind) -> (&'static str, &'static str) {
+    match kind {
+        QuestionKind::SingleChoice { .. } => ("một mã phương án (chuỗi)", "an option code (string)"),
+        QuestionKind::MultipleChoice { .. } => {
+            ("một danh sách mã phương án", "an array of option codes")
+        }
+        QuestionKind::Level { .. } => (
+            "một mức (số nguyên) hoặc mã đặc biệt",
+            "a level (integer) or a special code",
+        ),
+        QuestionKind::Grid { .. } => (
+            "một đối tượng {mã dòng: mức}",
+            "an object {item code: level}",
+        ),
+        QuestionKind::Integer { .. } => ("một số nguyên", "an integer"),
+        QuestionKind::Text { .. } => ("một chuỗi ký tự", "a string"),
+        QuestionKind::Date { .. } => ("ngày dạng chuỗi YYYY-MM-DD", "a date string YYYY-MM-DD"),
+        QuestionKind::Gps {} => (
+            "một điểm GPS {lat, lon, accuracy}",
+            "a GPS point {lat, lon, accuracy}",
+        ),
+    }
+}
+
+fn wrong_type(at: &str, kind: &QuestionKind) -> FieldError {
+    let (vi, en) = expected(kind);
+    fe(
+        at,
+        ErrorCode::WrongType,
+        format!("Kiểu dữ liệu không đúng: cần {vi}."),
+        format!("Wrong type: expected {en}."),
+    )
+}
+
+fn level_wrong_type(at: &str) -> FieldError {
+    fe(
+        at,
+        ErrorCode::WrongType,
+        "Kiểu dữ liệu không đúng: cần một mức (số nguyên) hoặc mã đặc biệt.".into(),
+        "Wrong type: expected a level (integer) or a special code.".into(),
+    )
+}
+
+fn required(at: &str) -> FieldError {
+    fe(
+        at,
+        ErrorCode::Required,
+        "Câu hỏi bắt buộc chưa được trả lời.".into(),
+        "This question is required.".into(),
+    )
+}
+
+fn unknown_option(at: &str, code: &str) -> FieldError {
+    fe(
+        at,
+        ErrorCode::UnknownOption,
+        format!("Phương án “{}” không có trong câu hỏi này.", clip(code)),
+        format!("Option \"{}\" is not an option of this question.", clip(code)),
+    )
+}
+
+fn out_of_range(at: &str, value: &str, range: &str) -> FieldError {
+    fe(
+        at,
+        ErrorCode::OutOfRange,
+        format!("Giá trị {} nằm ngoài khoảng cho phép ({range}).", clip(value)),
+        format!("Value {} is outside the allowed range ({range}).", clip(value)),
+    )
+}
+
+fn range_text<T: std::fmt::Display>(min: Option<T>, max: Option<T>) -> String {
+    match (min, max) {
+        (Some(a), Some(b)) => format!("{a}–{b}"),
+        (Some(a), None) => format!("≥ {a}"),
+        (None, Some(b)) => format!("≤ {b}"),
+        (None, None) => String::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing wire values
+
+/// The outcome of reading one question's input.
+pub(crate) enum Parsed {
+    /// No answer (absent, null, blank text, empty grid).
+    Absent,
+    /// A malformed answer; errors were reported.
+    Bad,
+    /// A well-formed answer (value checks still to do).
+    Ok(Answer),
+}
+
+fn parse_level(at: &str, scale: &Scale, v: &Value, errors: &mut Vec<FieldError>) -> Option<LevelAnswer> {
+    match v {
+        Value::Number(n) => match n.as_u64() {
+            Some(l) if (1..=u64::from(scale.n_levels())).contains(&l) => {
+                Some(LevelAnswer::Level(l as u8))
+            }
+            Some(_) => {
+                errors.push(out_of_range(
+                    at,
+                    &n.to_string(),
+                    &range_text(Some(1), Some(scale.n_levels())),
+                ));
+                None
+            }
+            None if n.as_i64().is_some() => {
+                errors.push(out_of_range(
+                    at,
+                    &n.to_string(),
+                    &range_text(Some(1), Some(scale.n_levels())),
+                ));
+                None
+            }
+            None => {
+                errors.push(level_wrong_type(at));
+                None
+            }
+        },
+        Value::String(s) => match scale.special_index(s) {
+            Some(i) => Some(LevelAnswer::Special(scale.special[i].code.clone())),
+            None => {
+                errors.push(unknown_option(at, s));
+                None
+            }
+        },
+        _ => {
+            errors.push(level_wrong_type(at));
+            None
+        }
+    }
+}
+
+fn parse_wire(
+    q: &Questionnaire,
+    question: &Question,
+    v: &Value,
+    errors: &mut Vec<FieldError>,
+) -> Parsed {
+    let code = question.code.as_str();
+    if v.is_null() {
+        return Parsed::Absent;
+    }
+    let wt = |errors: &mut Vec<FieldError>| {
+        errors.push(wrong_type(code, &question.kind));
+        Parsed::Bad
+    };
+    match (&question.kind, v) {
+        (QuestionKind::SingleChoice { options }, Value::String(s)) => {
+            match options.iter().find(|o| &o.code == s) {
+                Some(o) => Parsed::Ok(Answer::Choice(o.code.clone())),
+                None => {
+                    errors.push(unknown_option(code, s));
+                    Parsed::Bad
+                }
+            }
+        }
+        (QuestionKind::MultipleChoice { options, .. }, Value::Array(items)) => {
+            let before = errors.len();
+            let mut picked: Vec<usize> = Vec::with_capacity(items.len().min(options.len()));
+            for item in items {
+                let Value::String(s) = item else {
+                    errors.push(wrong_type(code, &question.kind));
+                    continue;
+                };
+                match options.iter().position(|o| &o.code == s) {
+                    None => errors.push(unknown_option(code, s)),
+                    Some(i) if picked.contains(&i) => errors.push(fe(
+                        code,
+                        ErrorCode::DuplicateOption,
+                        format!("Phương án “{}” được chọn nhiều lần.", clip(s)),
+                        format!("Option \"{}\" is selected more than once.", clip(s)),
+                    )),
+                    Some(i) => picked.push(i),
+                }
+            }
+            if errors.len() > before {
+                return Parsed::Bad;
+            }
+            picked.sort_unstable();
+            Parsed::Ok(Answer::Choices(
+                picked.into_iter().map(|i| options[i].code.clone()).collect(),
+            ))
+        }
+        (QuestionKind::Level { .. }, _) => match q.scale_of(question) {
+            None => wt(errors),
+            Some(scale) => match parse_level(code, scale, v, errors) {
+                Some(l) => Parsed::Ok(Answer::Level(l)),
+                None => Parsed::Bad,
+            },
+        },
+        (QuestionKind::Grid { items, .. }, Value::Object(rows)) => {
+            let Some(scale) = q.scale_of(question) else {
+                return wt(errors);
+            };
+            let before = errors.len();
+            let mut out = BTreeMap::new();
+            for (k, v) in rows {
+                let Some(item) = items.iter().find(|it| &it.code == k) else {
+                    errors.push(fe(
+                        format!("{code}.{}", clip(k)),
+                        ErrorCode::UnknownQuestion,
+                        format!("Câu hỏi “{code}” không có dòng “{}”.", clip(k)),
+                        format!("Question \"{code}\" has no row \"{}\".", clip(k)),
+                    ));
+                    continue;
+                };
+                if v.is_null() {
+                    continue;
+                }
+                let at = format!("{code}.{}", item.code);
+                if let Some(l) = parse_level(&at, scale, v, errors) {
+                    out.insert(item.code.clone(), l);
+                }
+            }
+            if errors.len() > before {
+                Parsed::Bad
+            } else if out.is_empty() {
+                Parsed::Absent
+            } else {
+                Parsed::Ok(Answer::Grid(out))
+            }
+        }
+        (QuestionKind::Integer { .. }, Value::Number(n)) => match n.as_i64() {
+            Some(i) => Parsed::Ok(Answer::Integer(i)),
+            None if n.as_u64().is_some() => {
+                errors.push(out_of_range(code, &n.to_string(), &integer_range(question)));
+                Parsed::Bad
+            }
+            None => wt(errors),
+        },
+        (QuestionKind::Text { .. }, Value::String(s)) => {
+            if s.trim().is_empty() {
+                Parsed::Absent
+            } else {
+                Parsed::Ok(Answer::Text(s.clone()))
+            }
+        }
+        (QuestionKind::Date { .. }, Value::String(s)) => {
+            if s.trim().is_empty() {
+                Parsed::Absent
+            } else if parse_date(s).is_some() {
+                Parsed::Ok(Answer::Date(s.clone()))
+            } else {
+                errors.push(fe(
+                    code,
+                    ErrorCode::InvalidDate,
+                    format!("“{}” không phải ngày hợp lệ (YYYY-MM-DD).", clip(s)),
+                    format!("\"{}\" is not a valid date (YYYY-MM-DD).", clip(s)),
+                ));
+                Parsed::Bad
+            }
+        }
+        (QuestionKind::Gps {}, Value::Object(m)) => {
+            let num = |k: &str| m.get(k).and_then(Value::as_f64);
+            let keys_ok = m.keys().all(|k| matches!(k.as_str(), "lat" | "lon" | "accuracy"));
+            let acc = match m.get("accuracy") {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Number(n)) => Ok(n.as_f64()),
+                Some(_) => Err(()),
+            };
+            match (num("lat"), num("lon"), acc) {
+                (Some(lat), Some(lon), Ok(accuracy)) if keys_ok => {
+                    Parsed::Ok(Answer::Gps(GpsPoint { lat, lon, accuracy }))
+                }
+                _ => wt(errors),
+            }
+        }
+        _ => wt(errors),
+    }
+}
+
+fn integer_range(question: &Question) -> String {
+    match &question.kind {
+        QuestionKind::Integer { min, max } => range_text(*min, *max),
+        _ => String::new(),
+    }
+}
+
+/// Value-level checks of a well-formed answer: selections, ranges, lengths, required grid rows.
+fn check_value(question: &Question, a: &Answer, errors: &mut Vec<FieldError>) {
+    let code = question.code.as_str();
+    match (&question.kind, a) {
+        (QuestionKind::MultipleChoice { options, min, max }, Answer::Choices(picked)) => {
+            let n = picked.len();
+            let lo = usize::from(min.unwrap_or(0));
+            let hi = max.map_or(options.len(), usize::from);
+            if n < lo {
+                errors.push(fe(
+                    code,
+                    ErrorCode::TooFewSelections,
+                    format!("Cần chọn ít nhất {lo} phương án (đã chọn {n})."),
+                    format!("Select at least {lo} options ({n} selected)."),
+                ));
+            }
+            if n > hi {
+                errors.push(fe(
+                    code,
+                    ErrorCode::TooManySelections,
+                    format!("Chỉ được chọn tối đa {hi} phương án (đã chọn {n})."),
+                    format!("Select at most {hi} options ({n} selected)."),
+                ));
+            }
+            if n > 1
+                && let Some(o) = options
+                    .iter()
+                    .find(|o| o.exclusive && picked.iter().any(|p| p == &o.code))
+            {
+                errors.push(fe(
+                    code,
+                    ErrorCode::ExclusiveOption,
+                    format!(
+                        "Phương án “{}” không được chọn cùng các phương án khác.",
+                        o.label.vi
+                    ),
+                    format!(
+                        "Option \"{}\" cannot be combined with other options.",
+                        o.code
+                    ),
+                ));
+            }
+        }
+        (QuestionKind::Grid { items, .. }, Answer::Grid(rows)) => {
+            if question.required {
+                for it in items {
+                    if !rows.contains_key(&it.code) {
+                        errors.push(required(&format!("{code}.{}", it.code)));
+                    }
+                }
+            }
+        }
+        (QuestionKind::Integer { min, max }, Answer::Integer(i)) => {
+            if min.is_some_and(|m| *i < m) || max.is_some_and(|m| *i > m) {
+                errors.push(out_of_range(code, &i.to_string(), &range_text(*min, *max)));
+            }
+        }
+        (QuestionKind::Text { max_length }, Answer::Text(s)) => {
+            let n = s.chars().count();
+            if n > *max_length as usize {
+                errors.push(fe(
+                    code,
+                    ErrorCode::TooLong,
+                    format!("Nội dung dài {n} ký tự, vượt quá {max_length} ký tự cho phép."),
+                    format!("Text is {n} characters long; at most {max_length} allowed."),
+                ));
+            }
+        }
+        (QuestionKind::Date { min, max }, Answer::Date(d)) => {
+            let below = min.as_deref().is_some_and(|m| d.as_str() < m);
+            let above = max.as_deref().is_some_and(|m| d.as_str() > m);
+            if below || above {
+                errors.push(out_of_range(code, d, &range_text(min.as_deref(), max.as_deref())));
+            }
+        }
+        (QuestionKind::Gps {}, Answer::Gps(p)) => {
+            let ok = p.lat.is_finite()
+                && p.lon.is_finite()
+                && (-90.0..=90.0).contains(&p.lat)
+                && (-180.0..=180.0).contains(&p.lon)
+                && p.accuracy.is_none_or(|a| a.is_finite() && a >= 0.0);
+            if !ok {
+                errors.push(out_of_range(
+                    code,
+                    &format!("({}, {})", p.lat, p.lon),
+                    "lat −90–90, lon −180–180, accuracy ≥ 0",
+                ));
+            }
+        }
+        (QuestionKind::SingleChoice { .. }, Answer::Choice(_)) => {}
+        (QuestionKind::Level { .. }, Answer::Level(_)) => {}
+        _ => errors.push(wrong_type(code, &question.kind)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conditions
+
+struct Env<'a> {
+    out: &'a BTreeMap<String, Answer>,
+    errored: &'a [&'a str],
+    current: Option<(&'a str, &'a Answer)>,
+}
+
+impl Env<'_> {
+    /// `Err(())` when the question had a malformed answer (the condition cannot be decided).
+    fn lookup(&self, code: &str) -> Result<Option<&Answer>, ()> {
+        if let Some((c, a)) = self.current
+            && c == code
+        {
+            return Ok(Some(a));
+        }
+        if self.errored.contains(&code) {
+            return Err(());
+        }
+        Ok(self.out.get(code))
+    }
+
+    /// Three-valued evaluation: `None` when it depends on a malformed answer.
+    fn eval(&self, c: &Condition) -> Option<bool> {
+        let selected = |a: Option<&Answer>, opt: &str| match a {
+            Some(Answer::Choice(x)) => x == opt,
+            Some(Answer::Choices(v)) => v.iter().any(|x| x == opt),
+            _ => false,
+        };
+        match c {
+            Condition::Selected { question, option } => {
+                let a = self.lookup(question).ok()?;
+                Some(selected(a, option))
+            }
+            Condition::AnySelected { question, options } => {
+                let a = self.lookup(question).ok()?;
+                Some(options.iter().any(|o| selected(a, o)))
+            }
+            Condition::Answered { question } => Some(self.lookup(question).ok()?.is_some()),
+            Condition::Cmp {
+                question,
+                cmp,
+                value,
+            } => {
+                let v = match self.lookup(question).ok()? {
+                    Some(Answer::Integer(i)) => Some(*i),
+                    Some(Answer::Level(LevelAnswer::Level(l))) => Some(i64::from(*l)),
+                    _ => None,
+                };
+                Some(v.is_some_and(|v| cmp.apply(v, *value)))
+            }
+            Condition::All { of } => {
+                let mut unknown = false;
+                for c in of {
+                    match self.eval(c) {
+                        Some(false) => return Some(false),
+                        None => unknown = true,
+                        Some(true) => {}
+                    }
+                }
+                (!unknown).then_some(true)
+            }
+            Condition::Any { of } => {
+                let mut unknown = false;
+                for c in of {
+                    match self.eval(c) {
+                        Some(true) => return Some(true),
+                        None => unknown = true,
+                        Some(false) => {}
+                    }
+                }
+                (!unknown).then_some(false)
+            }
+            Condition::Not { of } => self.eval(of).map(|b| !b),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The validation core, shared by `validate` and `ValidAnswers::decode`.
+
+pub(crate) fn validate_core<'q>(
+    q: &'q Questionnaire,
+    mut input: impl FnMut(usize, &'q Question, &mut Vec<FieldError>) -> Parsed,
+    errors: &mut Vec<FieldError>,
+) -> BTreeMap<String, Answer> {
+    let mut out: BTreeMap<String, Answer> = BTreeMap::new();
+    let mut errored: Vec<&str> = Vec::new();
+    for (pos, question) in q.questions().enumerate() {
+        let parsed = input(pos, question, errors);
+        let code = question.code.as_str();
+        let relevant = match &question.relevant {
+            None => Some(true),
+            Some(c) => Env {
+                out: &out,
+                errored: &errored,
+                current: None,
+            }
+            .eval(c),
+        };
+        let answer = match parsed {
+            Parsed::Bad => {
+                errored.push(code);
+                continue;
+            }
+            Parsed::Absent => {
+                if relevant == Some(true) && question.required {
+                    errors.push(required(code));
+                }
+                continue;
+            }
+            Parsed::Ok(a) => a,
+        };
+        if relevant == Some(false) {
+            errors.push(fe(
+                code,
+                ErrorCode::NotRelevant,
+                "Câu hỏi này không áp dụng theo các câu trả lời trước nên không được trả lời."
+                    .into(),
+                "This question does not apply given earlier answers and must not be answered."
+                    .into(),
+            ));
+            continue;
+        }
+        let before = errors.len();
+        check_value(question, &answer, errors);
+        if errors.len() == before {
+            for c in &question.constraints {
+                let env = Env {
+                    out: &out,
+                    errored: &errored,
+                    current: Some((code, &answer)),
+                };
+                if env.eval(&c.condition) == Some(false) {
+                    errors.push(FieldError {
+                        question: code.to_owned(),
+                        code: ErrorCode::ConstraintFailed,
+                        message: c.message.clone(),
+                    });
+                }
+            }
+        }
+        if errors.len() > before {
+            errored.push(code);
+            continue;
+        }
+        out.insert(code.to_owned(), answer);
+    }
+    out
+}
+
+/// Validates a submitted form against a questionnaire.
+///
+/// Every problem is reported (in questionnaire order, then unknown keys), not just the first. A
+/// question whose relevance depends on a malformed answer is not checked for `required` /
+/// `not_relevant` (the cause is reported instead). Constraints are checked only on answers that are
+/// otherwise well-formed and in range.
+pub fn validate(q: &Questionnaire, answers: &Answers) -> Result<ValidAnswers, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut matched = 0usize;
+    let out = validate_core(
+        q,
+        |_, question, errors| match answers.get(&question.code) {
+            None => Parsed::Absent,
+            Some(v) => {
+                matched += 1;
+                parse_wire(q, question, v, errors)
+            }
+        },
+        &mut errors,
+    );
+    if matched < answers.len() {
+        for key in answers.keys() {
+            if q.question(key).is_none() {
+                errors.push(fe(
+                    clip(key),
+                    ErrorCode::UnknownQuestion,
+                    format!("Không có câu hỏi “{}” trong phiếu.", clip(key)),
+                    format!("There is no question \"{}\" in this questionnaire.", clip(key)),
+                ));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(ValidAnswers { answers: out })
+    } else {
+        Err(errors)
+    }
+}

@@ -1,0 +1,59 @@
+//! Opening the database: SQLite (embedded default) or PostgreSQL, chosen by the URL.
+
+use std::{str::FromStr, time::Duration};
+
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbErr,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+};
+
+use crate::settings::Settings;
+
+/// Opens a pool for `settings.database_url`. For SQLite: creates the parent folder and the file,
+/// turns on WAL, foreign keys and a busy timeout so concurrent writers wait instead of failing.
+pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
+    let url = settings.database_url.expose().clone();
+    if settings.is_sqlite() {
+        create_sqlite_parent_dir(&url);
+    }
+    let mut opts = ConnectOptions::new(url);
+    opts.max_connections(settings.database_max_connections)
+        .min_connections(
+            settings
+                .database_min_connections
+                .min(settings.database_max_connections),
+        )
+        .acquire_timeout(Duration::from_secs(settings.database_acquire_timeout_secs))
+        .sqlx_logging(false);
+    let synchronous =
+        SqliteSynchronous::from_str(&settings.sqlite_synchronous).unwrap_or(SqliteSynchronous::Full);
+    opts.map_sqlx_sqlite_opts(move |o| {
+        o.create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-65536")
+    });
+    Database::connect(opts).await
+}
+
+/// SQLite does not create folders: make `./data/` (or whatever the URL names) if it is missing.
+fn create_sqlite_parent_dir(url: &str) {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path.starts_with(":memory:") {
+        return;
+    }
+    if let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+        && let Err(e) = std::fs::create_dir_all(parent)
+    {
+        tracing::warn!(path = %parent.display(), error = %e, "could not create the database folder");
+    }
+}

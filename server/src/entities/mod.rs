@@ -1,0 +1,10 @@
+//! sea-orm entities: the database rows. API types live with the routes and are converted explicitly.
+
+pub mod form;
+pub mod geo_mapping;
+pub mod geo_successor;
+pub mod geo_unit;
+pub mod geography;
+pub mod quarantined_form;
+pub mod questionnaire_version;
+pub mod round;

@@ -1,0 +1,354 @@
+//! The HTTP error type: every error the API answers is `application/problem+json` (RFC 9457) with a
+//! stable machine-readable `code`, a Vietnamese `detail` with its English `detail_en`, and per-field
+//! errors where the input was wrong.
+
+use axum::{
+    Json,
+    extract::rejection::{JsonRejection, PathRejection, QueryRejection},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A per-field error: which input was wrong, a stable code, and a bilingual message.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FieldError {
+    /// The field (for answers: the question code, or `grid.item`).
+    pub field: String,
+    /// Stable machine-readable code, e.g. `required`, `out_of_range`.
+    pub code: String,
+    /// Vietnamese message.
+    pub message: String,
+    /// English message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_en: Option<String>,
+}
+
+impl From<schema::FieldError> for FieldError {
+    fn from(e: schema::FieldError) -> Self {
+        FieldError {
+            field: e.question,
+            code: e.code.as_str().to_owned(),
+            message: e.message.vi,
+            message_en: e.message.en,
+        }
+    }
+}
+
+/// The error every handler returns. Build it with the constructors; `code` is part of the API
+/// contract and must never change meaning once released.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail_vi: String,
+    detail_en: String,
+    errors: Vec<FieldError>,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+    /// The cause of a 500, logged with its chain and never sent to the client.
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// The serialised body of an [`ApiError`].
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    type_: String,
+    title: &'a str,
+    status: u16,
+    code: &'a str,
+    detail: &'a str,
+    detail_en: &'a str,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl ApiError {
+    /// A client error with a status, a stable code and a bilingual detail.
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        detail_vi: impl Into<String>,
+        detail_en: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            code,
+            detail_vi: detail_vi.into(),
+            detail_en: detail_en.into(),
+            errors: Vec::new(),
+            headers: Vec::new(),
+            source: None,
+        }
+    }
+
+    /// Attaches per-field errors.
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    /// Attaches a response header (e.g. `Retry-After`).
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// 404 for a thing that does not exist (or must not be revealed to exist).
+    pub fn not_found(what_vi: &str, what_en: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("Không tìm thấy {what_vi}."),
+            format!("{what_en} not found."),
+        )
+    }
+
+    /// 400 for a query or path parameter that is wrong.
+    pub fn bad_request(
+        code: &'static str,
+        detail_vi: impl Into<String>,
+        detail_en: impl Into<String>,
+    ) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail_vi, detail_en)
+    }
+
+    /// 422 for a well-formed body whose content is invalid, with the fields at fault.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "Dữ liệu gửi lên không hợp lệ.",
+            "The submitted data is invalid.",
+        )
+        .with_errors(errors)
+    }
+
+    /// 500: logs the cause chain when answered, tells the client nothing about it.
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Lỗi máy chủ. Vui lòng thử lại sau.",
+            "Internal server error. Please try again later.",
+        );
+        e.source = Some(source.into());
+        e
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable code of this error.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// A problem for a bare status that reached the client without a body of ours (405, 408, ...).
+    pub fn from_status(status: StatusCode) -> Self {
+        let (code, vi, en) = match status {
+            StatusCode::NOT_FOUND => (
+                "route_not_found",
+                "Không có đường dẫn này.",
+                "No such route.",
+            ),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method_not_allowed",
+                "Phương thức không được hỗ trợ cho đường dẫn này.",
+                "Method not allowed for this route.",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                "payload_too_large",
+                "Dữ liệu gửi lên quá lớn.",
+                "Request body too large.",
+            ),
+            StatusCode::REQUEST_TIMEOUT => (
+                "request_timeout",
+                "Yêu cầu quá thời gian.",
+                "Request timed out.",
+            ),
+            s if s.is_server_error() => (
+                "internal_error",
+                "Lỗi máy chủ. Vui lòng thử lại sau.",
+                "Internal server error. Please try again later.",
+            ),
+            _ => ("http_error", "Yêu cầu không hợp lệ.", "Request failed."),
+        };
+        Self::new(status, code, vi, en)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail_en)
+    }
+}
+
+/// Renders an error and its `source()` chain on one line for the log.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            match &self.source {
+                Some(src) => tracing::error!(code = self.code, cause = %error_chain(src.as_ref()), "request failed"),
+                None => tracing::error!(code = self.code, "request failed"),
+            }
+        }
+        let body = ProblemBody {
+            type_: format!("urn:sipas:problem:{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error"),
+            status: self.status.as_u16(),
+            code: self.code,
+            detail: &self.detail_vi,
+            detail_en: &self.detail_en,
+            errors: &self.errors,
+        };
+        let mut resp = (self.status, Json(body)).into_response();
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        for (k, v) in self.headers {
+            resp.headers_mut().insert(k, v);
+        }
+        resp
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        let status = r.status();
+        match r {
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Nội dung phải là JSON (Content-Type: application/json).",
+                "The body must be JSON (Content-Type: application/json).",
+            ),
+            JsonRejection::JsonSyntaxError(e) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                "JSON không đúng cú pháp.",
+                format!("Malformed JSON: {}", e.body_text()),
+            ),
+            JsonRejection::JsonDataError(e) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                "Nội dung JSON không đúng cấu trúc yêu cầu.",
+                format!("The JSON does not have the expected shape: {}", e.body_text()),
+            ),
+            _ if status == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE)
+            }
+            other => ApiError::new(
+                status,
+                "unreadable_body",
+                "Không đọc được nội dung yêu cầu.",
+                format!("Could not read the request body: {}", other.body_text()),
+            ),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::bad_request(
+            "invalid_query",
+            "Tham số truy vấn không hợp lệ.",
+            format!("Invalid query parameters: {}", r.body_text()),
+        )
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::bad_request(
+            "invalid_path",
+            "Tham số đường dẫn không hợp lệ.",
+            format!("Invalid path parameter: {}", r.body_text()),
+        )
+    }
+}
+
+/// Middleware: any error response that left the app without a body of ours (a 405 from the router, a
+/// 413 from a limit layer, ...) is replaced by the problem+json for its status.
+pub async fn problem_for_bare_errors(resp: Response) -> Response {
+    let status = resp.status();
+    if (status.is_client_error() || status.is_server_error())
+        && resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_none_or(|v| v.as_bytes() != PROBLEM_JSON.as_bytes())
+    {
+        let mut new = ApiError::from_status(status).into_response();
+        // Keep headers such as `Allow` and `Retry-After`.
+        for (k, v) in resp.headers() {
+            if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+                new.headers_mut().insert(k.clone(), v.clone());
+            }
+        }
+        return new;
+    }
+    resp
+}
+
+/// Answer for a panic inside a handler: a plain 500 problem, the panic message only in the log.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PanicResponder;
+
+impl tower_http::catch_panic::ResponseForPanic for PanicResponder {
+    type ResponseBody = axum::body::Body;
+
+    fn response_for_panic(
+        &mut self,
+        err: Box<dyn std::any::Any + Send + 'static>,
+    ) -> axum::http::Response<Self::ResponseBody> {
+        let msg = err
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| err.downcast_ref::<&str>().copied())
+            .unwrap_or("(non-string panic)");
+        tracing::error!(panic = msg, "handler panicked");
+        ApiError::from_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+    }
+}
+
+/// JSON body extractor whose rejections are problem+json.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// Query-string extractor whose rejections are problem+json.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// Path extractor whose rejections are problem+json.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        Json(self.0).into_response()
+    }
+}

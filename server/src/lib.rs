@@ -1,0 +1,23 @@
+//! The SIPAS server: questionnaires, administrative geography, survey rounds and forms over HTTP,
+//! on SQLite (embedded default) or PostgreSQL through one code path.
+//!
+//! [`Application::build`] is the single way to start it, used by the `sipas` binary and by the
+//! end-to-end tests; [`router`] gives the app as a `Router` for in-process tests.
+
+pub mod cli;
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod migration;
+pub mod registry;
+pub mod routes;
+pub mod seed;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use routes::router;
+pub use settings::Settings;
+pub use startup::Application;
+pub use state::AppState;

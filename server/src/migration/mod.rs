@@ -1,0 +1,24 @@
+//! Database migrations, in order. A migration that has landed is never edited: changes come as new
+//! migrations named `mYYYYMMDD_NNNNNN_verb_noun`.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_questionnaire_versions;
+mod m20261123_000002_create_geography_tables;
+mod m20261123_000003_create_rounds;
+mod m20261123_000004_create_forms;
+
+/// Runs the migrations above; used at server start and by `sipas migrate`.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_questionnaire_versions::Migration),
+            Box::new(m20261123_000002_create_geography_tables::Migration),
+            Box::new(m20261123_000003_create_rounds::Migration),
+            Box::new(m20261123_000004_create_forms::Migration),
+        ]
+    }
+}

@@ -1,0 +1,48 @@
+//! HTTP routes, grouped by resource. Each module exposes `router()`; [`router`] assembles them under
+//! `/api/v1` with the cross-cutting layers (body limit, timeout, tracing, panic catching, and the
+//! problem+json rewriting of bare error responses).
+
+use std::time::Duration;
+
+use axum::{Router, extract::DefaultBodyLimit, http::StatusCode, middleware};
+use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer, trace::TraceLayer};
+
+use crate::{
+    error::{ApiError, PanicResponder, problem_for_bare_errors},
+    state::AppState,
+};
+
+mod geographies;
+mod health;
+mod questionnaires;
+mod rounds;
+
+/// The whole application as a `Router`, so tests can call it in-process.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(questionnaires::router())
+        .merge(geographies::router())
+        .merge(rounds::router());
+    Router::new()
+        .merge(health::router())
+        .nest("/api/v1", api)
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.settings.body_limit_bytes))
+        .layer(middleware::map_response(problem_for_bare_errors))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(state.settings.request_timeout_secs),
+        ))
+        .layer(CatchPanicLayer::custom(PanicResponder))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn route_not_found() -> ApiError {
+    ApiError::from_status(StatusCode::NOT_FOUND)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::from_status(StatusCode::METHOD_NOT_ALLOWED)
+}

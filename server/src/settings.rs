@@ -1,0 +1,197 @@
+//! Typed settings: built-in defaults, then an optional TOML file, then `SIPAS_*` environment variables
+//! (later sources win). Secrets are wrapped in [`Secret`] so they never appear in `Debug` output or logs.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// A value that must not be printed: `Debug` shows `[redacted]`.
+#[derive(Clone, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(transparent)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    /// Wraps a secret value.
+    pub fn new(value: T) -> Self {
+        Secret(value)
+    }
+
+    /// The secret itself; call only where it is used, never to log it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl From<&str> for Secret<String> {
+    fn from(s: &str) -> Self {
+        Secret(s.to_owned())
+    }
+}
+
+/// Whether the server runs for development or production. Production refuses unsafe defaults.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Local development and tests.
+    #[default]
+    Development,
+    /// A real deployment.
+    Production,
+}
+
+/// All settings of the server. Every field has a default, so an empty environment starts a working
+/// server on an embedded SQLite file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Development or production (`SIPAS_ENVIRONMENT`).
+    pub environment: Environment,
+    /// Listen address (`SIPAS_BIND`), default 127.0.0.1:8080.
+    pub bind: SocketAddr,
+    /// Database URL (`SIPAS_DATABASE_URL`): `sqlite://path?mode=rwc` or `postgres://...`.
+    /// Secret because a PostgreSQL URL may carry a password.
+    pub database_url: Secret<String>,
+    /// Maximum pool size (`SIPAS_DATABASE_MAX_CONNECTIONS`).
+    pub database_max_connections: u32,
+    /// Minimum idle connections kept open (`SIPAS_DATABASE_MIN_CONNECTIONS`).
+    pub database_min_connections: u32,
+    /// Seconds to wait for a pooled connection before failing a request.
+    pub database_acquire_timeout_secs: u64,
+    /// SQLite `synchronous` pragma: `full` (default: a form acknowledged is on disk even after a power
+    /// loss) or `normal` (faster; survives a process crash but not a power loss).
+    pub sqlite_synchronous: String,
+    /// Largest accepted request body, in bytes (`SIPAS_BODY_LIMIT_BYTES`).
+    pub body_limit_bytes: usize,
+    /// Seconds before a request is abandoned with 408.
+    pub request_timeout_secs: u64,
+    /// `tracing` filter directive (`SIPAS_LOG`; `RUST_LOG` also works when this is unset).
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            environment: Environment::Development,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: Secret::new(DEFAULT_DATABASE_URL.to_owned()),
+            database_max_connections: 16,
+            database_min_connections: 1,
+            database_acquire_timeout_secs: 30,
+            sqlite_synchronous: "full".to_owned(),
+            body_limit_bytes: 8 * 1024 * 1024,
+            request_timeout_secs: 60,
+            log: "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn".to_owned(),
+        }
+    }
+}
+
+/// The embedded default: a SQLite file under `./data/`, created on first start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/sipas.db?mode=rwc";
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A source had a value of the wrong type, or the file could not be parsed.
+    #[error("invalid settings: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    /// The settings are well-formed but unsafe or contradictory.
+    #[error("invalid settings: {0}")]
+    Rejected(String),
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (or `SIPAS_CONFIG`, or `./sipas.toml` if it exists), then the
+    /// `SIPAS_*` environment.
+    pub fn load(file: Option<PathBuf>) -> Result<Settings, SettingsError> {
+        let file = file
+            .or_else(|| std::env::var_os("SIPAS_CONFIG").map(PathBuf::from))
+            .or_else(|| {
+                let p = PathBuf::from("sipas.toml");
+                p.exists().then_some(p)
+            });
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        fig = fig.merge(Env::prefixed("SIPAS_").ignore(&[
+            "config",
+            "test_database_url",
+            "admin_username",
+            "admin_password",
+        ]));
+        let s: Settings = fig.extract().map_err(Box::new)?;
+        s.check()?;
+        Ok(s)
+    }
+
+    /// Rejects contradictory values early, with a message naming the setting.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        if self.database_max_connections == 0 {
+            return Err(SettingsError::Rejected(
+                "database_max_connections must be at least 1".into(),
+            ));
+        }
+        if !matches!(
+            self.sqlite_synchronous.as_str(),
+            "full" | "normal" | "extra"
+        ) {
+            return Err(SettingsError::Rejected(
+                "sqlite_synchronous must be one of full, normal, extra".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// True when the database is SQLite.
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.expose().starts_with("sqlite:")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_database_url() {
+        let s = Settings {
+            database_url: "postgres://u:hunter2@db/sipas".into(),
+            ..Settings::default()
+        };
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(dbg.contains("[redacted]"));
+    }
+
+    #[test]
+    fn defaults_are_sqlite_on_localhost() {
+        let s = Settings::default();
+        assert!(s.is_sqlite());
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        s.check().unwrap();
+    }
+
+    #[test]
+    fn file_then_env_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("s.toml", "bind = \"0.0.0.0:9000\"\nlog = \"debug\"\n")?;
+            jail.set_env("SIPAS_BIND", "127.0.0.1:9100");
+            jail.set_env("SIPAS_DATABASE_MAX_CONNECTIONS", "3");
+            let s = Settings::load(Some("s.toml".into())).map_err(|e| e.to_string())?;
+            assert_eq!(s.bind.to_string(), "127.0.0.1:9100");
+            assert_eq!(s.log, "debug");
+            assert_eq!(s.database_max_connections, 3);
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,144 @@
+//! Building and running the application: one code path for `main` and for the tests.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
+
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::MigratorTrait;
+use tokio::net::TcpListener;
+
+use crate::{db, migration::Migrator, routes, seed, settings::Settings, state::AppState};
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be opened.
+    #[error("cannot open the database: {0}")]
+    Connect(#[source] sea_orm::DbErr),
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[source] sea_orm::DbErr),
+    /// Reference data could not be loaded.
+    #[error("loading reference data failed: {0}")]
+    Seed(#[from] seed::SeedError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A built application: database migrated and seeded, socket bound, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    state: AppState,
+}
+
+/// Opens the database, runs the migrations and loads reference data. Used by `serve` and `migrate`.
+pub async fn prepare_database(settings: &Settings) -> Result<DatabaseConnection, StartupError> {
+    let t = Instant::now();
+    let db = db::connect(settings).await.map_err(StartupError::Connect)?;
+    Migrator::up(&db, None)
+        .await
+        .map_err(StartupError::Migrate)?;
+    let migrated_ms = t.elapsed().as_millis() as u64;
+    seed::run(&db).await?;
+    tracing::info!(
+        backend = ?db.get_database_backend(),
+        migrated_ms,
+        ready_ms = t.elapsed().as_millis() as u64,
+        "database ready"
+    );
+    Ok(db)
+}
+
+impl Application {
+    /// Builds the app from settings: the single entry point for `main` and the tests. Binding to
+    /// port 0 picks a free port (see [`Application::port`]).
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let db = prepare_database(&settings).await?;
+        let addr = settings.bind;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        Ok(Application {
+            listener,
+            local_addr,
+            state: AppState {
+                db,
+                settings: Arc::new(settings),
+            },
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The shared state (database pool, settings).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM or ctrl-c, then finishes in-flight requests and returns.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `signal` completes, then shuts down gracefully.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        tracing::info!(addr = %self.local_addr, "listening");
+        let app = routes::router(self.state.clone());
+        let result = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal)
+        .await;
+        self.state.db.close_by_ref().await.ok();
+        tracing::info!("stopped");
+        result
+    }
+}
+
+/// Completes on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received, finishing in-flight requests");
+}

@@ -1,0 +1,406 @@
+//! Server foundation: health, the questionnaire registry, geography, rounds, and the problem+json
+//! error format, against the real server on a fresh database.
+
+use e2e::{assert_problem, spawn_app, spawn_app_with};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let app = spawn_app().await;
+    let (s, body) = app.get_json("/healthz").await;
+    assert_eq!(s, 200);
+    assert_eq!(body["status"], "ok");
+    let (s, body) = app.get_json("/readyz").await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["database"], e2e::backend_name());
+}
+
+#[tokio::test]
+async fn the_builtin_questionnaire_is_registered_with_its_hash() {
+    let app = spawn_app().await;
+    let builtin = schema::builtin::sipas();
+    let (s, body) = app.get_json("/api/v1/questionnaires").await;
+    assert_eq!(s, 200);
+    let list = body["questionnaires"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{body}");
+    let sipas = &list[0];
+    assert_eq!(sipas["code"], "sipas");
+    assert_eq!(sipas["latest_version"], 1);
+    let versions = sipas["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0]["status"], "open");
+    assert_eq!(versions[0]["content_hash"], builtin.content_hash());
+
+    let resp = app
+        .client
+        .get(app.url("/api/v1/questionnaires/sipas/versions/1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(etag, format!("\"{}\"", builtin.content_hash()));
+    let body: Value = resp.json().await.unwrap();
+    let served: schema::Questionnaire =
+        serde_json::from_value(body["definition"].clone()).expect("definition parses");
+    assert_eq!(&served, builtin);
+    assert_eq!(served.content_hash(), builtin.content_hash());
+
+    let (s, body) = app.get_json("/api/v1/questionnaires/sipas/versions/9").await;
+    assert_problem(s, &body, 404, "not_found");
+    let (s, body) = app.get_json("/api/v1/questionnaires/nope/versions/1").await;
+    assert_problem(s, &body, 404, "not_found");
+}
+
+fn builtin_json() -> Value {
+    serde_json::to_value(schema::builtin::sipas()).unwrap()
+}
+
+#[tokio::test]
+async fn publishing_is_idempotent_and_versions_are_immutable() {
+    let app = spawn_app().await;
+    // The same content again: a no-op.
+    let (s, body) = app.post_json("/api/v1/questionnaires", &builtin_json()).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["version"], 1);
+
+    // Same version, one label changed: 409, and the stored version is untouched.
+    let mut changed = builtin_json();
+    changed["title"]["vi"] = json!("Tiêu đề khác");
+    let (s, body) = app.post_json("/api/v1/questionnaires", &changed).await;
+    assert_problem(s, &body, 409, "questionnaire_version_conflict");
+    let (_, v1) = app.get_json("/api/v1/questionnaires/sipas/versions/1").await;
+    assert_eq!(v1["content_hash"], schema::builtin::sipas().content_hash());
+
+    // As version 2 it is published, with a Location.
+    changed["version"] = json!(2);
+    let resp = app
+        .client
+        .post(app.url("/api/v1/questionnaires"))
+        .json(&changed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    assert_eq!(
+        resp.headers()["location"],
+        "/api/v1/questionnaires/sipas/versions/2"
+    );
+    let created: Value = resp.json().await.unwrap();
+    assert_eq!(created["status"], "open");
+    assert_ne!(created["content_hash"], v1["content_hash"]);
+    // Publishing it again is a no-op (200).
+    let (s, _) = app.post_json("/api/v1/questionnaires", &changed).await;
+    assert_eq!(s, 200);
+
+    // A version below the latest is refused.
+    let mut older = builtin_json();
+    older["version"] = json!(0);
+    older["title"]["vi"] = json!("Cũ hơn");
+    let (s, body) = app.post_json("/api/v1/questionnaires", &older).await;
+    assert!(s == 409 || s == 422, "{s} {body}");
+
+    let (_, list) = app.get_json("/api/v1/questionnaires").await;
+    let versions = list["questionnaires"][0]["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(list["questionnaires"][0]["latest_version"], 2);
+}
+
+#[tokio::test]
+async fn publishing_a_lower_version_than_the_latest_is_refused() {
+    let app = spawn_app().await;
+    let mut v3 = builtin_json();
+    v3["version"] = json!(3);
+    v3["title"]["vi"] = json!("Phiên bản 3");
+    let (s, _) = app.post_json("/api/v1/questionnaires", &v3).await;
+    assert_eq!(s, 201);
+    let mut v2 = builtin_json();
+    v2["version"] = json!(2);
+    v2["title"]["vi"] = json!("Phiên bản 2");
+    let (s, body) = app.post_json("/api/v1/questionnaires", &v2).await;
+    assert_problem(s, &body, 409, "questionnaire_version_not_increasing");
+}
+
+#[tokio::test]
+async fn an_inconsistent_questionnaire_is_rejected_naming_the_place() {
+    let app = spawn_app().await;
+    let mut bad = builtin_json();
+    bad["version"] = json!(5);
+    // Duplicate the first question of the first section.
+    let first = bad["sections"][0]["questions"][0].clone();
+    bad["sections"][0]["questions"]
+        .as_array_mut()
+        .unwrap()
+        .push(first.clone());
+    let (s, body) = app.post_json("/api/v1/questionnaires", &bad).await;
+    assert_problem(s, &body, 422, "invalid_questionnaire");
+    let code = first["code"].as_str().unwrap();
+    assert!(
+        body["detail_en"].as_str().unwrap().contains(code),
+        "the error names the duplicated question: {body}"
+    );
+    // Not a questionnaire at all.
+    let (s, body) = app
+        .post_json("/api/v1/questionnaires", &json!({"hello": "world"}))
+        .await;
+    assert_problem(s, &body, 422, "invalid_questionnaire");
+    // Nothing was stored.
+    let (_, list) = app.get_json("/api/v1/questionnaires").await;
+    assert_eq!(list["questionnaires"][0]["versions"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn every_error_is_problem_json() {
+    let app = spawn_app_with(|s| s.body_limit_bytes = 64 * 1024).await;
+    let check_type = |resp: &reqwest::Response| {
+        assert_eq!(
+            resp.headers()["content-type"], "application/problem+json",
+            "{:?}", resp.url()
+        );
+    };
+    // Malformed JSON.
+    let resp = app
+        .client
+        .post(app.url("/api/v1/questionnaires"))
+        .header("content-type", "application/json")
+        .body("{\"code\": ")
+        .send()
+        .await
+        .unwrap();
+    check_type(&resp);
+    let (s, body) = e2e::read(resp).await;
+    assert_problem(s, &body, 400, "malformed_json");
+    // Wrong content type.
+    let resp = app
+        .client
+        .post(app.url("/api/v1/questionnaires"))
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    check_type(&resp);
+    let (s, body) = e2e::read(resp).await;
+    assert_problem(s, &body, 415, "unsupported_media_type");
+    // Oversized body.
+    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(200 * 1024));
+    let resp = app
+        .client
+        .post(app.url("/api/v1/questionnaires"))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    check_type(&resp);
+    let (s, body) = e2e::read(resp).await;
+    assert_problem(s, &body, 413, "payload_too_large");
+    // Unknown route, and unknown route under the API prefix.
+    for path in ["/nope", "/api/v1/nope", "/api/v2/rounds"] {
+        let resp = app.client.get(app.url(path)).send().await.unwrap();
+        check_type(&resp);
+        let (s, body) = e2e::read(resp).await;
+        assert_problem(s, &body, 404, "route_not_found");
+    }
+    // Wrong method keeps the Allow header.
+    let resp = app.client.delete(app.url("/api/v1/rounds")).send().await.unwrap();
+    check_type(&resp);
+    assert!(resp.headers().contains_key("allow"));
+    let (s, body) = e2e::read(resp).await;
+    assert_problem(s, &body, 405, "method_not_allowed");
+    // Bad path and query parameters.
+    let (s, body) = app.get_json("/api/v1/questionnaires/sipas/versions/abc").await;
+    assert_problem(s, &body, 400, "invalid_path");
+    let (s, body) = app
+        .get_json("/api/v1/geographies/vn-2023/units?limit=lots")
+        .await;
+    assert_problem(s, &body, 400, "invalid_query");
+    // A body of the wrong shape.
+    let (s, body) = app.post_json("/api/v1/questionnaires", &json!([1, 2])).await;
+    assert_problem(s, &body, 422, "invalid_questionnaire");
+}
+
+#[tokio::test]
+async fn geographies_are_listed_with_their_counts() {
+    let app = spawn_app().await;
+    let (s, body) = app.get_json("/api/v1/geographies").await;
+    assert_eq!(s, 200);
+    let geos = body["geographies"].as_array().unwrap();
+    assert_eq!(geos.len(), 2, "{body}");
+    let g23 = geos.iter().find(|g| g["code"] == "vn-2023").unwrap();
+    let g25 = geos.iter().find(|g| g["code"] == "vn-2025").unwrap();
+    assert_eq!(g23["levels"], json!(["province", "district", "commune"]));
+    assert_eq!(g23["counts"]["province"], 63);
+    assert_eq!(g23["counts"]["district"], 696);
+    assert_eq!(g25["levels"], json!(["province", "commune"]));
+    assert_eq!(g25["counts"]["province"], 34);
+    assert_eq!(g25["counts"]["commune"], 3321);
+}
+
+#[tokio::test]
+async fn unit_search_ignores_case_and_diacritics() {
+    let app = spawn_app().await;
+    for q in ["lai chau", "LAI CHÂU", "Lai Châu", "tinh lai chau", "tỉnh lai châu"] {
+        let (s, body) = app
+            .get_json(&format!(
+                "/api/v1/geographies/vn-2023/units?level=province&q={}",
+                urlencode(q)
+            ))
+            .await;
+        assert_eq!(s, 200, "{body}");
+        let units = body["units"].as_array().unwrap();
+        assert_eq!(units.len(), 1, "{q}: {body}");
+        assert_eq!(units[0]["code"], "12");
+        assert_eq!(units[0]["name"], "Lai Châu");
+        assert_eq!(units[0]["type"], "tỉnh");
+    }
+    // "đ" folds to "d".
+    let (_, body) = app
+        .get_json("/api/v1/geographies/vn-2025/units?level=province&q=dak%20lak")
+        .await;
+    assert_eq!(body["units"][0]["name"], "Đắk Lắk", "{body}");
+    // Without a level, the city of Lai Châu (a district) is found too.
+    let (_, body) = app
+        .get_json("/api/v1/geographies/vn-2023/units?q=lai%20chau")
+        .await;
+    let levels: Vec<&str> = body["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["level"].as_str().unwrap())
+        .collect();
+    assert!(levels.contains(&"province") && levels.contains(&"district"), "{body}");
+    // Sơn La keeps its code in 2025.
+    let (_, body) = app
+        .get_json("/api/v1/geographies/vn-2025/units?level=province&q=son%20la")
+        .await;
+    assert_eq!(body["units"][0]["code"], "14");
+    // A code finds its unit; LIKE wildcards are literal.
+    let (_, body) = app.get_json("/api/v1/geographies/vn-2023/units?q=12").await;
+    assert!(body["units"].as_array().unwrap().iter().any(|u| u["code"] == "12"));
+    let (_, body) = app.get_json("/api/v1/geographies/vn-2023/units?q=%25").await;
+    assert_eq!(body["total"], 0, "{body}");
+}
+
+#[tokio::test]
+async fn units_are_listed_by_parent_and_level_with_paging() {
+    let app = spawn_app().await;
+    let (s, body) = app
+        .get_json("/api/v1/geographies/vn-2023/units?parent=12")
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(body["total"], 8, "Lai Châu had 8 districts: {body}");
+    assert!(body["units"].as_array().unwrap().iter().all(|u| u["level"] == "district" && u["parent_code"] == "12"));
+    let (_, body) = app
+        .get_json("/api/v1/geographies/vn-2023/units?level=province&limit=10&offset=60")
+        .await;
+    assert_eq!(body["total"], 63);
+    assert_eq!(body["units"].as_array().unwrap().len(), 3);
+    let (s, body) = app
+        .get_json("/api/v1/geographies/vn-2025/units?level=district")
+        .await;
+    assert_problem(s, &body, 400, "invalid_level");
+    let (s, body) = app.get_json("/api/v1/geographies/vn-1999/units").await;
+    assert_problem(s, &body, 404, "not_found");
+}
+
+#[tokio::test]
+async fn a_unit_shows_ancestors_successors_and_predecessors() {
+    let app = spawn_app().await;
+    // A 2023 commune of Lai Châu: its ancestors and its 2025 successor(s).
+    let (_, body) = app
+        .get_json("/api/v1/geographies/vn-2023/units?parent=105")
+        .await;
+    let commune = body["units"][0]["code"].as_str().unwrap().to_owned();
+    let (s, body) = app
+        .get_json(&format!("/api/v1/geographies/vn-2023/units/{commune}"))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let ancestors: Vec<&str> = body["ancestors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(ancestors, ["12", "105"]);
+    let successors = body["successors"].as_array().unwrap();
+    assert!(!successors.is_empty());
+    assert_eq!(successors.iter().filter(|s| s["is_default"] == true).count(), 1);
+    assert!(successors.iter().all(|s| s["geography"] == "vn-2025"));
+    // The 2025 province Phú Thọ (25) merged Hòa Bình (17), Phú Thọ (25), Vĩnh Phúc (26).
+    let (_, body) = app.get_json("/api/v1/geographies/vn-2025/units/25").await;
+    let mut preds: Vec<&str> = body["predecessors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["code"].as_str().unwrap())
+        .collect();
+    preds.sort();
+    assert_eq!(preds, ["17", "25", "26"], "{body}");
+    let (s, body) = app.get_json("/api/v1/geographies/vn-2025/units/99999").await;
+    assert_problem(s, &body, 404, "not_found");
+}
+
+#[tokio::test]
+async fn both_rounds_are_seeded() {
+    let app = spawn_app().await;
+    let (s, body) = app.get_json("/api/v1/rounds").await;
+    assert_eq!(s, 200);
+    let rounds = body["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 2, "{body}");
+    let r23 = rounds.iter().find(|r| r["code"] == "sipas-2023").unwrap();
+    let r25 = rounds.iter().find(|r| r["code"] == "sipas-2025").unwrap();
+    assert_eq!(r23["geography"], "vn-2023");
+    assert_eq!(r23["year"], 2023);
+    assert_eq!(
+        r23["sampling_levels"],
+        json!(["province", "district", "commune", "village"])
+    );
+    assert_eq!(r25["geography"], "vn-2025");
+    assert_eq!(r25["sampling_levels"], json!(["province", "commune", "village"]));
+    for r in [r23, r25] {
+        assert_eq!(r["questionnaire"]["code"], "sipas");
+        assert_eq!(r["questionnaire"]["version"], 1);
+        assert_eq!(
+            r["questionnaire"]["content_hash"],
+            schema::builtin::sipas().content_hash()
+        );
+        assert_eq!(r["min_cell_size"], 30);
+    }
+    let (s, body) = app.get_json("/api/v1/rounds/sipas-2025").await;
+    assert_eq!(s, 200);
+    assert_eq!(body["code"], "sipas-2025");
+    let (s, body) = app.get_json("/api/v1/rounds/sipas-1999").await;
+    assert_problem(s, &body, 404, "not_found");
+}
+
+#[tokio::test]
+async fn a_second_start_on_the_same_database_duplicates_nothing() {
+    let app = spawn_app().await;
+    let (_, before_geo) = app.get_json("/api/v1/geographies").await;
+    let (_, before_q) = app.get_json("/api/v1/questionnaires").await;
+    let (_, before_r) = app.get_json("/api/v1/rounds").await;
+    let app = app.restart().await;
+    let (_, after_geo) = app.get_json("/api/v1/geographies").await;
+    let (_, after_q) = app.get_json("/api/v1/questionnaires").await;
+    let (_, after_r) = app.get_json("/api/v1/rounds").await;
+    assert_eq!(before_geo, after_geo);
+    assert_eq!(before_q, after_q);
+    assert_eq!(before_r, after_r);
+    let (_, body) = app
+        .get_json("/api/v1/geographies/vn-2023/units?level=province&limit=1")
+        .await;
+    assert_eq!(body["total"], 63);
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
