@@ -36,7 +36,9 @@ fn main() {
         blob.len()
     );
     let n = 100_000;
-    time("validate", n, || validate(black_box(q), black_box(&answers)));
+    time("validate", n, || {
+        validate(black_box(q), black_box(&answers))
+    });
     time("parse JSON + validate", n, || {
         let a: schema::Answers = serde_json::from_str(black_box(&json)).unwrap_or_default();
         validate(q, &a).is_ok()

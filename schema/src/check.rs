@@ -78,7 +78,8 @@ impl LoadError {
         // Positions are only meaningful for syntax errors; errors from a parsed value say line 0.
         let msg = if e.line() == 0 {
             let s = e.to_string();
-            s.strip_suffix(" at line 0 column 0").map_or(s.clone(), str::to_owned)
+            s.strip_suffix(" at line 0 column 0")
+                .map_or(s.clone(), str::to_owned)
         } else {
             e.to_string()
         };
@@ -138,7 +139,9 @@ fn check_options(
         if o.exclusive && !exclusive_allowed {
             return Err(err(
                 p,
-                LoadErrorKind::Invalid("exclusive is only meaningful in a multiple-choice question".into()),
+                LoadErrorKind::Invalid(
+                    "exclusive is only meaningful in a multiple-choice question".into(),
+                ),
             ));
         }
     }
@@ -229,7 +232,10 @@ impl Questionnaire {
             }
         }
         if pos == 0 {
-            return Err(err("sections", LoadErrorKind::Invalid("no questions".into())));
+            return Err(err(
+                "sections",
+                LoadErrorKind::Invalid("no questions".into()),
+            ));
         }
 
         // Pass 2: conditions.
@@ -437,7 +443,8 @@ fn check_condition(
     };
     let choice_options = |q: &Question, code: &str| -> Result<(), LoadError> {
         match &q.kind {
-            QuestionKind::SingleChoice { options } | QuestionKind::MultipleChoice { options, .. } => {
+            QuestionKind::SingleChoice { options }
+            | QuestionKind::MultipleChoice { options, .. } => {
                 if options.iter().any(|o| o.code == code) {
                     Ok(())
                 } else {

@@ -107,7 +107,7 @@ impl ValidAnswers {
     /// Lossless: `decode(q, &v.encode(q)) == Ok(v)`.
     pub fn decode(q: &Questionnaire, bytes: &[u8]) -> Result<ValidAnswers, DecodeError> {
         let mut r = Reader { bytes, pos: 0 };
-        let format = r.byte("header")?;
+        let format = r.byte()?;
         if format != FORMAT {
             return Err(DecodeError::Format(format));
         }
@@ -119,7 +119,7 @@ impl ValidAnswers {
             });
         }
         let n_q = q.questions().count();
-        let bitmap = r.take(n_q.div_ceil(8), "header")?;
+        let bitmap = r.take(n_q.div_ceil(8))?;
         if !n_q.is_multiple_of(8) && bitmap[n_q / 8] >> (n_q % 8) != 0 {
             return Err(malformed("header", "bits set beyond the last question"));
         }
@@ -166,7 +166,9 @@ fn encode_answer(out: &mut Vec<u8>, q: &Questionnaire, question: &Question, a: &
                 }
             }
         }
-        (QuestionKind::Level { .. }, Answer::Level(l)) => out.push(level_byte(q.scale_of(question), l)),
+        (QuestionKind::Level { .. }, Answer::Level(l)) => {
+            out.push(level_byte(q.scale_of(question), l))
+        }
         (QuestionKind::Grid { items, .. }, Answer::Grid(rows)) => {
             let scale = q.scale_of(question);
             for it in items {
@@ -220,15 +222,18 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn byte(&mut self, _at: &str) -> Result<u8, DecodeError> {
+    fn byte(&mut self) -> Result<u8, DecodeError> {
         let b = *self.bytes.get(self.pos).ok_or(DecodeError::Truncated)?;
         self.pos += 1;
         Ok(b)
     }
 
-    fn take(&mut self, n: usize, _at: &str) -> Result<&'a [u8], DecodeError> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let end = self.pos.checked_add(n).ok_or(DecodeError::Truncated)?;
-        let s = self.bytes.get(self.pos..end).ok_or(DecodeError::Truncated)?;
+        let s = self
+            .bytes
+            .get(self.pos..end)
+            .ok_or(DecodeError::Truncated)?;
         self.pos = end;
         Ok(s)
     }
@@ -236,7 +241,7 @@ impl<'a> Reader<'a> {
     fn varint(&mut self, at: &str) -> Result<u64, DecodeError> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
-            let b = self.byte(at)?;
+            let b = self.byte()?;
             if shift == 63 && b > 1 {
                 return Err(malformed(at, "varint overflow"));
             }
@@ -251,8 +256,8 @@ impl<'a> Reader<'a> {
         Err(malformed(at, "varint overflow"))
     }
 
-    fn f64(&mut self, at: &str) -> Result<f64, DecodeError> {
-        let b = self.take(8, at)?;
+    fn f64(&mut self) -> Result<f64, DecodeError> {
+        let b = self.take(8)?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
         Ok(f64::from_le_bytes(a))
@@ -277,7 +282,10 @@ fn decode_answer(
     question: &Question,
 ) -> Result<Answer, DecodeError> {
     let at = question.code.as_str();
-    let scale = || q.scale_of(question).ok_or_else(|| malformed(at, "unknown scale"));
+    let scale = || {
+        q.scale_of(question)
+            .ok_or_else(|| malformed(at, "unknown scale"))
+    };
     Ok(match &question.kind {
         QuestionKind::SingleChoice { options } => {
             let i = r.varint(at)?;
@@ -288,7 +296,7 @@ fn decode_answer(
             Answer::Choice(o.code.clone())
         }
         QuestionKind::MultipleChoice { options, .. } => {
-            let bits = r.take(options.len().div_ceil(8), at)?;
+            let bits = r.take(options.len().div_ceil(8))?;
             let n = options.len();
             if !n.is_multiple_of(8) && bits[n / 8] >> (n % 8) != 0 {
                 return Err(malformed(at, "bits set beyond the last option"));
@@ -303,12 +311,12 @@ fn decode_answer(
             )
         }
         QuestionKind::Level { .. } => {
-            let b = r.byte(at)?;
+            let b = r.byte()?;
             Answer::Level(decode_level(b, scale()?, at)?)
         }
         QuestionKind::Grid { items, .. } => {
             let scale = scale()?;
-            let bytes = r.take(items.len(), at)?;
+            let bytes = r.take(items.len())?;
             let mut rows = BTreeMap::new();
             for (it, &b) in items.iter().zip(bytes) {
                 if b != 0 {
@@ -326,7 +334,7 @@ fn decode_answer(
         }
         QuestionKind::Text { .. } => {
             let len = usize::try_from(r.varint(at)?).map_err(|_| DecodeError::Truncated)?;
-            let bytes = r.take(len, at)?;
+            let bytes = r.take(len)?;
             let s = std::str::from_utf8(bytes).map_err(|_| malformed(at, "invalid UTF-8"))?;
             if s.trim().is_empty() {
                 return Err(malformed(at, "blank text"));
@@ -342,13 +350,13 @@ fn decode_answer(
             Answer::Date(s)
         }
         QuestionKind::Gps {} => {
-            let flags = r.byte(at)?;
+            let flags = r.byte()?;
             if flags > 1 {
                 return Err(malformed(at, "bad GPS flags"));
             }
-            let lat = r.f64(at)?;
-            let lon = r.f64(at)?;
-            let accuracy = if flags == 1 { Some(r.f64(at)?) } else { None };
+            let lat = r.f64()?;
+            let lon = r.f64()?;
+            let accuracy = if flags == 1 { Some(r.f64()?) } else { None };
             Answer::Gps(GpsPoint { lat, lon, accuracy })
         }
     })

@@ -71,8 +71,9 @@ mod tests {
 
     #[test]
     fn keys_are_sorted_recursively_without_whitespace() {
-        let v: Value = serde_json::from_str(r#"{ "b": [ {"z":1, "a":"é\"x"} ], "a": null, "B": 2.5 }"#)
-            .unwrap();
+        let v: Value =
+            serde_json::from_str(r#"{ "b": [ {"z":1, "a":"é\"x"} ], "a": null, "B": 2.5 }"#)
+                .unwrap();
         let mut s = String::new();
         write_canonical(&v, &mut s);
         assert_eq!(s, r#"{"B":2.5,"a":null,"b":[{"a":"é\"x","z":1}]}"#);

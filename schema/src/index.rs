@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Label, Questionnaire, QuestionKind};
+use crate::model::{Label, QuestionKind, Questionnaire};
 
 /// How one answer on an n-level scale is scored; an item index is the mean of its answers' scores.
 /// Serialised with a `rule` tag: `{"rule": "top_share", "top_levels": 2}` or
@@ -49,9 +49,7 @@ impl ScoringRule {
                     0.0
                 }
             }
-            ScoringRule::RescaledMean {} => {
-                f64::from(level - 1) / f64::from(n_levels - 1) * 100.0
-            }
+            ScoringRule::RescaledMean {} => f64::from(level - 1) / f64::from(n_levels - 1) * 100.0,
         }
     }
 
@@ -211,7 +209,12 @@ impl IndexDefinition {
         for g in &self.groups {
             let mut m = Mean::default();
             for _ in &g.items {
-                if let Some(v) = item_indices.get(pos).copied().flatten().filter(|v| v.is_finite()) {
+                if let Some(v) = item_indices
+                    .get(pos)
+                    .copied()
+                    .flatten()
+                    .filter(|v| v.is_finite())
+                {
                     m.add(v);
                 }
                 pos += 1;
@@ -323,7 +326,8 @@ mod tests {
 
     #[test]
     fn scoring_rule_wire_shape() {
-        let r: ScoringRule = serde_json::from_str(r#"{"rule":"top_share","top_levels":2}"#).unwrap();
+        let r: ScoringRule =
+            serde_json::from_str(r#"{"rule":"top_share","top_levels":2}"#).unwrap();
         assert_eq!(r, ScoringRule::TopShare { top_levels: 2 });
         let r: ScoringRule = serde_json::from_str(r#"{"rule":"rescaled_mean"}"#).unwrap();
         assert_eq!(r, ScoringRule::RescaledMean {});

@@ -43,6 +43,23 @@
 //! [`Questionnaire::index_items`], the level of each index item to score; [`ScoringRule::score`]
 //! scores one answer and [`IndexDefinition::combine`] turns item indices into group, component and
 //! overall indices (see [`index`] for the arithmetic).
+//!
+//! ```
+//! use schema::{ValidAnswers, builtin, sample, validate};
+//!
+//! let q = builtin::sipas();
+//! let form = sample::complete_sipas_answers(); // what a device sends
+//! let valid = validate(q, &form).expect("a complete form is valid");
+//! let blob = valid.encode(q); // what the server stores
+//! assert!(blob.len() < 200);
+//! assert_eq!(ValidAnswers::decode(q, &blob), Ok(valid.clone()));
+//! let levels = valid.scored_levels(q); // one per index item: P1…P4, S1…S5
+//! assert_eq!(levels.len(), 39);
+//! let index = q.index.as_ref().expect("SIPAS has an index");
+//! assert_eq!(index.scoring.score(4, 5), 100.0); // top two levels count
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod builtin;
 mod check;

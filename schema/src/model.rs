@@ -221,9 +221,8 @@ impl QuestionKind {
     /// The options of a single- or multiple-choice question (empty for other kinds).
     pub fn options(&self) -> &[ChoiceOption] {
         match self {
-            QuestionKind::SingleChoice { options } | QuestionKind::MultipleChoice { options, .. } => {
-                options
-            }
+            QuestionKind::SingleChoice { options }
+            | QuestionKind::MultipleChoice { options, .. } => options,
             _ => &[],
         }
     }

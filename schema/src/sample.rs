@@ -7,7 +7,12 @@ use crate::index::split_address;
 use crate::validate::Answers;
 
 fn grid(items: &[&str], level: u8) -> Value {
-    Value::Object(items.iter().map(|i| ((*i).to_owned(), json!(level))).collect())
+    Value::Object(
+        items
+            .iter()
+            .map(|i| ((*i).to_owned(), json!(level)))
+            .collect(),
+    )
 }
 
 const AREAS: [&str; 9] = [
@@ -33,7 +38,8 @@ const CHANNELS: [&str; 7] = [
 
 /// A complete, valid SIPAS v1 form: every question answered (including the optional comment), the
 /// respondent did a procedure at the commune one-stop desk (so the service grids S1–S5 are relevant),
-/// every satisfaction item at level 4 ("Hài lòng") except one "don't know".
+/// satisfaction items mostly at levels 3–5 with two "don't know" (`p4.social_security`,
+/// `s5.handling`).
 pub fn complete_sipas_answers() -> Answers {
     let mut a = sipas_answers_without_services();
     a.insert(
@@ -45,7 +51,10 @@ pub fn complete_sipas_answers() -> Answers {
         "s2".into(),
         grid(&["posted", "documents", "fees", "deadline"], 5),
     );
-    a.insert("s3".into(), grid(&["courtesy", "guidance", "compliance"], 4));
+    a.insert(
+        "s3".into(),
+        grid(&["courtesy", "guidance", "compliance"], 4),
+    );
     a.insert("s4".into(), grid(&["on_time", "accurate", "fair"], 3));
     a.insert(
         "s5".into(),

@@ -278,7 +278,9 @@ fn fe(question: impl Into<String>, code: ErrorCode, vi: String, en: String) -> F
 
 fn expected(kind: &QuestionKind) -> (&'static str, &'static str) {
     match kind {
-        QuestionKind::SingleChoice { .. } => ("một mã phương án (chuỗi)", "an option code (string)"),
+        QuestionKind::SingleChoice { .. } => {
+            ("một mã phương án (chuỗi)", "an option code (string)")
+        }
         QuestionKind::MultipleChoice { .. } => {
             ("một danh sách mã phương án", "an array of option codes")
         }
@@ -333,7 +335,10 @@ fn unknown_option(at: &str, code: &str) -> FieldError {
         at,
         ErrorCode::UnknownOption,
         format!("Phương án “{}” không có trong câu hỏi này.", clip(code)),
-        format!("Option \"{}\" is not an option of this question.", clip(code)),
+        format!(
+            "Option \"{}\" is not an option of this question.",
+            clip(code)
+        ),
     )
 }
 
@@ -341,8 +346,14 @@ fn out_of_range(at: &str, value: &str, range: &str) -> FieldError {
     fe(
         at,
         ErrorCode::OutOfRange,
-        format!("Giá trị {} nằm ngoài khoảng cho phép ({range}).", clip(value)),
-        format!("Value {} is outside the allowed range ({range}).", clip(value)),
+        format!(
+            "Giá trị {} nằm ngoài khoảng cho phép ({range}).",
+            clip(value)
+        ),
+        format!(
+            "Value {} is outside the allowed range ({range}).",
+            clip(value)
+        ),
     )
 }
 
@@ -362,48 +373,60 @@ fn range_text<T: std::fmt::Display>(min: Option<T>, max: Option<T>) -> String {
 pub(crate) enum Parsed {
     /// No answer (absent, null, blank text, empty grid).
     Absent,
-    /// A malformed answer; errors were reported.
-    Bad,
+    /// A malformed answer; errors were reported. Holds `required` errors for the missing rows of a
+    /// grid, reported only if the question turns out relevant and required.
+    Bad(Vec<FieldError>),
     /// A well-formed answer (value checks still to do).
     Ok(Answer),
 }
 
-fn parse_level(at: &str, scale: &Scale, v: &Value, errors: &mut Vec<FieldError>) -> Option<LevelAnswer> {
+/// Where a level answer sits: a level question, or a row of a grid (the address string is only
+/// built when there is an error to report).
+#[derive(Clone, Copy)]
+struct At<'a>(&'a str, Option<&'a str>);
+
+impl At<'_> {
+    fn address(self) -> String {
+        match self.1 {
+            None => self.0.to_owned(),
+            Some(item) => format!("{}.{item}", self.0),
+        }
+    }
+}
+
+fn parse_level(
+    at: At<'_>,
+    scale: &Scale,
+    v: &Value,
+    errors: &mut Vec<FieldError>,
+) -> Option<LevelAnswer> {
     match v {
         Value::Number(n) => match n.as_u64() {
             Some(l) if (1..=u64::from(scale.n_levels())).contains(&l) => {
                 Some(LevelAnswer::Level(l as u8))
             }
-            Some(_) => {
+            _ if n.as_u64().is_some() || n.as_i64().is_some() => {
                 errors.push(out_of_range(
-                    at,
+                    &at.address(),
                     &n.to_string(),
                     &range_text(Some(1), Some(scale.n_levels())),
                 ));
                 None
             }
-            None if n.as_i64().is_some() => {
-                errors.push(out_of_range(
-                    at,
-                    &n.to_string(),
-                    &range_text(Some(1), Some(scale.n_levels())),
-                ));
-                None
-            }
-            None => {
-                errors.push(level_wrong_type(at));
+            _ => {
+                errors.push(level_wrong_type(&at.address()));
                 None
             }
         },
         Value::String(s) => match scale.special_index(s) {
             Some(i) => Some(LevelAnswer::Special(scale.special[i].code.clone())),
             None => {
-                errors.push(unknown_option(at, s));
+                errors.push(unknown_option(&at.address(), s));
                 None
             }
         },
         _ => {
-            errors.push(level_wrong_type(at));
+            errors.push(level_wrong_type(&at.address()));
             None
         }
     }
@@ -421,7 +444,7 @@ fn parse_wire(
     }
     let wt = |errors: &mut Vec<FieldError>| {
         errors.push(wrong_type(code, &question.kind));
-        Parsed::Bad
+        Parsed::Bad(Vec::new())
     };
     match (&question.kind, v) {
         (QuestionKind::SingleChoice { options }, Value::String(s)) => {
@@ -429,7 +452,7 @@ fn parse_wire(
                 Some(o) => Parsed::Ok(Answer::Choice(o.code.clone())),
                 None => {
                     errors.push(unknown_option(code, s));
-                    Parsed::Bad
+                    Parsed::Bad(Vec::new())
                 }
             }
         }
@@ -453,18 +476,21 @@ fn parse_wire(
                 }
             }
             if errors.len() > before {
-                return Parsed::Bad;
+                return Parsed::Bad(Vec::new());
             }
             picked.sort_unstable();
             Parsed::Ok(Answer::Choices(
-                picked.into_iter().map(|i| options[i].code.clone()).collect(),
+                picked
+                    .into_iter()
+                    .map(|i| options[i].code.clone())
+                    .collect(),
             ))
         }
         (QuestionKind::Level { .. }, _) => match q.scale_of(question) {
             None => wt(errors),
-            Some(scale) => match parse_level(code, scale, v, errors) {
+            Some(scale) => match parse_level(At(code, None), scale, v, errors) {
                 Some(l) => Parsed::Ok(Answer::Level(l)),
-                None => Parsed::Bad,
+                None => Parsed::Bad(Vec::new()),
             },
         },
         (QuestionKind::Grid { items, .. }, Value::Object(rows)) => {
@@ -472,7 +498,8 @@ fn parse_wire(
                 return wt(errors);
             };
             let before = errors.len();
-            let mut out = BTreeMap::new();
+            // Collected in key order and bulk-built: cheaper than inserting row by row.
+            let mut out = Vec::with_capacity(rows.len());
             for (k, v) in rows {
                 let Some(item) = items.iter().find(|it| &it.code == k) else {
                     errors.push(fe(
@@ -486,24 +513,28 @@ fn parse_wire(
                 if v.is_null() {
                     continue;
                 }
-                let at = format!("{code}.{}", item.code);
-                if let Some(l) = parse_level(&at, scale, v, errors) {
-                    out.insert(item.code.clone(), l);
+                if let Some(l) = parse_level(At(code, Some(&item.code)), scale, v, errors) {
+                    out.push((item.code.clone(), l));
                 }
             }
             if errors.len() > before {
-                Parsed::Bad
+                let missing = items
+                    .iter()
+                    .filter(|it| rows.get(&it.code).is_none_or(Value::is_null))
+                    .map(|it| required(&format!("{code}.{}", it.code)))
+                    .collect();
+                Parsed::Bad(missing)
             } else if out.is_empty() {
                 Parsed::Absent
             } else {
-                Parsed::Ok(Answer::Grid(out))
+                Parsed::Ok(Answer::Grid(out.into_iter().collect()))
             }
         }
         (QuestionKind::Integer { .. }, Value::Number(n)) => match n.as_i64() {
             Some(i) => Parsed::Ok(Answer::Integer(i)),
             None if n.as_u64().is_some() => {
                 errors.push(out_of_range(code, &n.to_string(), &integer_range(question)));
-                Parsed::Bad
+                Parsed::Bad(Vec::new())
             }
             None => wt(errors),
         },
@@ -526,12 +557,14 @@ fn parse_wire(
                     format!("“{}” không phải ngày hợp lệ (YYYY-MM-DD).", clip(s)),
                     format!("\"{}\" is not a valid date (YYYY-MM-DD).", clip(s)),
                 ));
-                Parsed::Bad
+                Parsed::Bad(Vec::new())
             }
         }
         (QuestionKind::Gps {}, Value::Object(m)) => {
             let num = |k: &str| m.get(k).and_then(Value::as_f64);
-            let keys_ok = m.keys().all(|k| matches!(k.as_str(), "lat" | "lon" | "accuracy"));
+            let keys_ok = m
+                .keys()
+                .all(|k| matches!(k.as_str(), "lat" | "lon" | "accuracy"));
             let acc = match m.get("accuracy") {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::Number(n)) => Ok(n.as_f64()),
@@ -599,7 +632,8 @@ fn check_value(question: &Question, a: &Answer, errors: &mut Vec<FieldError>) {
             }
         }
         (QuestionKind::Grid { items, .. }, Answer::Grid(rows)) => {
-            if question.required {
+            // Row keys are known and unique, so a full count means no row is missing.
+            if question.required && rows.len() < items.len() {
                 for it in items {
                     if !rows.contains_key(&it.code) {
                         errors.push(required(&format!("{code}.{}", it.code)));
@@ -627,7 +661,11 @@ fn check_value(question: &Question, a: &Answer, errors: &mut Vec<FieldError>) {
             let below = min.as_deref().is_some_and(|m| d.as_str() < m);
             let above = max.as_deref().is_some_and(|m| d.as_str() > m);
             if below || above {
-                errors.push(out_of_range(code, d, &range_text(min.as_deref(), max.as_deref())));
+                errors.push(out_of_range(
+                    code,
+                    d,
+                    &range_text(min.as_deref(), max.as_deref()),
+                ));
             }
         }
         (QuestionKind::Gps {}, Answer::Gps(p)) => {
@@ -752,7 +790,10 @@ pub(crate) fn validate_core<'q>(
             .eval(c),
         };
         let answer = match parsed {
-            Parsed::Bad => {
+            Parsed::Bad(deferred) => {
+                if relevant == Some(true) && question.required {
+                    errors.extend(deferred);
+                }
                 errored.push(code);
                 continue;
             }
@@ -829,7 +870,10 @@ pub fn validate(q: &Questionnaire, answers: &Answers) -> Result<ValidAnswers, Ve
                     clip(key),
                     ErrorCode::UnknownQuestion,
                     format!("Không có câu hỏi “{}” trong phiếu.", clip(key)),
-                    format!("There is no question \"{}\" in this questionnaire.", clip(key)),
+                    format!(
+                        "There is no question \"{}\" in this questionnaire.",
+                        clip(key)
+                    ),
                 ));
             }
         }

@@ -37,7 +37,9 @@ fn lai_chau_2023_reproduces_every_published_value() {
     let items: Vec<Option<f64>> = ITEMS.iter().copied().map(Some).collect();
     let values = index.combine(&items);
     for (code, published) in PUBLISHED {
-        let got = values.get(code).unwrap_or_else(|| panic!("no value for {code}"));
+        let got = values
+            .get(code)
+            .unwrap_or_else(|| panic!("no value for {code}"));
         assert!(
             (got - published).abs() < 0.005 + 1e-9,
             "{code}: computed {got:.4}, published {published:.2}"
@@ -104,5 +106,8 @@ fn from_answers_to_indices() {
     let v = index.combine(&item_indices);
     assert_eq!(v.get("sipas"), Some(50.0)); // 2 of 4 forms at the top two levels
     let rescaled = schema::ScoringRule::RescaledMean {};
-    assert_eq!(rescaled.item_index(levels_per_item[0].iter().copied(), 5), Some(62.5));
+    assert_eq!(
+        rescaled.item_index(levels_per_item[0].iter().copied(), 5),
+        Some(62.5)
+    );
 }

@@ -1,7 +1,9 @@
 //! (a) The built-in SIPAS questionnaire loads, passes its own checks, and has the published shape.
 
 use schema::builtin::{SIPAS_JSON, sipas};
-use schema::sample::{complete_sipas_answers, sipas_answers_with_levels, sipas_answers_without_services};
+use schema::sample::{
+    complete_sipas_answers, sipas_answers_with_levels, sipas_answers_without_services,
+};
 use schema::{Answer, QuestionKind, Questionnaire, ScoringRule, validate};
 
 #[test]
@@ -24,7 +26,12 @@ fn every_label_is_bilingual() {
             serde_json::Value::Object(m) => {
                 if m.contains_key("vi") {
                     *n += 1;
-                    assert!(m.get("en").and_then(|e| e.as_str()).is_some_and(|e| !e.is_empty()), "{v}");
+                    assert!(
+                        m.get("en")
+                            .and_then(|e| e.as_str())
+                            .is_some_and(|e| !e.is_empty()),
+                        "{v}"
+                    );
                 }
                 m.values().for_each(|c| walk(c, n));
             }
@@ -45,7 +52,10 @@ fn satisfaction_items_groups_and_components() {
     let sizes: Vec<usize> = index.groups.iter().map(|g| g.items.len()).collect();
     assert_eq!(sizes, vec![2, 2, 9, 10, 3, 4, 3, 3, 3]);
     let codes: Vec<&str> = index.groups.iter().map(|g| g.code.as_str()).collect();
-    assert_eq!(codes, ["p1", "p2", "p3", "p4", "s1", "s2", "s3", "s4", "s5"]);
+    assert_eq!(
+        codes,
+        ["p1", "p2", "p3", "p4", "s1", "s2", "s3", "s4", "s5"]
+    );
     assert_eq!(index.n_items(), 39);
     let comps: Vec<(&str, usize)> = index
         .components
@@ -54,7 +64,15 @@ fn satisfaction_items_groups_and_components() {
             let n = c
                 .groups
                 .iter()
-                .map(|g| index.groups.iter().find(|x| &x.code == g).unwrap().items.len())
+                .map(|g| {
+                    index
+                        .groups
+                        .iter()
+                        .find(|x| &x.code == g)
+                        .unwrap()
+                        .items
+                        .len()
+                })
                 .sum();
             (c.code.as_str(), n)
         })
@@ -100,12 +118,31 @@ fn perception_criteria_and_expectations() {
     assert_eq!(exp.kind.options().len(), 10);
     let comment = q.question("comment").unwrap();
     assert!(!comment.required);
-    for code in ["age", "gender", "ethnicity", "education", "occupation", "province_code", "district_code", "commune_code", "village_code"] {
+    for code in [
+        "age",
+        "gender",
+        "ethnicity",
+        "education",
+        "occupation",
+        "province_code",
+        "district_code",
+        "commune_code",
+        "village_code",
+    ] {
         assert!(q.question(code).is_some_and(|x| x.required), "{code}");
     }
     let scale = q.scale("satisfaction").unwrap();
     let levels: Vec<&str> = scale.levels.iter().map(|l| l.vi.as_str()).collect();
-    assert_eq!(levels, ["Rất không hài lòng", "Không hài lòng", "Bình thường", "Hài lòng", "Rất hài lòng"]);
+    assert_eq!(
+        levels,
+        [
+            "Rất không hài lòng",
+            "Không hài lòng",
+            "Bình thường",
+            "Hài lòng",
+            "Rất hài lòng"
+        ]
+    );
     let special: Vec<&str> = scale.special.iter().map(|o| o.code.as_str()).collect();
     assert_eq!(special, ["dont_know", "not_applicable"]);
 }
@@ -120,11 +157,15 @@ fn sample_forms_are_valid() {
     assert_eq!(levels[0], Some(4));
     assert_eq!(levels[37], None, "s5.handling is dont_know");
     assert_eq!(full.selected_options("c5_harassment"), ["none"]);
-    assert_eq!(full.selected_options("c8_experiences"), ["health_care", "commune_desk", "asked_officials"]);
+    assert_eq!(
+        full.selected_options("c8_experiences"),
+        ["health_care", "commune_desk", "asked_officials"]
+    );
     assert!(full.selected_options("age").is_empty());
     assert_eq!(full.get("age"), Some(&Answer::Integer(42)));
 
-    let no_service = validate(q, &sipas_answers_without_services()).expect("valid without services");
+    let no_service =
+        validate(q, &sipas_answers_without_services()).expect("valid without services");
     let levels = no_service.scored_levels(q);
     assert!(levels[23..].iter().all(Option::is_none));
     assert!(levels[..23].iter().filter(|l| l.is_some()).count() == 22);

@@ -5,15 +5,22 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 
 use crate::{
+    audit::Actor,
+    auth::password::{Passwords, generate_password},
     error::error_chain,
     settings::Settings,
     startup::{Application, prepare_database},
     telemetry,
+    users::{self, ImportError, NewUser, UserError},
 };
 
 /// SIPAS server.
 #[derive(Debug, Parser)]
-#[command(name = "sipas", version, about = "SIPAS survey server / Máy chủ khảo sát SIPAS")]
+#[command(
+    name = "sipas",
+    version,
+    about = "SIPAS survey server / Máy chủ khảo sát SIPAS"
+)]
 pub struct Cli {
     /// Settings file (TOML); defaults to $SIPAS_CONFIG, then ./sipas.toml if present.
     #[arg(long, global = true)]
@@ -34,6 +41,51 @@ pub enum Command {
     },
     /// Migrate the database and load reference data, then exit.
     Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `sipas user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create one user. Without --password a password is generated and printed once.
+    Create {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Full name.
+        #[arg(long)]
+        full_name: String,
+        /// ministry, province_reviewer, supervisor or enumerator.
+        #[arg(long)]
+        role: String,
+        /// Scope unit code (a province, or below; not for the ministry).
+        #[arg(long)]
+        unit: Option<String>,
+        /// Geography of the unit code.
+        #[arg(long, default_value = crate::users::DEFAULT_GEOGRAPHY)]
+        geography: String,
+        /// Field team (supervisors and enumerators).
+        #[arg(long)]
+        team: Option<String>,
+        /// Initial password (read from $SIPAS_NEW_USER_PASSWORD if unset; generated if neither).
+        #[arg(long, env = "SIPAS_NEW_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Import enumerators and supervisors from the post office's staff list (CSV with columns
+    /// username,full_name,role,unit_code,team). All or nothing: every bad line is reported and
+    /// nothing is imported if any line is bad. Prints username,full_name,initial_password as CSV.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// Geography of the unit codes.
+        #[arg(long, default_value = crate::users::DEFAULT_GEOGRAPHY)]
+        geography: String,
+        /// Write the generated passwords here instead of standard output.
+        #[arg(long)]
+        passwords_out: Option<PathBuf>,
+    },
 }
 
 /// Parses the command line and runs it; the binary's `main` is this call.
@@ -47,7 +99,10 @@ pub fn main() -> ExitCode {
         }
     };
     telemetry::init(&settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("sipas: cannot start the async runtime: {e}");
@@ -67,6 +122,7 @@ pub fn main() -> ExitCode {
                 let db = prepare_database(&settings).await?;
                 db.close().await?;
             }
+            Command::User(cmd) => run_user_command(&settings, cmd).await?,
         }
         Ok(())
     });
@@ -78,4 +134,108 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn run_user_command(
+    settings: &Settings,
+    cmd: UserCommand,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let db = prepare_database(settings).await?;
+    let passwords = Passwords::new(settings)?;
+    let actor = Actor::system("cli");
+    match cmd {
+        UserCommand::Create {
+            username,
+            full_name,
+            role,
+            unit,
+            geography,
+            team,
+            password,
+        } => {
+            let generated = password.is_none();
+            let password = password.unwrap_or_else(generate_password);
+            let new = NewUser {
+                username,
+                full_name,
+                role,
+                geography: Some(geography),
+                unit_code: unit,
+                team,
+                password: password.clone(),
+            };
+            match users::create(&db, &passwords, new, &actor).await {
+                Ok(u) => {
+                    println!("created user {} (id {}, role {})", u.username, u.id, u.role);
+                    if generated {
+                        println!("initial password: {password}");
+                    }
+                }
+                Err(UserError::Invalid(errors)) => {
+                    for e in &errors {
+                        eprintln!(
+                            "{}: {} / {}",
+                            e.field,
+                            e.message,
+                            e.message_en.as_deref().unwrap_or("")
+                        );
+                    }
+                    return Err("user not created".into());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        UserCommand::Import {
+            file,
+            geography,
+            passwords_out,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            match users::import_csv(&db, &passwords, &geography, &text, &actor).await {
+                Ok(imported) => {
+                    let mut out = String::from("username,full_name,initial_password\n");
+                    for (u, name, pw) in &imported.users {
+                        out.push_str(&format!("{u},\"{}\",{pw}\n", name.replace('"', "\"\"")));
+                    }
+                    match passwords_out {
+                        Some(path) => {
+                            std::fs::write(&path, out)?;
+                            eprintln!(
+                                "imported {} users; initial passwords written to {}",
+                                imported.users.len(),
+                                path.display()
+                            );
+                        }
+                        None => {
+                            print!("{out}");
+                            eprintln!("imported {} users", imported.users.len());
+                        }
+                    }
+                }
+                Err(ImportError::BadLines(lines)) => {
+                    for l in &lines {
+                        for e in &l.errors {
+                            eprintln!(
+                                "line {}: {}: {} / {}",
+                                l.line,
+                                e.field,
+                                e.message,
+                                e.message_en.as_deref().unwrap_or("")
+                            );
+                        }
+                    }
+                    return Err(format!(
+                        "{} bad line(s): nothing was imported / {} dòng lỗi: chưa nhập người dùng nào",
+                        lines.len(),
+                        lines.len()
+                    )
+                    .into());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    db.close().await?;
+    Ok(())
 }

@@ -25,8 +25,8 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
         )
         .acquire_timeout(Duration::from_secs(settings.database_acquire_timeout_secs))
         .sqlx_logging(false);
-    let synchronous =
-        SqliteSynchronous::from_str(&settings.sqlite_synchronous).unwrap_or(SqliteSynchronous::Full);
+    let synchronous = SqliteSynchronous::from_str(&settings.sqlite_synchronous)
+        .unwrap_or(SqliteSynchronous::Full);
     opts.map_sqlx_sqlite_opts(move |o| {
         o.create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)

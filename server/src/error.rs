@@ -39,9 +39,12 @@ impl From<schema::FieldError> for FieldError {
 }
 
 /// The error every handler returns. Build it with the constructors; `code` is part of the API
-/// contract and must never change meaning once released.
+/// contract and must never change meaning once released. Boxed so `Result<_, ApiError>` stays small.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     status: StatusCode,
     code: &'static str,
     detail_vi: String,
@@ -74,7 +77,7 @@ impl ApiError {
         detail_vi: impl Into<String>,
         detail_en: impl Into<String>,
     ) -> Self {
-        ApiError {
+        ApiError(Box::new(Inner {
             status,
             code,
             detail_vi: detail_vi.into(),
@@ -82,18 +85,18 @@ impl ApiError {
             errors: Vec::new(),
             headers: Vec::new(),
             source: None,
-        }
+        }))
     }
 
     /// Attaches per-field errors.
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
-        self.errors = errors;
+        self.0.errors = errors;
         self
     }
 
     /// Attaches a response header (e.g. `Retry-After`).
     pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
-        self.headers.push((name, value));
+        self.0.headers.push((name, value));
         self
     }
 
@@ -135,18 +138,18 @@ impl ApiError {
             "Lỗi máy chủ. Vui lòng thử lại sau.",
             "Internal server error. Please try again later.",
         );
-        e.source = Some(source.into());
+        e.0.source = Some(source.into());
         e
     }
 
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     /// The stable code of this error.
     pub fn code(&self) -> &'static str {
-        self.code
+        self.0.code
     }
 
     /// A problem for a bare status that reached the client without a body of ours (405, 408, ...).
@@ -185,7 +188,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail_en)
+        write!(
+            f,
+            "{} {}: {}",
+            self.0.status.as_u16(),
+            self.0.code,
+            self.0.detail_en
+        )
     }
 }
 
@@ -203,25 +212,28 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
-            match &self.source {
-                Some(src) => tracing::error!(code = self.code, cause = %error_chain(src.as_ref()), "request failed"),
-                None => tracing::error!(code = self.code, "request failed"),
+        let this = *self.0;
+        if this.status.is_server_error() {
+            match &this.source {
+                Some(src) => {
+                    tracing::error!(code = this.code, cause = %error_chain(src.as_ref()), "request failed")
+                }
+                None => tracing::error!(code = this.code, "request failed"),
             }
         }
         let body = ProblemBody {
-            type_: format!("urn:sipas:problem:{}", self.code),
-            title: self.status.canonical_reason().unwrap_or("Error"),
-            status: self.status.as_u16(),
-            code: self.code,
-            detail: &self.detail_vi,
-            detail_en: &self.detail_en,
-            errors: &self.errors,
+            type_: format!("urn:sipas:problem:{}", this.code),
+            title: this.status.canonical_reason().unwrap_or("Error"),
+            status: this.status.as_u16(),
+            code: this.code,
+            detail: &this.detail_vi,
+            detail_en: &this.detail_en,
+            errors: &this.errors,
         };
-        let mut resp = (self.status, Json(body)).into_response();
+        let mut resp = (this.status, Json(body)).into_response();
         resp.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        for (k, v) in self.headers {
+        for (k, v) in this.headers {
             resp.headers_mut().insert(k, v);
         }
         resp
@@ -254,7 +266,10 @@ impl From<JsonRejection> for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_body",
                 "Nội dung JSON không đúng cấu trúc yêu cầu.",
-                format!("The JSON does not have the expected shape: {}", e.body_text()),
+                format!(
+                    "The JSON does not have the expected shape: {}",
+                    e.body_text()
+                ),
             ),
             _ if status == StatusCode::PAYLOAD_TOO_LARGE => {
                 ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE)

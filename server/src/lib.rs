@@ -4,10 +4,13 @@
 //! [`Application::build`] is the single way to start it, used by the `sipas` binary and by the
 //! end-to-end tests; [`router`] gives the app as a `Router` for in-process tests.
 
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod db;
 pub mod entities;
 pub mod error;
+pub mod forms;
 pub mod migration;
 pub mod registry;
 pub mod routes;
@@ -16,6 +19,7 @@ pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod users;
 
 pub use routes::router;
 pub use settings::Settings;

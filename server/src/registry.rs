@@ -141,7 +141,8 @@ pub async fn publish(
     q: &schema::Questionnaire,
     published_by: &str,
 ) -> Result<PublishOutcome, PublishError> {
-    q.check().map_err(|e| PublishError::Invalid(e.to_string()))?;
+    q.check()
+        .map_err(|e| PublishError::Invalid(e.to_string()))?;
     let hash = q.content_hash();
     let version = i32::try_from(q.version)
         .map_err(|_| PublishError::Invalid("version is too large".into()))?;

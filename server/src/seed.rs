@@ -120,14 +120,19 @@ fn mapping_hash(m: &::geography::Mapping) -> String {
 /// Lowercase hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Loads (or reloads, when the shipped data changed) one geography's units.
-async fn load_geography(db: &DatabaseConnection, geo: &::geography::Geography) -> Result<(), DbErr> {
+async fn load_geography(
+    db: &DatabaseConnection,
+    geo: &::geography::Geography,
+) -> Result<(), DbErr> {
     let hash = geography_hash(geo);
     let existing = geography::Entity::find_by_id(geo.code.to_owned())
         .one(db)
@@ -141,10 +146,8 @@ async fn load_geography(db: &DatabaseConnection, geo: &::geography::Geography) -
         .filter(geo_unit::Column::GeographyCode.eq(geo.code))
         .exec(&txn)
         .await?;
-    let levels = serde_json::to_string(
-        &geo.levels.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
-    )
-    .unwrap_or_else(|_| "[]".into());
+    let levels = serde_json::to_string(&geo.levels.iter().map(|l| l.as_str()).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".into());
     let row = geography::ActiveModel {
         code: Set(geo.code.to_owned()),
         name_vi: Set(geo.name_vi.to_owned()),

@@ -76,6 +76,29 @@ pub struct Settings {
     pub request_timeout_secs: u64,
     /// `tracing` filter directive (`SIPAS_LOG`; `RUST_LOG` also works when this is unset).
     pub log: String,
+    /// HMAC key for access tokens (`SIPAS_JWT_SECRET`, at least 32 bytes). Required in production;
+    /// in development a random key is made per process (tokens then die with the process).
+    pub jwt_secret: Option<Secret<String>>,
+    /// Access-token lifetime in seconds (short: refresh tokens carry the long session).
+    pub access_token_ttl_secs: u64,
+    /// Refresh-token lifetime in days, renewed at every refresh (a field period, offline for weeks).
+    pub refresh_token_ttl_days: u64,
+    /// Username of the ministry account created on first start (`SIPAS_ADMIN_USERNAME`).
+    pub admin_username: String,
+    /// Its password (`SIPAS_ADMIN_PASSWORD`); when absent a random one is generated and logged once.
+    pub admin_password: Option<Secret<String>>,
+    /// Failed logins for one username before it is throttled.
+    pub login_max_failures_per_user: u32,
+    /// Failed logins from one client IP before it is throttled (a post office may share one IP).
+    pub login_max_failures_per_ip: u32,
+    /// Window and base lock time for login throttling, in seconds.
+    pub login_throttle_secs: u64,
+    /// argon2id memory cost in KiB (OWASP: 19456).
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations (OWASP: 2).
+    pub argon2_iterations: u32,
+    /// argon2id parallelism (OWASP: 1).
+    pub argon2_parallelism: u32,
 }
 
 impl Default for Settings {
@@ -91,6 +114,17 @@ impl Default for Settings {
             body_limit_bytes: 8 * 1024 * 1024,
             request_timeout_secs: 60,
             log: "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn".to_owned(),
+            jwt_secret: None,
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_days: 60,
+            admin_username: "admin".to_owned(),
+            admin_password: None,
+            login_max_failures_per_user: 5,
+            login_max_failures_per_ip: 50,
+            login_throttle_secs: 15 * 60,
+            argon2_memory_kib: 19456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
         }
     }
 }
@@ -123,12 +157,7 @@ impl Settings {
         if let Some(path) = file {
             fig = fig.merge(Toml::file_exact(path));
         }
-        fig = fig.merge(Env::prefixed("SIPAS_").ignore(&[
-            "config",
-            "test_database_url",
-            "admin_username",
-            "admin_password",
-        ]));
+        fig = fig.merge(Env::prefixed("SIPAS_").ignore(&["config", "test_database_url"]));
         let s: Settings = fig.extract().map_err(Box::new)?;
         s.check()?;
         Ok(s)
@@ -147,6 +176,27 @@ impl Settings {
         ) {
             return Err(SettingsError::Rejected(
                 "sqlite_synchronous must be one of full, normal, extra".into(),
+            ));
+        }
+        if self.environment == Environment::Production {
+            match &self.jwt_secret {
+                Some(k) if k.expose().len() >= 32 => {}
+                _ => {
+                    return Err(SettingsError::Rejected(
+                        "production requires SIPAS_JWT_SECRET of at least 32 bytes".into(),
+                    ));
+                }
+            }
+        } else if let Some(k) = &self.jwt_secret
+            && k.expose().len() < 32
+        {
+            return Err(SettingsError::Rejected(
+                "jwt_secret must be at least 32 bytes".into(),
+            ));
+        }
+        if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_days == 0 {
+            return Err(SettingsError::Rejected(
+                "token lifetimes must be positive".into(),
             ));
         }
         Ok(())
@@ -174,6 +224,20 @@ mod tests {
     }
 
     #[test]
+    fn production_refuses_a_missing_or_short_jwt_key() {
+        let mut s = Settings {
+            environment: Environment::Production,
+            ..Settings::default()
+        };
+        assert!(s.check().is_err());
+        s.jwt_secret = Some("short".into());
+        assert!(s.check().is_err());
+        s.jwt_secret = Some("0123456789abcdef0123456789abcdef".into());
+        s.check().unwrap();
+        assert!(!format!("{s:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
     fn defaults_are_sqlite_on_localhost() {
         let s = Settings::default();
         assert!(s.is_sqlite());
@@ -182,6 +246,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type.
     fn file_then_env_override_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("s.toml", "bind = \"0.0.0.0:9000\"\nlog = \"debug\"\n")?;

@@ -1,12 +1,15 @@
 //! Building and running the application: one code path for `main` and for the tests.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
+use std::{future::Future, net::SocketAddr, time::Instant};
 
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 
-use crate::{db, migration::Migrator, routes, seed, settings::Settings, state::AppState};
+use crate::{
+    auth::password::Passwords, db, migration::Migrator, routes, seed, settings::Settings,
+    state::AppState,
+};
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +23,12 @@ pub enum StartupError {
     /// Reference data could not be loaded.
     #[error("loading reference data failed: {0}")]
     Seed(#[from] seed::SeedError),
+    /// The password hasher could not be set up.
+    #[error(transparent)]
+    Hasher(#[from] crate::auth::password::HashError),
+    /// The first ministry account could not be created.
+    #[error("creating the first ministry account failed: {0}")]
+    Bootstrap(#[from] crate::users::UserError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -38,7 +47,8 @@ pub struct Application {
     state: AppState,
 }
 
-/// Opens the database, runs the migrations and loads reference data. Used by `serve` and `migrate`.
+/// Opens the database, runs the migrations, loads reference data and creates the first ministry
+/// account if there is no user. Used by `serve`, `migrate` and the user subcommands.
 pub async fn prepare_database(settings: &Settings) -> Result<DatabaseConnection, StartupError> {
     let t = Instant::now();
     let db = db::connect(settings).await.map_err(StartupError::Connect)?;
@@ -47,6 +57,7 @@ pub async fn prepare_database(settings: &Settings) -> Result<DatabaseConnection,
         .map_err(StartupError::Migrate)?;
     let migrated_ms = t.elapsed().as_millis() as u64;
     seed::run(&db).await?;
+    crate::users::bootstrap_admin(&db, &Passwords::new(settings)?, settings).await?;
     tracing::info!(
         backend = ?db.get_database_backend(),
         migrated_ms,
@@ -71,10 +82,7 @@ impl Application {
         Ok(Application {
             listener,
             local_addr,
-            state: AppState {
-                db,
-                settings: Arc::new(settings),
-            },
+            state: AppState::new(db, settings.clone(), Passwords::new(&settings)?),
         })
     }
 
@@ -99,7 +107,10 @@ impl Application {
     }
 
     /// Serves until `signal` completes, then shuts down gracefully.
-    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         tracing::info!(addr = %self.local_addr, "listening");
         let app = routes::router(self.state.clone());
         let result = axum::serve(

@@ -1,16 +1,41 @@
 //! Shared application state handed to every handler.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use sea_orm::DatabaseConnection;
 
-use crate::settings::Settings;
+use crate::{
+    auth::{password::Passwords, throttle::LoginThrottle, tokens::TokenKeys},
+    settings::Settings,
+};
 
-/// What handlers share: the database pool and the settings. Cheap to clone.
+/// What handlers share: the database pool, the settings, the token keys, the password hasher and
+/// the login throttle. Cheap to clone; keys live here, never in globals.
 #[derive(Clone)]
 pub struct AppState {
     /// The connection pool.
     pub db: DatabaseConnection,
     /// The settings the app was built with.
     pub settings: Arc<Settings>,
+    /// Access-token keys and lifetimes.
+    pub tokens: Arc<TokenKeys>,
+    /// argon2id hashing, off the async runtime.
+    pub passwords: Passwords,
+    /// Failed-login counts.
+    pub throttle: Arc<LoginThrottle>,
+}
+
+impl AppState {
+    /// Builds the state around an open database.
+    pub fn new(db: DatabaseConnection, settings: Settings, passwords: Passwords) -> AppState {
+        AppState {
+            db,
+            tokens: Arc::new(TokenKeys::new(&settings)),
+            passwords,
+            throttle: Arc::new(LoginThrottle::new(Duration::from_secs(
+                settings.login_throttle_secs,
+            ))),
+            settings: Arc::new(settings),
+        }
+    }
 }

@@ -127,6 +127,13 @@ impl Drop for TestDb {
     }
 }
 
+/// Username of the ministry account every test app starts with.
+pub const ADMIN: &str = "admin";
+/// Its password (test-only).
+pub const ADMIN_PASSWORD: &str = "test-ministry-Passphrase-2026";
+/// The password [`TestApp::create_user`] gives users.
+pub const USER_PASSWORD: &str = "field-Work-passphrase-42";
+
 /// Settings for a test app on `database_url`, listening on a free port.
 pub fn test_settings(database_url: &str) -> Settings {
     Settings {
@@ -135,6 +142,11 @@ pub fn test_settings(database_url: &str) -> Settings {
         database_max_connections: 5,
         database_min_connections: 0,
         log: "warn".into(),
+        jwt_secret: Some(Secret::new(
+            "test-jwt-key-0123456789abcdef-0123456789".into(),
+        )),
+        admin_username: ADMIN.into(),
+        admin_password: Some(Secret::new(ADMIN_PASSWORD.into())),
         ..Settings::default()
     }
 }
@@ -189,12 +201,21 @@ impl TestApp {
 
     /// GET and return status and JSON body (Null when the body is not JSON).
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
-        let resp = self.client.get(self.url(path)).send().await.expect("request");
+        let resp = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
         read(resp).await
     }
 
     /// POST a JSON body and return status and JSON body.
-    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         let resp = self
             .client
             .post(self.url(path))
@@ -203,6 +224,129 @@ impl TestApp {
             .await
             .expect("request");
         read(resp).await
+    }
+
+    /// Sends a request with an optional bearer token and JSON body; returns status and JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        read(req.send().await.expect("request")).await
+    }
+
+    /// GET with a bearer token.
+    pub async fn get_as(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::GET, path, Some(token), None)
+            .await
+    }
+
+    /// POST JSON with a bearer token.
+    pub async fn post_as(
+        &self,
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Logs in; returns the whole token answer (panics unless 200).
+    pub async fn login_full(
+        &self,
+        username: &str,
+        password: &str,
+        device: Option<&str>,
+    ) -> serde_json::Value {
+        let (s, body) = self
+            .post_json(
+                "/api/v1/auth/login",
+                &serde_json::json!({ "username": username, "password": password, "device_id": device, "app_version": "test-1.0" }),
+            )
+            .await;
+        assert_eq!(s, 200, "login of {username}: {body}");
+        body
+    }
+
+    /// Logs in and returns the access token.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        self.login_full(username, password, None).await["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// The ministry account's access token.
+    pub async fn admin_token(&self) -> String {
+        self.login(ADMIN, ADMIN_PASSWORD).await
+    }
+
+    /// Creates a user through the API as the ministry (password [`USER_PASSWORD`]); returns its id.
+    pub async fn create_user(
+        &self,
+        admin: &str,
+        username: &str,
+        role: &str,
+        geography: &str,
+        unit: Option<&str>,
+        team: Option<&str>,
+    ) -> i64 {
+        let (s, body) = self
+            .post_as(
+                admin,
+                "/api/v1/users",
+                &serde_json::json!({
+                    "username": username, "full_name": format!("Người dùng {username}"), "role": role,
+                    "geography": geography, "unit_code": unit, "team": team, "password": USER_PASSWORD,
+                }),
+            )
+            .await;
+        assert_eq!(s, 201, "create {username}: {body}");
+        body["id"].as_i64().expect("id")
+    }
+
+    /// Stores an accepted form directly (the sync push does this in production); returns its id.
+    pub async fn insert_form(
+        &self,
+        round: &str,
+        units: (&str, Option<&str>, &str),
+        submitted_by: Option<i64>,
+    ) -> uuid::Uuid {
+        let id = uuid::Uuid::now_v7();
+        let q = schema::builtin::sipas();
+        sipas_server::forms::store_accepted(
+            &self.state.db,
+            q,
+            sipas_server::forms::NewForm {
+                id,
+                round_code: round.into(),
+                province_code: units.0.into(),
+                district_code: units.1.map(Into::into),
+                commune_code: units.2.into(),
+                village_code: "V01".into(),
+                household_ref: format!("HH-{}", &id.simple().to_string()[..8]),
+                revision: 1,
+                device_id: None,
+                submitted_by,
+                started_at: None,
+                finished_at: None,
+                gps: None,
+                answers: schema::sample::complete_sipas_answers(),
+            },
+        )
+        .await
+        .expect("store form");
+        id
     }
 
     /// Stops the server gracefully and waits for it, keeping the database for a restart.
@@ -269,6 +413,9 @@ mod tests {
             replace_db_name("postgres://u:p@h/db?sslmode=disable", "x"),
             "postgres://u:p@h/x?sslmode=disable"
         );
-        assert_eq!(replace_db_name("postgres://h:5432", "x"), "postgres://h:5432/x");
+        assert_eq!(
+            replace_db_name("postgres://h:5432", "x"),
+            "postgres://h:5432/x"
+        );
     }
 }

@@ -47,7 +47,9 @@ async fn the_builtin_questionnaire_is_registered_with_its_hash() {
     assert_eq!(&served, builtin);
     assert_eq!(served.content_hash(), builtin.content_hash());
 
-    let (s, body) = app.get_json("/api/v1/questionnaires/sipas/versions/9").await;
+    let (s, body) = app
+        .get_json("/api/v1/questionnaires/sipas/versions/9")
+        .await;
     assert_problem(s, &body, 404, "not_found");
     let (s, body) = app.get_json("/api/v1/questionnaires/nope/versions/1").await;
     assert_problem(s, &body, 404, "not_found");
@@ -60,17 +62,24 @@ fn builtin_json() -> Value {
 #[tokio::test]
 async fn publishing_is_idempotent_and_versions_are_immutable() {
     let app = spawn_app().await;
+    let admin = app.admin_token().await;
     // The same content again: a no-op.
-    let (s, body) = app.post_json("/api/v1/questionnaires", &builtin_json()).await;
+    let (s, body) = app
+        .post_as(&admin, "/api/v1/questionnaires", &builtin_json())
+        .await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["version"], 1);
 
     // Same version, one label changed: 409, and the stored version is untouched.
     let mut changed = builtin_json();
     changed["title"]["vi"] = json!("Tiêu đề khác");
-    let (s, body) = app.post_json("/api/v1/questionnaires", &changed).await;
+    let (s, body) = app
+        .post_as(&admin, "/api/v1/questionnaires", &changed)
+        .await;
     assert_problem(s, &body, 409, "questionnaire_version_conflict");
-    let (_, v1) = app.get_json("/api/v1/questionnaires/sipas/versions/1").await;
+    let (_, v1) = app
+        .get_json("/api/v1/questionnaires/sipas/versions/1")
+        .await;
     assert_eq!(v1["content_hash"], schema::builtin::sipas().content_hash());
 
     // As version 2 it is published, with a Location.
@@ -78,6 +87,7 @@ async fn publishing_is_idempotent_and_versions_are_immutable() {
     let resp = app
         .client
         .post(app.url("/api/v1/questionnaires"))
+        .bearer_auth(&admin)
         .json(&changed)
         .send()
         .await
@@ -91,14 +101,16 @@ async fn publishing_is_idempotent_and_versions_are_immutable() {
     assert_eq!(created["status"], "open");
     assert_ne!(created["content_hash"], v1["content_hash"]);
     // Publishing it again is a no-op (200).
-    let (s, _) = app.post_json("/api/v1/questionnaires", &changed).await;
+    let (s, _) = app
+        .post_as(&admin, "/api/v1/questionnaires", &changed)
+        .await;
     assert_eq!(s, 200);
 
     // A version below the latest is refused.
     let mut older = builtin_json();
     older["version"] = json!(0);
     older["title"]["vi"] = json!("Cũ hơn");
-    let (s, body) = app.post_json("/api/v1/questionnaires", &older).await;
+    let (s, body) = app.post_as(&admin, "/api/v1/questionnaires", &older).await;
     assert!(s == 409 || s == 422, "{s} {body}");
 
     let (_, list) = app.get_json("/api/v1/questionnaires").await;
@@ -110,21 +122,23 @@ async fn publishing_is_idempotent_and_versions_are_immutable() {
 #[tokio::test]
 async fn publishing_a_lower_version_than_the_latest_is_refused() {
     let app = spawn_app().await;
+    let admin = app.admin_token().await;
     let mut v3 = builtin_json();
     v3["version"] = json!(3);
     v3["title"]["vi"] = json!("Phiên bản 3");
-    let (s, _) = app.post_json("/api/v1/questionnaires", &v3).await;
+    let (s, _) = app.post_as(&admin, "/api/v1/questionnaires", &v3).await;
     assert_eq!(s, 201);
     let mut v2 = builtin_json();
     v2["version"] = json!(2);
     v2["title"]["vi"] = json!("Phiên bản 2");
-    let (s, body) = app.post_json("/api/v1/questionnaires", &v2).await;
+    let (s, body) = app.post_as(&admin, "/api/v1/questionnaires", &v2).await;
     assert_problem(s, &body, 409, "questionnaire_version_not_increasing");
 }
 
 #[tokio::test]
 async fn an_inconsistent_questionnaire_is_rejected_naming_the_place() {
     let app = spawn_app().await;
+    let admin = app.admin_token().await;
     let mut bad = builtin_json();
     bad["version"] = json!(5);
     // Duplicate the first question of the first section.
@@ -133,7 +147,7 @@ async fn an_inconsistent_questionnaire_is_rejected_naming_the_place() {
         .as_array_mut()
         .unwrap()
         .push(first.clone());
-    let (s, body) = app.post_json("/api/v1/questionnaires", &bad).await;
+    let (s, body) = app.post_as(&admin, "/api/v1/questionnaires", &bad).await;
     assert_problem(s, &body, 422, "invalid_questionnaire");
     let code = first["code"].as_str().unwrap();
     assert!(
@@ -142,27 +156,37 @@ async fn an_inconsistent_questionnaire_is_rejected_naming_the_place() {
     );
     // Not a questionnaire at all.
     let (s, body) = app
-        .post_json("/api/v1/questionnaires", &json!({"hello": "world"}))
+        .post_as(&admin, "/api/v1/questionnaires", &json!({"hello": "world"}))
         .await;
     assert_problem(s, &body, 422, "invalid_questionnaire");
     // Nothing was stored.
     let (_, list) = app.get_json("/api/v1/questionnaires").await;
-    assert_eq!(list["questionnaires"][0]["versions"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        list["questionnaires"][0]["versions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn every_error_is_problem_json() {
     let app = spawn_app_with(|s| s.body_limit_bytes = 64 * 1024).await;
+    let admin = app.admin_token().await;
     let check_type = |resp: &reqwest::Response| {
         assert_eq!(
-            resp.headers()["content-type"], "application/problem+json",
-            "{:?}", resp.url()
+            resp.headers()["content-type"],
+            "application/problem+json",
+            "{:?}",
+            resp.url()
         );
     };
     // Malformed JSON.
     let resp = app
         .client
         .post(app.url("/api/v1/questionnaires"))
+        .bearer_auth(&admin)
         .header("content-type", "application/json")
         .body("{\"code\": ")
         .send()
@@ -175,6 +199,7 @@ async fn every_error_is_problem_json() {
     let resp = app
         .client
         .post(app.url("/api/v1/questionnaires"))
+        .bearer_auth(&admin)
         .header("content-type", "text/plain")
         .body("{}")
         .send()
@@ -188,6 +213,7 @@ async fn every_error_is_problem_json() {
     let resp = app
         .client
         .post(app.url("/api/v1/questionnaires"))
+        .bearer_auth(&admin)
         .header("content-type", "application/json")
         .body(big)
         .send()
@@ -204,20 +230,29 @@ async fn every_error_is_problem_json() {
         assert_problem(s, &body, 404, "route_not_found");
     }
     // Wrong method keeps the Allow header.
-    let resp = app.client.delete(app.url("/api/v1/rounds")).send().await.unwrap();
+    let resp = app
+        .client
+        .delete(app.url("/api/v1/rounds"))
+        .send()
+        .await
+        .unwrap();
     check_type(&resp);
     assert!(resp.headers().contains_key("allow"));
     let (s, body) = e2e::read(resp).await;
     assert_problem(s, &body, 405, "method_not_allowed");
     // Bad path and query parameters.
-    let (s, body) = app.get_json("/api/v1/questionnaires/sipas/versions/abc").await;
+    let (s, body) = app
+        .get_json("/api/v1/questionnaires/sipas/versions/abc")
+        .await;
     assert_problem(s, &body, 400, "invalid_path");
     let (s, body) = app
         .get_json("/api/v1/geographies/vn-2023/units?limit=lots")
         .await;
     assert_problem(s, &body, 400, "invalid_query");
     // A body of the wrong shape.
-    let (s, body) = app.post_json("/api/v1/questionnaires", &json!([1, 2])).await;
+    let (s, body) = app
+        .post_as(&admin, "/api/v1/questionnaires", &json!([1, 2]))
+        .await;
     assert_problem(s, &body, 422, "invalid_questionnaire");
 }
 
@@ -241,7 +276,13 @@ async fn geographies_are_listed_with_their_counts() {
 #[tokio::test]
 async fn unit_search_ignores_case_and_diacritics() {
     let app = spawn_app().await;
-    for q in ["lai chau", "LAI CHÂU", "Lai Châu", "tinh lai chau", "tỉnh lai châu"] {
+    for q in [
+        "lai chau",
+        "LAI CHÂU",
+        "Lai Châu",
+        "tinh lai chau",
+        "tỉnh lai châu",
+    ] {
         let (s, body) = app
             .get_json(&format!(
                 "/api/v1/geographies/vn-2023/units?level=province&q={}",
@@ -270,7 +311,10 @@ async fn unit_search_ignores_case_and_diacritics() {
         .iter()
         .map(|u| u["level"].as_str().unwrap())
         .collect();
-    assert!(levels.contains(&"province") && levels.contains(&"district"), "{body}");
+    assert!(
+        levels.contains(&"province") && levels.contains(&"district"),
+        "{body}"
+    );
     // Sơn La keeps its code in 2025.
     let (_, body) = app
         .get_json("/api/v1/geographies/vn-2025/units?level=province&q=son%20la")
@@ -278,8 +322,16 @@ async fn unit_search_ignores_case_and_diacritics() {
     assert_eq!(body["units"][0]["code"], "14");
     // A code finds its unit; LIKE wildcards are literal.
     let (_, body) = app.get_json("/api/v1/geographies/vn-2023/units?q=12").await;
-    assert!(body["units"].as_array().unwrap().iter().any(|u| u["code"] == "12"));
-    let (_, body) = app.get_json("/api/v1/geographies/vn-2023/units?q=%25").await;
+    assert!(
+        body["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["code"] == "12")
+    );
+    let (_, body) = app
+        .get_json("/api/v1/geographies/vn-2023/units?q=%25")
+        .await;
     assert_eq!(body["total"], 0, "{body}");
 }
 
@@ -291,7 +343,13 @@ async fn units_are_listed_by_parent_and_level_with_paging() {
         .await;
     assert_eq!(s, 200);
     assert_eq!(body["total"], 8, "Lai Châu had 8 districts: {body}");
-    assert!(body["units"].as_array().unwrap().iter().all(|u| u["level"] == "district" && u["parent_code"] == "12"));
+    assert!(
+        body["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["level"] == "district" && u["parent_code"] == "12")
+    );
     let (_, body) = app
         .get_json("/api/v1/geographies/vn-2023/units?level=province&limit=10&offset=60")
         .await;
@@ -326,7 +384,13 @@ async fn a_unit_shows_ancestors_successors_and_predecessors() {
     assert_eq!(ancestors, ["12", "105"]);
     let successors = body["successors"].as_array().unwrap();
     assert!(!successors.is_empty());
-    assert_eq!(successors.iter().filter(|s| s["is_default"] == true).count(), 1);
+    assert_eq!(
+        successors
+            .iter()
+            .filter(|s| s["is_default"] == true)
+            .count(),
+        1
+    );
     assert!(successors.iter().all(|s| s["geography"] == "vn-2025"));
     // The 2025 province Phú Thọ (25) merged Hòa Bình (17), Phú Thọ (25), Vĩnh Phúc (26).
     let (_, body) = app.get_json("/api/v1/geographies/vn-2025/units/25").await;
@@ -338,7 +402,9 @@ async fn a_unit_shows_ancestors_successors_and_predecessors() {
         .collect();
     preds.sort();
     assert_eq!(preds, ["17", "25", "26"], "{body}");
-    let (s, body) = app.get_json("/api/v1/geographies/vn-2025/units/99999").await;
+    let (s, body) = app
+        .get_json("/api/v1/geographies/vn-2025/units/99999")
+        .await;
     assert_problem(s, &body, 404, "not_found");
 }
 
@@ -358,7 +424,10 @@ async fn both_rounds_are_seeded() {
         json!(["province", "district", "commune", "village"])
     );
     assert_eq!(r25["geography"], "vn-2025");
-    assert_eq!(r25["sampling_levels"], json!(["province", "commune", "village"]));
+    assert_eq!(
+        r25["sampling_levels"],
+        json!(["province", "commune", "village"])
+    );
     for r in [r23, r25] {
         assert_eq!(r["questionnaire"]["code"], "sipas");
         assert_eq!(r["questionnaire"]["version"], 1);
@@ -398,7 +467,9 @@ fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

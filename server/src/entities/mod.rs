@@ -1,5 +1,7 @@
 //! sea-orm entities: the database rows. API types live with the routes and are converted explicitly.
 
+pub mod audit_event;
+pub mod device;
 pub mod form;
 pub mod geo_mapping;
 pub mod geo_successor;
@@ -7,4 +9,6 @@ pub mod geo_unit;
 pub mod geography;
 pub mod quarantined_form;
 pub mod questionnaire_version;
+pub mod refresh_token;
 pub mod round;
+pub mod user;

@@ -7,6 +7,7 @@ mod m20261123_000001_create_questionnaire_versions;
 mod m20261123_000002_create_geography_tables;
 mod m20261123_000003_create_rounds;
 mod m20261123_000004_create_forms;
+mod m20261123_000005_create_identity_tables;
 
 /// Runs the migrations above; used at server start and by `sipas migrate`.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_geography_tables::Migration),
             Box::new(m20261123_000003_create_rounds::Migration),
             Box::new(m20261123_000004_create_forms::Migration),
+            Box::new(m20261123_000005_create_identity_tables::Migration),
         ]
     }
 }

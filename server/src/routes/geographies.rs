@@ -4,7 +4,8 @@
 use axum::{Json, Router, extract::State, routing::get};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::{Expr, ExprTrait, LikeExpr},
+    QuerySelect,
+    sea_query::{Expr, ExprTrait, LikeExpr},
 };
 use serde::{Deserialize, Serialize};
 
@@ -63,7 +64,9 @@ struct LevelCount {
 
 /// Every geography with its levels and unit counts per level.
 #[tracing::instrument(skip_all)]
-async fn list_geographies(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_geographies(
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let geos = geography::Entity::find()
         .order_by_asc(geography::Column::Code)
         .all(&state.db)
@@ -139,8 +142,14 @@ async fn list_units(
         if !levels.iter().any(|l| l == level) {
             return Err(ApiError::bad_request(
                 "invalid_level",
-                format!("Cấp '{level}' không có trong bộ danh mục {geo} (có: {}).", levels.join(", ")),
-                format!("Level '{level}' does not exist in geography {geo} (levels: {}).", levels.join(", ")),
+                format!(
+                    "Cấp '{level}' không có trong bộ danh mục {geo} (có: {}).",
+                    levels.join(", ")
+                ),
+                format!(
+                    "Level '{level}' does not exist in geography {geo} (levels: {}).",
+                    levels.join(", ")
+                ),
             ));
         }
         cond = cond.add(geo_unit::Column::Level.eq(level));
@@ -158,7 +167,10 @@ async fn list_units(
         // A code typed into the search box finds its unit too.
         cond = cond.add(
             Condition::any()
-                .add(Expr::col(geo_unit::Column::SearchKey).like(LikeExpr::new(pattern).escape('\\')))
+                .add(
+                    Expr::col(geo_unit::Column::SearchKey)
+                        .like(LikeExpr::new(pattern).escape('\\')),
+                )
                 .add(geo_unit::Column::Code.eq(q.as_str())),
         );
     }
@@ -249,7 +261,12 @@ async fn get_unit(
     })))
 }
 
-async fn links(state: &AppState, geo: &str, code: &str, forward: bool) -> Result<Vec<Link>, ApiError> {
+async fn links(
+    state: &AppState,
+    geo: &str,
+    code: &str,
+    forward: bool,
+) -> Result<Vec<Link>, ApiError> {
     use geo_successor::Column as C;
     let (geo_col, code_col) = if forward {
         (C::FromGeography, C::FromCode)

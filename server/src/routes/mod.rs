@@ -12,17 +12,27 @@ use crate::{
     state::AppState,
 };
 
+mod audit;
+mod auth;
+mod devices;
+mod forms;
 mod geographies;
 mod health;
 mod questionnaires;
 mod rounds;
+pub(crate) mod users;
 
 /// The whole application as a `Router`, so tests can call it in-process.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(devices::router())
+        .merge(audit::router())
         .merge(questionnaires::router())
         .merge(geographies::router())
-        .merge(rounds::router());
+        .merge(rounds::router())
+        .merge(forms::router());
     Router::new()
         .merge(health::router())
         .nest("/api/v1", api)

@@ -13,6 +13,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
+    audit::{self, Actor, event},
+    auth::{AuthUser, extract::ClientIp, policy},
     error::{ApiError, ApiJson, ApiPath},
     registry::{self, PublishOutcome, VersionSummary},
     state::AppState,
@@ -99,19 +101,29 @@ async fn get_questionnaire_version(
     Ok((headers, Json(body)).into_response())
 }
 
-/// Publishes a version: 201 when new, 200 when identical to what is published, 409 when the same
-/// version exists with other content, 422 when the definition is inconsistent.
-// Restricted to the ministry role once identity lands.
-#[tracing::instrument(skip_all)]
+/// Publishes a version (ministry only): 201 when new, 200 when identical to what is published, 409
+/// when the same version exists with other content, 422 when the definition is inconsistent.
+#[tracing::instrument(skip_all, fields(user = %me.username))]
 async fn publish_questionnaire(
     State(state): State<AppState>,
+    me: AuthUser,
+    ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
+    policy::can_publish_questionnaire(&me)?;
     let q: schema::Questionnaire =
         serde_json::from_value(body).map_err(|e| registry::PublishError::Invalid(e.to_string()))?;
-    let (status, summary) = match registry::publish(&state.db, &q, "api").await? {
+    let (status, summary) = match registry::publish(&state.db, &q, &me.username).await? {
         PublishOutcome::Created(s) => {
             tracing::info!(code = %s.code, version = s.version, "questionnaire published");
+            audit::record(
+                &state.db,
+                event::QUESTIONNAIRE_PUBLISHED,
+                &Actor::user(&me, ip),
+                Some(format!("questionnaire:{}/{}", s.code, s.version)),
+                serde_json::json!({ "content_hash": s.content_hash }),
+            )
+            .await?;
             (StatusCode::CREATED, s)
         }
         PublishOutcome::Unchanged(s) => (StatusCode::OK, s),

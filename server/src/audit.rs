@@ -1,0 +1,91 @@
+//! The append-only audit log of security-relevant events. Nothing updates or deletes its rows.
+
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::{auth::AuthUser, entities::audit_event};
+
+/// Event names (stable; filtered on by the API).
+pub mod event {
+    /// A login succeeded.
+    pub const LOGIN_SUCCEEDED: &str = "login_succeeded";
+    /// A login failed (unknown user, wrong password, inactive user, revoked device).
+    pub const LOGIN_FAILED: &str = "login_failed";
+    /// A login was refused by throttling.
+    pub const LOGIN_THROTTLED: &str = "login_throttled";
+    /// A rotated refresh token was presented again: its family was revoked.
+    pub const TOKEN_REUSE_DETECTED: &str = "token_reuse_detected";
+    /// A user logged out.
+    pub const LOGOUT: &str = "logout";
+    /// A user was created.
+    pub const USER_CREATED: &str = "user_created";
+    /// A user was changed.
+    pub const USER_CHANGED: &str = "user_changed";
+    /// A user was deactivated.
+    pub const USER_DEACTIVATED: &str = "user_deactivated";
+    /// A user's password was changed.
+    pub const PASSWORD_CHANGED: &str = "password_changed";
+    /// Users were imported in bulk.
+    pub const USERS_IMPORTED: &str = "users_imported";
+    /// A device registered at its first login.
+    pub const DEVICE_REGISTERED: &str = "device_registered";
+    /// A device was revoked.
+    pub const DEVICE_REVOKED: &str = "device_revoked";
+    /// A questionnaire version was published.
+    pub const QUESTIONNAIRE_PUBLISHED: &str = "questionnaire_published";
+}
+
+/// Who did something, as far as known.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    /// User id.
+    pub id: Option<i64>,
+    /// Username.
+    pub username: Option<String>,
+    /// Client IP.
+    pub ip: Option<String>,
+}
+
+impl Actor {
+    /// The authenticated caller from `ip`.
+    pub fn user(u: &AuthUser, ip: Option<String>) -> Actor {
+        Actor {
+            id: Some(u.id),
+            username: Some(u.username.clone()),
+            ip,
+        }
+    }
+
+    /// The command line (`sipas user ...`) or the server itself.
+    pub fn system(name: &str) -> Actor {
+        Actor {
+            id: None,
+            username: Some(name.to_owned()),
+            ip: None,
+        }
+    }
+}
+
+/// Appends one event.
+pub async fn record(
+    db: &impl ConnectionTrait,
+    event: &str,
+    actor: &Actor,
+    target: Option<String>,
+    details: Value,
+) -> Result<(), DbErr> {
+    audit_event::Entity::insert(audit_event::ActiveModel {
+        at: Set(OffsetDateTime::now_utc()),
+        event: Set(event.to_owned()),
+        actor_id: Set(actor.id),
+        actor_username: Set(actor.username.clone()),
+        target: Set(target),
+        ip: Set(actor.ip.clone()),
+        details: Set(details.to_string()),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}

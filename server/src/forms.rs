@@ -1,0 +1,105 @@
+//! Forms: storing an accepted form (validated, answers compactly encoded) and reading forms back.
+//! The sync protocol's push builds on [`store_accepted`].
+
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::entities::form;
+
+/// A form to store, already checked against its round and the submitter's scope.
+#[derive(Debug, Clone)]
+pub struct NewForm {
+    /// Client-generated id.
+    pub id: Uuid,
+    /// Round code.
+    pub round_code: String,
+    /// Province code.
+    pub province_code: String,
+    /// District code (2023-style geographies).
+    pub district_code: Option<String>,
+    /// Commune code.
+    pub commune_code: String,
+    /// Village code.
+    pub village_code: String,
+    /// Household reference.
+    pub household_ref: String,
+    /// Revision (1 for a first submission).
+    pub revision: i32,
+    /// Submitting device.
+    pub device_id: Option<String>,
+    /// Submitting user.
+    pub submitted_by: Option<i64>,
+    /// Device clock: started.
+    pub started_at: Option<OffsetDateTime>,
+    /// Device clock: finished.
+    pub finished_at: Option<OffsetDateTime>,
+    /// GPS (lat, lon).
+    pub gps: Option<(f64, f64)>,
+    /// The answers as received.
+    pub answers: schema::Answers,
+}
+
+/// Why a form could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The answers are invalid for the questionnaire.
+    #[error("invalid answers")]
+    Invalid(Vec<schema::FieldError>),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// SHA-256 (hex) of what a form says: the canonical JSON of its units, household, revision and
+/// answers (object keys sorted), so the same content always hashes the same.
+pub fn content_hash(f: &NewForm) -> String {
+    let v = serde_json::json!({
+        "round": f.round_code,
+        "province": f.province_code,
+        "district": f.district_code,
+        "commune": f.commune_code,
+        "village": f.village_code,
+        "household": f.household_ref,
+        "revision": f.revision,
+        "answers": f.answers,
+    });
+    crate::seed::hex(&Sha256::digest(v.to_string().as_bytes()))
+}
+
+/// Validates the answers against `q` and stores the form as `accepted`.
+pub async fn store_accepted(
+    db: &impl ConnectionTrait,
+    q: &schema::Questionnaire,
+    f: NewForm,
+) -> Result<form::Model, StoreError> {
+    let valid = schema::validate(q, &f.answers).map_err(StoreError::Invalid)?;
+    let now = OffsetDateTime::now_utc();
+    let hash = content_hash(&f);
+    let row = form::ActiveModel {
+        id: Set(f.id),
+        round_code: Set(f.round_code),
+        questionnaire_code: Set(q.code.clone()),
+        questionnaire_version: Set(q.version as i32),
+        province_code: Set(f.province_code),
+        district_code: Set(f.district_code),
+        commune_code: Set(f.commune_code),
+        village_code: Set(f.village_code),
+        household_ref: Set(f.household_ref),
+        status: Set("accepted".into()),
+        revision: Set(f.revision),
+        content_hash: Set(hash),
+        device_id: Set(f.device_id),
+        submitted_by: Set(f.submitted_by),
+        started_at: Set(f.started_at),
+        finished_at: Set(f.finished_at),
+        received_at: Set(now),
+        updated_at: Set(now),
+        gps_lat: Set(f.gps.map(|g| g.0)),
+        gps_lon: Set(f.gps.map(|g| g.1)),
+        answers: Set(valid.encode(q)),
+        ..Default::default()
+    };
+    Ok(row.insert(db).await?)
+}

@@ -1,0 +1,446 @@
+//! Login, token refresh with rotation and reuse detection, logout, and the current user.
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionTrait, sea_query::Expr,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{
+    audit::{self, Actor, event},
+    auth::{
+        AuthUser,
+        extract::{ClientIp, unauthorized},
+        tokens::{Claims, ISSUER, hash_refresh_token, new_refresh_token, now_unix},
+    },
+    entities::{device, refresh_token, user},
+    error::{ApiError, ApiJson},
+    state::AppState,
+};
+
+/// `/auth/...`
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(login))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/logout", post(logout))
+        .route("/auth/me", get(show_me))
+}
+
+/// Login body.
+#[derive(Deserialize)]
+struct LoginRequest {
+    username: String,
+    password: String,
+    /// Stable id of the device's installation; registers the device at first login.
+    #[serde(default)]
+    device_id: Option<String>,
+    /// App version, recorded on the device.
+    #[serde(default)]
+    app_version: Option<String>,
+}
+
+/// OAuth2-style token answer.
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    refresh_token: String,
+    refresh_expires_in: u64,
+}
+
+fn invalid_credentials() -> ApiError {
+    unauthorized(
+        "invalid_credentials",
+        "Tên đăng nhập hoặc mật khẩu không đúng.",
+        "Wrong username or password.",
+    )
+}
+
+fn throttled(retry: std::time::Duration) -> ApiError {
+    let secs = retry.as_secs().max(1);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        format!("Đăng nhập sai quá nhiều lần. Hãy thử lại sau {secs} giây."),
+        format!("Too many failed logins. Try again in {secs} seconds."),
+    )
+    .with_header(
+        header::RETRY_AFTER,
+        HeaderValue::from_str(&secs.to_string()).unwrap_or(HeaderValue::from_static("60")),
+    )
+}
+
+/// Checks the password and answers with a new session. Unknown users, wrong passwords and inactive
+/// accounts get the same answer after the same work.
+#[tracing::instrument(skip_all, fields(username = %body.username))]
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let username = crate::users::normalize_username(&body.username);
+    let user_key = format!("user:{username}");
+    let ip_key = format!("ip:{}", ip.as_deref().unwrap_or("-"));
+    let s = &state.settings;
+    let actor = Actor {
+        id: None,
+        username: Some(username.clone()),
+        ip: ip.clone(),
+    };
+    for (key, max) in [
+        (&user_key, s.login_max_failures_per_user),
+        (&ip_key, s.login_max_failures_per_ip),
+    ] {
+        if let Err(retry) = state.throttle.check(key, max) {
+            audit::record(
+                &state.db,
+                event::LOGIN_THROTTLED,
+                &actor,
+                None,
+                json!({ "key": key.split(':').next() }),
+            )
+            .await?;
+            return Err(throttled(retry));
+        }
+    }
+    let found = user::Entity::find()
+        .filter(user::Column::Username.eq(&username))
+        .one(&state.db)
+        .await?;
+    let ok = state
+        .passwords
+        .verify(
+            body.password,
+            found.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await;
+    let u = match found {
+        Some(u) if ok && u.active => u,
+        other => {
+            state.throttle.fail(&user_key);
+            state.throttle.fail(&ip_key);
+            let reason = match other {
+                None => "unknown_user",
+                Some(u) if !u.active => "inactive",
+                Some(_) => "wrong_password",
+            };
+            audit::record(
+                &state.db,
+                event::LOGIN_FAILED,
+                &actor,
+                None,
+                json!({ "reason": reason }),
+            )
+            .await?;
+            return Err(invalid_credentials());
+        }
+    };
+    let device_id = body
+        .device_id
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty());
+    if let Some(dev) = &device_id {
+        if dev.len() > 128 {
+            return Err(ApiError::bad_request(
+                "invalid_device_id",
+                "Mã thiết bị quá dài (tối đa 128 ký tự).",
+                "The device id is too long (at most 128 characters).",
+            ));
+        }
+        register_device(&state.db, &u, dev, body.app_version.as_deref(), &actor).await?;
+    }
+    state.throttle.clear(&user_key);
+    let actor = Actor {
+        id: Some(u.id),
+        ..actor
+    };
+    let tokens = issue_session(&state, &u, device_id.clone(), Uuid::new_v4()).await?;
+    audit::record(
+        &state.db,
+        event::LOGIN_SUCCEEDED,
+        &actor,
+        Some(format!("user:{}", u.id)),
+        json!({ "device_id": device_id }),
+    )
+    .await?;
+    Ok(no_store(Json(tokens)))
+}
+
+/// Registers the device at its first login, or records the login on it. A revoked device cannot log
+/// in again.
+async fn register_device(
+    db: &DatabaseConnection,
+    u: &user::Model,
+    dev: &str,
+    app_version: Option<&str>,
+    actor: &Actor,
+) -> Result<(), ApiError> {
+    let now = OffsetDateTime::now_utc();
+    match device::Entity::find_by_id(dev.to_owned()).one(db).await? {
+        Some(d) if d.revoked_at.is_some() => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "device_revoked",
+            "Thiết bị này đã bị thu hồi quyền truy cập. Liên hệ giám sát viên.",
+            "This device has been revoked. Contact your supervisor.",
+        )),
+        Some(d) => {
+            let mut m: device::ActiveModel = d.into();
+            m.user_id = Set(u.id);
+            m.last_seen_at = Set(now);
+            if let Some(v) = app_version {
+                m.app_version = Set(Some(v.chars().take(64).collect()));
+            }
+            m.update(db).await?;
+            Ok(())
+        }
+        None => {
+            device::ActiveModel {
+                id: Set(dev.to_owned()),
+                user_id: Set(u.id),
+                app_version: Set(app_version.map(|v| v.chars().take(64).collect())),
+                first_seen_at: Set(now),
+                last_seen_at: Set(now),
+                revoked_at: Set(None),
+                revoked_by: Set(None),
+            }
+            .insert(db)
+            .await?;
+            audit::record(
+                db,
+                event::DEVICE_REGISTERED,
+                actor,
+                Some(format!("device:{dev}")),
+                json!({ "user_id": u.id, "app_version": app_version }),
+            )
+            .await?;
+            Ok(())
+        }
+    }
+}
+
+/// Issues an access token and a new refresh token in `family`.
+async fn issue_session(
+    state: &AppState,
+    u: &user::Model,
+    device_id: Option<String>,
+    family: Uuid,
+) -> Result<TokenResponse, ApiError> {
+    let now = now_unix();
+    let keys = &state.tokens;
+    let claims = Claims {
+        sub: u.id.to_string(),
+        name: u.username.clone(),
+        role: u.role.clone(),
+        tgen: u.token_generation,
+        dev: device_id.clone(),
+        iss: ISSUER.into(),
+        iat: now,
+        exp: now + keys.access_ttl_secs,
+    };
+    let access = keys.sign(&claims).map_err(ApiError::internal)?;
+    let refresh = new_refresh_token();
+    let refresh_ttl = time::Duration::days(keys.refresh_ttl_days as i64);
+    let issued = OffsetDateTime::now_utc();
+    refresh_token::ActiveModel {
+        user_id: Set(u.id),
+        family_id: Set(family),
+        token_hash: Set(hash_refresh_token(&refresh)),
+        device_id: Set(device_id),
+        issued_at: Set(issued),
+        expires_at: Set(issued + refresh_ttl),
+        used_at: Set(None),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&state.db)
+    .await?;
+    Ok(TokenResponse {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in: keys.access_ttl_secs,
+        refresh_token: refresh,
+        refresh_expires_in: keys.refresh_ttl_days * 86_400,
+    })
+}
+
+fn no_store(body: impl IntoResponse) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Refresh or logout body.
+#[derive(Deserialize)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+fn invalid_refresh() -> ApiError {
+    unauthorized(
+        "invalid_refresh_token",
+        "Phiên đăng nhập không còn hiệu lực. Hãy đăng nhập lại.",
+        "The refresh token is not valid. Log in again.",
+    )
+}
+
+/// Revokes every token of a family.
+async fn revoke_family(db: &impl sea_orm::ConnectionTrait, family: Uuid) -> Result<(), ApiError> {
+    refresh_token::Entity::update_many()
+        .col_expr(
+            refresh_token::Column::RevokedAt,
+            Expr::value(OffsetDateTime::now_utc()),
+        )
+        .filter(refresh_token::Column::FamilyId.eq(family))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Exchanges a refresh token for a new pair. The old token is spent; presenting a spent token
+/// again is taken as theft and revokes the whole family (every token rotated from that login).
+#[tracing::instrument(skip_all)]
+async fn refresh(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> Result<Response, ApiError> {
+    let hash = hash_refresh_token(body.refresh_token.trim());
+    let row = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(&hash))
+        .one(&state.db)
+        .await?
+        .ok_or_else(invalid_refresh)?;
+    let actor = Actor {
+        id: Some(row.user_id),
+        username: None,
+        ip,
+    };
+    if row.revoked_at.is_some() {
+        return Err(invalid_refresh());
+    }
+    let now = OffsetDateTime::now_utc();
+    let reuse = |state: AppState, row: refresh_token::Model, actor: Actor| async move {
+        revoke_family(&state.db, row.family_id).await?;
+        audit::record(
+            &state.db,
+            event::TOKEN_REUSE_DETECTED,
+            &actor,
+            Some(format!("user:{}", row.user_id)),
+            json!({ "family_id": row.family_id.to_string(), "device_id": row.device_id }),
+        )
+        .await?;
+        tracing::warn!(
+            user_id = row.user_id,
+            "refresh token reuse detected: family revoked"
+        );
+        Err::<Response, ApiError>(unauthorized(
+            "refresh_token_reused",
+            "Phiên đăng nhập đã bị dùng lại và bị thu hồi. Hãy đăng nhập lại.",
+            "This refresh token was already used; the session has been revoked. Log in again.",
+        ))
+    };
+    if row.used_at.is_some() {
+        return reuse(state.clone(), row, actor).await;
+    }
+    if row.expires_at <= now {
+        return Err(unauthorized(
+            "refresh_token_expired",
+            "Phiên đăng nhập đã hết hạn. Hãy đăng nhập lại.",
+            "The session has expired. Log in again.",
+        ));
+    }
+    let u = user::Entity::find_by_id(row.user_id)
+        .one(&state.db)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(invalid_refresh)?;
+    if let Some(dev) = &row.device_id {
+        let d = device::Entity::find_by_id(dev.clone())
+            .one(&state.db)
+            .await?;
+        if d.as_ref().is_none_or(|d| d.revoked_at.is_some()) {
+            return Err(invalid_refresh());
+        }
+    }
+    // Spend the token; the condition makes two concurrent refreshes with one token a reuse.
+    let txn = state.db.begin().await?;
+    let spent = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+        .filter(refresh_token::Column::Id.eq(row.id))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if spent.rows_affected != 1 {
+        drop(txn);
+        return reuse(state.clone(), row, actor).await;
+    }
+    txn.commit().await?;
+    if let Some(dev) = &row.device_id {
+        device::Entity::update_many()
+            .col_expr(device::Column::LastSeenAt, Expr::value(now))
+            .filter(device::Column::Id.eq(dev.clone()))
+            .exec(&state.db)
+            .await?;
+    }
+    let tokens = issue_session(&state, &u, row.device_id.clone(), row.family_id).await?;
+    Ok(no_store(Json(tokens)))
+}
+
+/// Ends the session: revokes the refresh token's family. Idempotent.
+#[tracing::instrument(skip_all)]
+async fn logout(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> Result<StatusCode, ApiError> {
+    let hash = hash_refresh_token(body.refresh_token.trim());
+    if let Some(row) = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(&hash))
+        .one(&state.db)
+        .await?
+    {
+        revoke_family(&state.db, row.family_id).await?;
+        let actor = Actor {
+            id: Some(row.user_id),
+            username: None,
+            ip,
+        };
+        audit::record(
+            &state.db,
+            event::LOGOUT,
+            &actor,
+            Some(format!("user:{}", row.user_id)),
+            json!({}),
+        )
+        .await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The current user, role and scope.
+#[tracing::instrument(skip_all, fields(user = %me.username))]
+async fn show_me(
+    State(state): State<AppState>,
+    me: AuthUser,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let u = user::Entity::find_by_id(me.id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("người dùng", "User"))?;
+    Ok(Json(super::users::user_view(&u)))
+}

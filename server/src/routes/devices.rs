@@ -1,0 +1,118 @@
+//! Enumerators' devices: listing (ministry, supervisors) and revocation.
+
+use axum::{
+    Json, Router,
+    extract::State,
+    routing::{get, post},
+};
+use sea_orm::{
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
+};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::{
+    audit::{self, Actor, event},
+    auth::{AuthUser, extract::ClientIp, policy},
+    entities::{device, refresh_token, user},
+    error::{ApiError, ApiPath},
+    state::AppState,
+};
+
+/// `/devices...`
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/devices", get(list_devices))
+        .route("/devices/{id}/revoke", post(revoke_device))
+}
+
+fn rfc3339(t: &OffsetDateTime) -> Option<String> {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+fn device_view(d: &device::Model, owner: Option<&user::Model>) -> Value {
+    json!({
+        "id": d.id,
+        "user": owner.map(|u| json!({ "id": u.id, "username": u.username, "full_name": u.full_name, "team": u.team })),
+        "app_version": d.app_version,
+        "first_seen_at": rfc3339(&d.first_seen_at),
+        "last_seen_at": rfc3339(&d.last_seen_at),
+        "revoked_at": d.revoked_at.as_ref().and_then(rfc3339),
+    })
+}
+
+/// Devices the caller may manage: all for the ministry, their scope's and team's for a supervisor.
+#[tracing::instrument(skip_all, fields(user = %me.username))]
+async fn list_devices(
+    State(state): State<AppState>,
+    me: AuthUser,
+) -> Result<Json<Value>, ApiError> {
+    policy::can_list_devices(&me)?;
+    let rows = device::Entity::find()
+        .find_also_related(user::Entity)
+        .order_by_desc(device::Column::LastSeenAt)
+        .all(&state.db)
+        .await?;
+    let list: Vec<Value> = rows
+        .iter()
+        .filter(|(_, owner)| {
+            owner
+                .as_ref()
+                .is_some_and(|o| policy::can_manage_device_of(&me, o))
+        })
+        .map(|(d, owner)| device_view(d, owner.as_ref()))
+        .collect();
+    Ok(Json(json!({ "devices": list })))
+}
+
+/// Revokes a device: it can no longer log in, refresh or sync, and its sessions end now. A device
+/// the caller may not manage is answered as not found.
+#[tracing::instrument(skip_all, fields(user = %me.username, device = %id))]
+async fn revoke_device(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    policy::can_list_devices(&me)?;
+    let not_found = || ApiError::not_found("thiết bị", "Device");
+    let (d, owner) = device::Entity::find_by_id(id.clone())
+        .find_also_related(user::Entity)
+        .one(&state.db)
+        .await?
+        .ok_or_else(not_found)?;
+    let owner = owner.ok_or_else(not_found)?;
+    if !policy::can_manage_device_of(&me, &owner) {
+        return Err(not_found());
+    }
+    let now = OffsetDateTime::now_utc();
+    let txn = state.db.begin().await?;
+    device::Entity::update_many()
+        .col_expr(device::Column::RevokedAt, Expr::value(now))
+        .col_expr(device::Column::RevokedBy, Expr::value(me.id))
+        .filter(device::Column::Id.eq(id.clone()))
+        .filter(device::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
+        .filter(refresh_token::Column::DeviceId.eq(id.clone()))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        event::DEVICE_REVOKED,
+        &Actor::user(&me, ip),
+        Some(format!("device:{id}")),
+        json!({ "owner": owner.username, "was_revoked": d.revoked_at.is_some() }),
+    )
+    .await?;
+    txn.commit().await?;
+    let d = device::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(device_view(&d, Some(&owner))))
+}
