@@ -40,6 +40,28 @@ fn write_canonical(v: &Value, out: &mut String) {
     }
 }
 
+/// Canonical JSON of any value (keys sorted recursively, no whitespace): the basis of every
+/// content hash in the system, so a device and the server hash the same content identically.
+pub fn canonical_json_of(v: &Value) -> String {
+    let mut out = String::with_capacity(1024);
+    write_canonical(v, &mut out);
+    out
+}
+
+/// Lowercase hex SHA-256 of [`canonical_json_of`].
+pub fn canonical_hash_of(v: &Value) -> String {
+    hex(&Sha256::digest(canonical_json_of(v).as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        out.push(char::from(b"0123456789abcdef"[usize::from(b & 0xf)]));
+    }
+    out
+}
+
 impl Questionnaire {
     /// The canonical JSON of the parsed model: keys sorted recursively, no whitespace, defaults
     /// omitted as the model serialises them. A pure function of the model, so reformatting or
@@ -55,13 +77,7 @@ impl Questionnaire {
     /// Lowercase hex SHA-256 of [`Questionnaire::canonical_json`]. Two files publishing the same
     /// code + version with different content have different hashes.
     pub fn content_hash(&self) -> String {
-        let digest = Sha256::digest(self.canonical_json().as_bytes());
-        let mut hex = String::with_capacity(64);
-        for b in digest.iter() {
-            hex.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-            hex.push(char::from(b"0123456789abcdef"[usize::from(b & 0x0f)]));
-        }
-        hex
+        hex(&Sha256::digest(self.canonical_json().as_bytes()))
     }
 }
 

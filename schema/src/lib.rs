@@ -74,6 +74,7 @@ mod validate;
 pub use check::{LoadError, LoadErrorKind, is_valid_code};
 pub use codec::{DecodeError, FORMAT as ENCODING_FORMAT};
 pub use date::parse_date;
+pub use hash::{canonical_hash_of, canonical_json_of};
 pub use index::{
     IndexComponent, IndexDefinition, IndexGroup, IndexItem, IndexOverall, IndexValue, IndexValues,
     ScoringRule,

@@ -34,6 +34,8 @@ pub mod event {
     pub const DEVICE_REVOKED: &str = "device_revoked";
     /// A questionnaire version was published.
     pub const QUESTIONNAIRE_PUBLISHED: &str = "questionnaire_published";
+    /// A questionnaire version was closed to new forms.
+    pub const QUESTIONNAIRE_CLOSED: &str = "questionnaire_closed";
 }
 
 /// Who did something, as far as known.

@@ -51,6 +51,8 @@ struct Inner {
     detail_en: String,
     errors: Vec<FieldError>,
     headers: Vec<(header::HeaderName, HeaderValue)>,
+    /// Extension members of the problem (e.g. `min_protocol_version`).
+    extra: serde_json::Map<String, serde_json::Value>,
     /// The cause of a 500, logged with its chain and never sent to the client.
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -67,6 +69,8 @@ struct ProblemBody<'a> {
     detail_en: &'a str,
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     errors: &'a [FieldError],
+    #[serde(flatten)]
+    extra: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -84,6 +88,7 @@ impl ApiError {
             detail_en: detail_en.into(),
             errors: Vec::new(),
             headers: Vec::new(),
+            extra: serde_json::Map::new(),
             source: None,
         }))
     }
@@ -91,6 +96,12 @@ impl ApiError {
     /// Attaches per-field errors.
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
         self.0.errors = errors;
+        self
+    }
+
+    /// Adds an extension member to the problem body (RFC 9457 allows them).
+    pub fn with_extra(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.0.extra.insert(key.to_owned(), value.into());
         self
     }
 
@@ -203,8 +214,12 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();
     while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
+        let text = s.to_string();
+        // Many errors already print their source in their own message: do not repeat it.
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
         cur = s.source();
     }
     out
@@ -229,6 +244,7 @@ impl IntoResponse for ApiError {
             detail: &this.detail_vi,
             detail_en: &this.detail_en,
             errors: &this.errors,
+            extra: &this.extra,
         };
         let mut resp = (this.status, Json(body)).into_response();
         resp.headers_mut()

@@ -18,6 +18,7 @@ pub mod seed;
 pub mod settings;
 pub mod startup;
 pub mod state;
+pub mod sync;
 pub mod telemetry;
 pub mod users;
 

@@ -14,6 +14,8 @@ use crate::{
 
 /// Status of a version that accepts forms.
 pub const STATUS_OPEN: &str = "open";
+/// Status of a version closed to new forms.
+pub const STATUS_CLOSED: &str = "closed";
 
 /// A version as listed by the API (without its full definition).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -181,6 +183,19 @@ pub async fn publish(
             let stored = find(db, &q.code, version)
                 .await?
                 .ok_or_else(|| DbErr::RecordNotFound("just published".into()))?;
+            crate::sync::changes::record(
+                db,
+                sync_protocol::ChangeKind::QuestionnairePublished,
+                None,
+                None,
+                serde_json::json!({
+                    "code": stored.code,
+                    "version": stored.version,
+                    "content_hash": stored.content_hash,
+                    "status": stored.status,
+                }),
+            )
+            .await?;
             Ok(PublishOutcome::Created(VersionSummary::from(&stored)))
         }
         Err(insert_err) => {
@@ -228,4 +243,44 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<questionnaire_version::
         .order_by_asc(questionnaire_version::Column::Version)
         .all(db)
         .await
+}
+
+/// Closes a version to new forms (forms already stored stay counted). Idempotent. Returns the
+/// version, or `None` if it does not exist.
+pub async fn close(
+    db: &DatabaseConnection,
+    code: &str,
+    version: i32,
+) -> Result<Option<VersionSummary>, DbErr> {
+    let Some(row) = find(db, code, version).await? else {
+        return Ok(None);
+    };
+    if row.status != STATUS_CLOSED {
+        QuestionnaireVersions::update_many()
+            .col_expr(
+                questionnaire_version::Column::Status,
+                sea_orm::sea_query::Expr::value(STATUS_CLOSED),
+            )
+            .filter(questionnaire_version::Column::Code.eq(code))
+            .filter(questionnaire_version::Column::Version.eq(version))
+            .exec(db)
+            .await?;
+        crate::sync::changes::record(
+            db,
+            sync_protocol::ChangeKind::QuestionnaireClosed,
+            None,
+            None,
+            serde_json::json!({
+                "code": row.code,
+                "version": row.version,
+                "content_hash": row.content_hash,
+                "status": STATUS_CLOSED,
+            }),
+        )
+        .await?;
+    }
+    Ok(find(db, code, version)
+        .await?
+        .as_ref()
+        .map(VersionSummary::from))
 }

@@ -261,5 +261,13 @@ async fn seed_round(
         created_at: Set(OffsetDateTime::now_utc()),
     };
     round::Entity::insert(row).exec(db).await?;
+    crate::sync::changes::record(
+        db,
+        sync_protocol::ChangeKind::RoundChanged,
+        Some(r.code),
+        None,
+        serde_json::json!({ "round": r.code, "status": "open" }),
+    )
+    .await?;
     Ok(())
 }

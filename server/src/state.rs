@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use crate::{
     auth::{password::Passwords, throttle::LoginThrottle, tokens::TokenKeys},
     settings::Settings,
+    sync::QuestionnaireCache,
 };
 
 /// What handlers share: the database pool, the settings, the token keys, the password hasher and
@@ -23,6 +24,8 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Failed-login counts.
     pub throttle: Arc<LoginThrottle>,
+    /// Parsed questionnaire definitions.
+    pub questionnaires: Arc<QuestionnaireCache>,
 }
 
 impl AppState {
@@ -36,6 +39,7 @@ impl AppState {
                 settings.login_throttle_secs,
             ))),
             settings: Arc::new(settings),
+            questionnaires: Arc::new(QuestionnaireCache::default()),
         }
     }
 }

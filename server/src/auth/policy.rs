@@ -94,6 +94,12 @@ pub fn can_publish_questionnaire(user: &AuthUser) -> Result<(), ApiError> {
     require_role(user, &[Role::Ministry])
 }
 
+/// Who may submit forms: enumerators, supervisors (corrections) and the ministry; never a
+/// read-only province reviewer.
+pub fn can_submit_forms(user: &AuthUser) -> Result<(), ApiError> {
+    require_role(user, &[Role::Enumerator, Role::Supervisor, Role::Ministry])
+}
+
 /// Who may manage users and read the audit log.
 pub fn can_administer(user: &AuthUser) -> Result<(), ApiError> {
     require_role(user, &[Role::Ministry])

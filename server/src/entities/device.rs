@@ -17,6 +17,18 @@ pub struct Model {
     pub first_seen_at: TimeDateTimeWithTimeZone,
     /// Last login, refresh or sync from it.
     pub last_seen_at: TimeDateTimeWithTimeZone,
+    /// Last sync handshake.
+    pub last_handshake_at: Option<TimeDateTimeWithTimeZone>,
+    /// Last push of forms.
+    pub last_push_at: Option<TimeDateTimeWithTimeZone>,
+    /// Protocol version agreed at the last handshake.
+    pub protocol_version: Option<i32>,
+    /// Server clock minus device clock at the last handshake, in milliseconds.
+    pub clock_skew_ms: Option<i64>,
+    /// Forms pushed from it (every outcome).
+    pub forms_pushed: i64,
+    /// Forms accepted from it.
+    pub forms_accepted: i64,
     /// Set when revoked: it can no longer log in, refresh or sync.
     pub revoked_at: Option<TimeDateTimeWithTimeZone>,
     /// Who revoked it.

@@ -11,4 +11,5 @@ pub mod quarantined_form;
 pub mod questionnaire_version;
 pub mod refresh_token;
 pub mod round;
+pub mod sync_change;
 pub mod user;

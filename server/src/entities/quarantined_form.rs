@@ -15,6 +15,8 @@ pub struct Model {
     pub round_code: Option<String>,
     /// Why it was quarantined (`invalid`, `conflict`, ...).
     pub reason: String,
+    /// Hash of the submission's content, when it was readable (to answer a resend the same way).
+    pub content_hash: Option<String>,
     /// JSON array of the errors found.
     pub errors: String,
     /// The payload as received (JSON).

@@ -68,6 +68,7 @@ impl MigrationTrait for Migration {
                     .col(uuid_null(QuarantinedForms::FormId))
                     .col(string_len_null(QuarantinedForms::RoundCode, 64))
                     .col(string_len(QuarantinedForms::Reason, 32))
+                    .col(string_len_null(QuarantinedForms::ContentHash, 64))
                     .col(text(QuarantinedForms::Errors))
                     .col(text(QuarantinedForms::Payload))
                     .col(string_len_null(QuarantinedForms::DeviceId, 128))
@@ -131,6 +132,7 @@ enum QuarantinedForms {
     FormId,
     RoundCode,
     Reason,
+    ContentHash,
     Errors,
     Payload,
     DeviceId,

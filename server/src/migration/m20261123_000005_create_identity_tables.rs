@@ -77,6 +77,12 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(Devices::AppVersion, 64))
                     .col(timestamp_with_time_zone(Devices::FirstSeenAt))
                     .col(timestamp_with_time_zone(Devices::LastSeenAt))
+                    .col(timestamp_with_time_zone_null(Devices::LastHandshakeAt))
+                    .col(timestamp_with_time_zone_null(Devices::LastPushAt))
+                    .col(integer_null(Devices::ProtocolVersion))
+                    .col(big_integer_null(Devices::ClockSkewMs))
+                    .col(big_integer(Devices::FormsPushed).default(0))
+                    .col(big_integer(Devices::FormsAccepted).default(0))
                     .col(timestamp_with_time_zone_null(Devices::RevokedAt))
                     .col(big_integer_null(Devices::RevokedBy))
                     .foreign_key(
@@ -168,6 +174,12 @@ enum Devices {
     AppVersion,
     FirstSeenAt,
     LastSeenAt,
+    LastHandshakeAt,
+    LastPushAt,
+    ProtocolVersion,
+    ClockSkewMs,
+    FormsPushed,
+    FormsAccepted,
     RevokedAt,
     RevokedBy,
 }

@@ -8,6 +8,7 @@ mod m20261123_000002_create_geography_tables;
 mod m20261123_000003_create_rounds;
 mod m20261123_000004_create_forms;
 mod m20261123_000005_create_identity_tables;
+mod m20261123_000006_create_sync_changes;
 
 /// Runs the migrations above; used at server start and by `sipas migrate`.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_rounds::Migration),
             Box::new(m20261123_000004_create_forms::Migration),
             Box::new(m20261123_000005_create_identity_tables::Migration),
+            Box::new(m20261123_000006_create_sync_changes::Migration),
         ]
     }
 }

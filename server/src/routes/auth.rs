@@ -212,8 +212,9 @@ async fn register_device(
                 app_version: Set(app_version.map(|v| v.chars().take(64).collect())),
                 first_seen_at: Set(now),
                 last_seen_at: Set(now),
-                revoked_at: Set(None),
-                revoked_by: Set(None),
+                forms_pushed: Set(0),
+                forms_accepted: Set(0),
+                ..Default::default()
             }
             .insert(db)
             .await?;

@@ -6,8 +6,9 @@ use axum::{
     routing::{get, post},
 };
 use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
 };
+use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -15,7 +16,7 @@ use crate::{
     audit::{self, Actor, event},
     auth::{AuthUser, extract::ClientIp, policy},
     entities::{device, refresh_token, user},
-    error::{ApiError, ApiPath},
+    error::{ApiError, ApiPath, ApiQuery},
     state::AppState,
 };
 
@@ -38,18 +39,56 @@ fn device_view(d: &device::Model, owner: Option<&user::Model>) -> Value {
         "app_version": d.app_version,
         "first_seen_at": rfc3339(&d.first_seen_at),
         "last_seen_at": rfc3339(&d.last_seen_at),
+        "last_handshake_at": d.last_handshake_at.as_ref().and_then(rfc3339),
+        "last_push_at": d.last_push_at.as_ref().and_then(rfc3339),
+        "protocol_version": d.protocol_version,
+        "clock_skew_ms": d.clock_skew_ms,
+        "forms_pushed": d.forms_pushed,
+        "forms_accepted": d.forms_accepted,
         "revoked_at": d.revoked_at.as_ref().and_then(rfc3339),
     })
 }
 
-/// Devices the caller may manage: all for the ministry, their scope's and team's for a supervisor.
+/// Filters for the device list.
+#[derive(Debug, Deserialize)]
+struct DeviceQuery {
+    /// Only devices that have not synced (handshake or push) for at least this many days,
+    /// including devices that never synced.
+    not_synced_for_days: Option<u32>,
+    /// Include revoked devices (default false when filtering by sync age).
+    include_revoked: Option<bool>,
+}
+
+/// Devices the caller may manage: all for the ministry, their scope's and team's for a supervisor;
+/// `?not_synced_for_days=N` lists those silent for N days or more (who has not synced).
 #[tracing::instrument(skip_all, fields(user = %me.username))]
 async fn list_devices(
     State(state): State<AppState>,
     me: AuthUser,
+    ApiQuery(q): ApiQuery<DeviceQuery>,
 ) -> Result<Json<Value>, ApiError> {
     policy::can_list_devices(&me)?;
-    let rows = device::Entity::find()
+    let mut select = device::Entity::find();
+    if let Some(days) = q.not_synced_for_days {
+        let cutoff = OffsetDateTime::now_utc() - time::Duration::days(i64::from(days));
+        select = select.filter(
+            Condition::all()
+                .add(
+                    Condition::any()
+                        .add(device::Column::LastHandshakeAt.is_null())
+                        .add(device::Column::LastHandshakeAt.lt(cutoff)),
+                )
+                .add(
+                    Condition::any()
+                        .add(device::Column::LastPushAt.is_null())
+                        .add(device::Column::LastPushAt.lt(cutoff)),
+                ),
+        );
+        if !q.include_revoked.unwrap_or(false) {
+            select = select.filter(device::Column::RevokedAt.is_null());
+        }
+    }
+    let rows = select
         .find_also_related(user::Entity)
         .order_by_desc(device::Column::LastSeenAt)
         .all(&state.db)

@@ -20,6 +20,7 @@ mod geographies;
 mod health;
 mod questionnaires;
 mod rounds;
+mod sync;
 pub(crate) mod users;
 
 /// The whole application as a `Router`, so tests can call it in-process.
@@ -32,7 +33,8 @@ pub fn router(state: AppState) -> Router {
         .merge(questionnaires::router())
         .merge(geographies::router())
         .merge(rounds::router())
-        .merge(forms::router());
+        .merge(forms::router())
+        .merge(sync::router());
     Router::new()
         .merge(health::router())
         .nest("/api/v1", api)

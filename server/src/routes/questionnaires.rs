@@ -31,6 +31,10 @@ pub fn router() -> Router<AppState> {
             "/questionnaires/{code}/versions/{version}",
             get(get_questionnaire_version),
         )
+        .route(
+            "/questionnaires/{code}/versions/{version}/close",
+            axum::routing::post(close_questionnaire_version),
+        )
 }
 
 /// A questionnaire with its versions.
@@ -137,4 +141,28 @@ async fn publish_questionnaire(
         headers.insert(header::LOCATION, v);
     }
     Ok((status, headers, Json(summary)).into_response())
+}
+
+/// Closes a version to new forms (ministry only). Devices learn it through pull; forms filled on
+/// it and pushed later are answered `questionnaire_closed` and kept in quarantine.
+#[tracing::instrument(skip_all, fields(user = %me.username, code = %code, version = %version))]
+async fn close_questionnaire_version(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ClientIp(ip): ClientIp,
+    ApiPath((code, version)): ApiPath<(String, i32)>,
+) -> Result<Json<VersionSummary>, ApiError> {
+    policy::can_publish_questionnaire(&me)?;
+    let summary = registry::close(&state.db, &code, version)
+        .await?
+        .ok_or_else(|| ApiError::not_found("phiên bản bảng hỏi", "Questionnaire version"))?;
+    audit::record(
+        &state.db,
+        event::QUESTIONNAIRE_CLOSED,
+        &Actor::user(&me, ip),
+        Some(format!("questionnaire:{code}/{version}")),
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(Json(summary))
 }

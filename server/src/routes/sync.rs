@@ -1,0 +1,106 @@
+//! Sync protocol v1 over HTTP. Every call after the handshake carries the `x-sipas-protocol`
+//! header; push bodies may be gzip-compressed.
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::HeaderMap,
+    routing::{get, post},
+};
+use serde::Deserialize;
+use serde_json::Value;
+use sync_protocol::{
+    HandshakeRequest, HandshakeResponse, MAX_BATCH_FORMS, PullResponse, PushResponse,
+    StatusRequest, StatusResponse,
+};
+use tower_http::decompression::RequestDecompressionLayer;
+
+use crate::{
+    auth::AuthUser,
+    error::{ApiError, ApiJson, ApiQuery},
+    state::AppState,
+    sync,
+};
+
+/// `/sync/...`
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sync/handshake", post(handshake))
+        .route(
+            "/sync/push",
+            post(push).layer(RequestDecompressionLayer::new().gzip(true)),
+        )
+        .route("/sync/status", post(status))
+        .route("/sync/pull", get(pull))
+}
+
+/// Agrees the protocol version and tells the device what it should hold.
+#[tracing::instrument(skip_all, fields(user = %me.username, device = %body.device_id))]
+async fn handshake(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ApiJson(body): ApiJson<HandshakeRequest>,
+) -> Result<Json<HandshakeResponse>, ApiError> {
+    Ok(Json(sync::handshake(&state, &me, body).await?))
+}
+
+/// The push body as read: each form stays raw JSON so a malformed one fails alone.
+#[derive(Deserialize)]
+struct RawPush {
+    forms: Vec<Value>,
+}
+
+/// Receives a batch of forms; answers per form, after the batch is committed.
+#[tracing::instrument(skip_all, fields(user = %me.username, forms = body.forms.len()))]
+async fn push(
+    State(state): State<AppState>,
+    me: AuthUser,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RawPush>,
+) -> Result<Json<PushResponse>, ApiError> {
+    sync::check_header(&headers)?;
+    if body.forms.len() > MAX_BATCH_FORMS {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("Tối đa {MAX_BATCH_FORMS} phiếu mỗi lần gửi."),
+            format!("At most {MAX_BATCH_FORMS} forms per push."),
+        ));
+    }
+    let results = sync::push(&state, &me, body.forms).await?;
+    Ok(Json(PushResponse { results }))
+}
+
+/// Which of these forms the server holds, and in what state.
+#[tracing::instrument(skip_all, fields(user = %me.username, forms = body.forms.len()))]
+async fn status(
+    State(state): State<AppState>,
+    me: AuthUser,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<StatusRequest>,
+) -> Result<Json<StatusResponse>, ApiError> {
+    sync::check_header(&headers)?;
+    Ok(Json(StatusResponse {
+        forms: sync::status(&state, &me, body.forms).await?,
+    }))
+}
+
+#[derive(Deserialize)]
+struct PullQuery {
+    cursor: Option<String>,
+    limit: Option<u64>,
+}
+
+/// Changes since the cursor, in order.
+#[tracing::instrument(skip_all, fields(user = %me.username))]
+async fn pull(
+    State(state): State<AppState>,
+    me: AuthUser,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<PullQuery>,
+) -> Result<Json<PullResponse>, ApiError> {
+    sync::check_header(&headers)?;
+    Ok(Json(
+        sync::pull(&state, &me, q.cursor.as_deref(), q.limit.unwrap_or(100)).await?,
+    ))
+}

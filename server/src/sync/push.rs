@@ -1,0 +1,571 @@
+//! `push`: decides each form's outcome, stores accepted forms and quarantines the rest in one
+//! transaction, and answers only after it committed.
+
+use std::collections::HashMap;
+
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    sea_query::{Expr, ExprTrait, OnConflict},
+};
+use serde_json::Value;
+use sync_protocol::{FieldProblem, FormResult, FormSubmission, Outcome};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{
+    auth::{AuthUser, policy},
+    entities::{device, form, quarantined_form, questionnaire_version, round},
+    error::ApiError,
+    registry::STATUS_OPEN,
+    state::AppState,
+};
+
+/// A form headed for the `forms` table.
+struct Accept {
+    idx: usize,
+    id: Uuid,
+    hash: String,
+    round: String,
+    payload: String,
+    row: form::ActiveModel,
+}
+
+/// A payload headed for quarantine.
+struct Quarantine {
+    idx: usize,
+    id: Option<Uuid>,
+    round: Option<String>,
+    outcome: Outcome,
+    errors: Vec<FieldProblem>,
+    payload: String,
+    hash: Option<String>,
+}
+
+fn outcome_name(o: Outcome) -> String {
+    serde_json::to_value(o)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn parse_outcome(s: &str) -> Outcome {
+    serde_json::from_value(Value::String(s.to_owned())).unwrap_or(Outcome::Unknown)
+}
+
+fn problem(field: &str, code: &str, vi: impl Into<String>, en: impl Into<String>) -> FieldProblem {
+    FieldProblem {
+        field: field.into(),
+        code: code.into(),
+        message: vi.into(),
+        message_en: Some(en.into()),
+    }
+}
+
+/// Checks the form's units against the round's geography: each exists, at the right level, inside
+/// its parent; the district is given exactly when the geography has districts.
+fn check_units(geo: &::geography::Geography, f: &FormSubmission, errors: &mut Vec<FieldProblem>) {
+    use ::geography::Level;
+    let u = &f.units;
+    let has_districts = geo.levels.contains(&Level::District);
+    let unit_at = |code: &str, level: Level| geo.unit(code).filter(|x| x.level == level);
+    if unit_at(&u.province, Level::Province).is_none() {
+        errors.push(problem(
+            "units.province",
+            "unknown_unit",
+            format!("Không có tỉnh mã '{}' trong {}.", u.province, geo.code),
+            format!("No province '{}' in {}.", u.province, geo.code),
+        ));
+    }
+    let commune_parent = match (has_districts, &u.district) {
+        (true, Some(d)) => match unit_at(d, Level::District) {
+            Some(dist) if dist.parent.as_deref() == Some(u.province.as_str()) => Some(d.as_str()),
+            Some(_) => {
+                errors.push(problem(
+                    "units.district",
+                    "unit_mismatch",
+                    format!("Huyện '{d}' không thuộc tỉnh '{}'.", u.province),
+                    format!("District '{d}' is not in province '{}'.", u.province),
+                ));
+                None
+            }
+            None => {
+                errors.push(problem(
+                    "units.district",
+                    "unknown_unit",
+                    format!("Không có huyện mã '{d}' trong {}.", geo.code),
+                    format!("No district '{d}' in {}.", geo.code),
+                ));
+                None
+            }
+        },
+        (true, None) => {
+            errors.push(problem(
+                "units.district",
+                "required",
+                "Đợt khảo sát này cần mã huyện.",
+                "This round needs a district code.",
+            ));
+            None
+        }
+        (false, Some(_)) => {
+            errors.push(problem(
+                "units.district",
+                "not_relevant",
+                "Địa giới của đợt này không có cấp huyện.",
+                "This round's geography has no district level.",
+            ));
+            None
+        }
+        (false, None) => Some(u.province.as_str()),
+    };
+    match unit_at(&u.commune, Level::Commune) {
+        None => errors.push(problem(
+            "units.commune",
+            "unknown_unit",
+            format!("Không có xã mã '{}' trong {}.", u.commune, geo.code),
+            format!("No commune '{}' in {}.", u.commune, geo.code),
+        )),
+        Some(c) => {
+            if let Some(parent) = commune_parent
+                && c.parent.as_deref() != Some(parent)
+            {
+                errors.push(problem(
+                    "units.commune",
+                    "unit_mismatch",
+                    format!("Xã '{}' không thuộc đơn vị '{parent}'.", u.commune),
+                    format!("Commune '{}' is not in unit '{parent}'.", u.commune),
+                ));
+            }
+        }
+    }
+    for (field, value) in [
+        ("units.village", &u.village),
+        ("household_ref", &f.household_ref),
+    ] {
+        if value.trim().is_empty() || value.chars().count() > 64 {
+            errors.push(problem(
+                field,
+                if value.trim().is_empty() {
+                    "required"
+                } else {
+                    "too_long"
+                },
+                "Cần mã (tối đa 64 ký tự).",
+                "A code of at most 64 characters is required.",
+            ));
+        }
+    }
+    if f.revision == 0 {
+        errors.push(problem(
+            "revision",
+            "out_of_range",
+            "Số lần sửa phải từ 1 trở lên.",
+            "The revision must be 1 or more.",
+        ));
+    }
+}
+
+/// Handles one push: every form gets an outcome, and nothing is answered before it is committed.
+pub async fn push(
+    state: &AppState,
+    user: &AuthUser,
+    forms: Vec<Value>,
+) -> Result<Vec<FormResult>, ApiError> {
+    policy::can_submit_forms(user)?;
+    let n = forms.len();
+    let mut results: Vec<Option<FormResult>> = vec![None; n];
+    let mut accepts: Vec<Accept> = Vec::new();
+    let mut quarantines: Vec<Quarantine> = Vec::new();
+
+    // Parse every element on its own: one malformed form does not fail the others.
+    let mut parsed: Vec<(usize, FormSubmission, String, String)> = Vec::with_capacity(n);
+    for (idx, raw) in forms.into_iter().enumerate() {
+        let payload = raw.to_string();
+        match serde_json::from_value::<FormSubmission>(raw.clone()) {
+            Ok(f) => {
+                let hash = f.content_hash();
+                parsed.push((idx, f, hash, payload));
+            }
+            Err(e) => {
+                let id = raw
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .and_then(|s| Uuid::parse_str(s).ok());
+                quarantines.push(Quarantine {
+                    idx,
+                    id,
+                    round: raw.get("round").and_then(Value::as_str).map(str::to_owned),
+                    outcome: Outcome::Invalid,
+                    errors: vec![problem(
+                        "form",
+                        "malformed",
+                        "Phiếu không đúng cấu trúc của giao thức đồng bộ.",
+                        format!("The form does not have the sync protocol's shape: {e}"),
+                    )],
+                    payload,
+                    hash: None,
+                });
+            }
+        }
+    }
+
+    // What the server already holds for these ids.
+    let ids: Vec<Uuid> = parsed.iter().map(|p| p.1.id).collect();
+    let mut stored: HashMap<Uuid, String> = HashMap::new();
+    let mut quarantined: HashMap<(Uuid, String), (String, String)> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(Uuid, String)> = form::Entity::find()
+            .select_only()
+            .column(form::Column::Id)
+            .column(form::Column::ContentHash)
+            .filter(form::Column::Id.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(&state.db)
+            .await?;
+        stored.extend(rows);
+        let rows: Vec<(Option<Uuid>, Option<String>, String, String)> =
+            quarantined_form::Entity::find()
+                .select_only()
+                .column(quarantined_form::Column::FormId)
+                .column(quarantined_form::Column::ContentHash)
+                .column(quarantined_form::Column::Reason)
+                .column(quarantined_form::Column::Errors)
+                .filter(quarantined_form::Column::FormId.is_in(chunk.to_vec()))
+                .into_tuple()
+                .all(&state.db)
+                .await?;
+        for (id, hash, reason, errors) in rows {
+            if let (Some(id), Some(hash)) = (id, hash) {
+                quarantined.insert((id, hash), (reason, errors));
+            }
+        }
+    }
+
+    let rounds: HashMap<String, round::Model> = round::Entity::find()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|r| (r.code.clone(), r))
+        .collect();
+    let statuses: HashMap<(String, i32), String> = questionnaire_version::Entity::find()
+        .select_only()
+        .column(questionnaire_version::Column::Code)
+        .column(questionnaire_version::Column::Version)
+        .column(questionnaire_version::Column::Status)
+        .into_tuple::<(String, i32, String)>()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|(c, v, s)| ((c, v), s))
+        .collect();
+
+    let now = OffsetDateTime::now_utc();
+    // Ids decided earlier in this same batch (a form sent twice in one push).
+    let mut in_batch: HashMap<Uuid, String> = HashMap::new();
+    for (idx, f, hash, payload) in parsed {
+        let quarantine = |outcome: Outcome, errors: Vec<FieldProblem>| Quarantine {
+            idx,
+            id: Some(f.id),
+            round: Some(f.round.clone()),
+            outcome,
+            errors,
+            payload: payload.clone(),
+            hash: Some(hash.clone()),
+        };
+        let held = stored.get(&f.id).or_else(|| in_batch.get(&f.id));
+        // Already held with this content: the original outcome again.
+        if held == Some(&hash) {
+            results[idx] = Some(FormResult {
+                id: Some(f.id),
+                outcome: Outcome::Duplicate,
+                errors: vec![],
+                content_hash: Some(hash),
+            });
+            continue;
+        }
+        // A resend of a payload already quarantined: the original outcome again, no new row.
+        if let Some((reason, errors)) = quarantined.get(&(f.id, hash.clone())) {
+            results[idx] = Some(FormResult {
+                id: Some(f.id),
+                outcome: parse_outcome(reason),
+                errors: serde_json::from_str(errors).unwrap_or_default(),
+                content_hash: Some(hash),
+            });
+            continue;
+        }
+        if held.is_some() {
+            quarantines.push(quarantine(
+                Outcome::Conflict,
+                vec![problem(
+                    "id",
+                    "conflict",
+                    "Máy chủ đã có một phiếu khác với cùng mã phiếu và số lần sửa. Cả hai được giữ lại để kiểm tra.",
+                    "The server already holds a different form with this id and revision. Both are kept for review.",
+                )],
+            ));
+            continue;
+        }
+        let Some(r) = rounds.get(&f.round).filter(|r| r.status == STATUS_OPEN) else {
+            quarantines.push(quarantine(
+                Outcome::UnknownRound,
+                vec![problem(
+                    "round",
+                    "unknown_round",
+                    format!("Không có đợt khảo sát '{}' đang mở.", f.round),
+                    format!("No open survey round '{}'.", f.round),
+                )],
+            ));
+            continue;
+        };
+        let version = i32::try_from(f.questionnaire_version).unwrap_or(i32::MAX);
+        let status = statuses.get(&(f.questionnaire_code.clone(), version));
+        let q = match status {
+            Some(_) if f.questionnaire_code != r.questionnaire_code => None,
+            Some(_) => {
+                state
+                    .questionnaires
+                    .get(&state.db, &f.questionnaire_code, f.questionnaire_version)
+                    .await?
+            }
+            None => None,
+        };
+        let Some(q) = q else {
+            quarantines.push(quarantine(
+                Outcome::UnknownQuestionnaire,
+                vec![problem(
+                    "questionnaire_version",
+                    "unknown_questionnaire",
+                    format!(
+                        "Đợt '{}' không dùng bảng hỏi {} phiên bản {}.",
+                        f.round, f.questionnaire_code, f.questionnaire_version
+                    ),
+                    format!(
+                        "Round '{}' does not use questionnaire {} version {}.",
+                        f.round, f.questionnaire_code, f.questionnaire_version
+                    ),
+                )],
+            ));
+            continue;
+        };
+        if status.map(String::as_str) != Some(STATUS_OPEN) {
+            quarantines.push(quarantine(
+                Outcome::QuestionnaireClosed,
+                vec![problem(
+                    "questionnaire_version",
+                    "questionnaire_closed",
+                    format!(
+                        "Bảng hỏi {} phiên bản {} đã đóng, không nhận phiếu mới.",
+                        f.questionnaire_code, f.questionnaire_version
+                    ),
+                    format!(
+                        "Questionnaire {} version {} is closed to new forms.",
+                        f.questionnaire_code, f.questionnaire_version
+                    ),
+                )],
+            ));
+            continue;
+        }
+        let Some(geo) = ::geography::by_code(&r.geography_code) else {
+            return Err(ApiError::internal(format!(
+                "round {} uses unknown geography {}",
+                r.code, r.geography_code
+            )));
+        };
+        let mut errors = Vec::new();
+        check_units(geo, &f, &mut errors);
+        if errors.is_empty() && !policy::covers_unit(user, &r.geography_code, &f.units.commune) {
+            quarantines.push(quarantine(
+                Outcome::Forbidden,
+                vec![problem(
+                    "units.commune",
+                    "out_of_scope",
+                    "Xã này nằm ngoài địa bàn được phân công cho bạn.",
+                    "This commune is outside your assigned area.",
+                )],
+            ));
+            continue;
+        }
+        let valid = match schema::validate(&q, &f.answers) {
+            Ok(v) => Some(v),
+            Err(field_errors) => {
+                errors.extend(field_errors.into_iter().map(|e| FieldProblem {
+                    field: e.question,
+                    code: e.code.as_str().to_owned(),
+                    message: e.message.vi,
+                    message_en: e.message.en,
+                }));
+                None
+            }
+        };
+        let (Some(valid), true) = (valid, errors.is_empty()) else {
+            quarantines.push(quarantine(Outcome::Invalid, errors));
+            continue;
+        };
+        in_batch.insert(f.id, hash.clone());
+        accepts.push(Accept {
+            idx,
+            id: f.id,
+            hash: hash.clone(),
+            round: f.round.clone(),
+            payload,
+            row: form::ActiveModel {
+                id: Set(f.id),
+                round_code: Set(f.round.clone()),
+                questionnaire_code: Set(f.questionnaire_code.clone()),
+                questionnaire_version: Set(version),
+                province_code: Set(f.units.province.clone()),
+                district_code: Set(f.units.district.clone()),
+                commune_code: Set(f.units.commune.clone()),
+                village_code: Set(f.units.village.clone()),
+                household_ref: Set(f.household_ref.clone()),
+                status: Set("accepted".into()),
+                revision: Set(i32::try_from(f.revision).unwrap_or(i32::MAX)),
+                content_hash: Set(hash),
+                device_id: Set(user.device_id.clone()),
+                submitted_by: Set(Some(user.id)),
+                started_at: Set(f.started_at),
+                finished_at: Set(f.finished_at),
+                received_at: Set(now),
+                updated_at: Set(now),
+                gps_lat: Set(f.gps.map(|g| g.lat)),
+                gps_lon: Set(f.gps.map(|g| g.lon)),
+                answers: Set(valid.encode(&q)),
+                ..Default::default()
+            },
+        });
+    }
+
+    // One transaction; its first statement writes, so SQLite takes the write lock up front.
+    let txn = state.db.begin().await?;
+    let mut inserted: std::collections::HashSet<Uuid> = std::collections::HashSet::new();
+    let accept_ids: Vec<Uuid> = accepts.iter().map(|a| a.id).collect();
+    let mut rows: Vec<form::ActiveModel> = Vec::with_capacity(accepts.len());
+    for a in &mut accepts {
+        rows.push(std::mem::take(&mut a.row));
+    }
+    for chunk in rows.chunks(200) {
+        let done = form::Entity::insert_many(chunk.to_vec())
+            .on_conflict(OnConflict::column(form::Column::Id).do_nothing().to_owned())
+            .exec_with_returning(&txn)
+            .await?;
+        inserted.extend(done.into_iter().map(|m| m.id));
+    }
+    // Forms another process stored first: compare with what it stored.
+    let lost: Vec<Uuid> = accept_ids
+        .iter()
+        .copied()
+        .filter(|id| !inserted.contains(id))
+        .collect();
+    let mut winner_hash: HashMap<Uuid, String> = HashMap::new();
+    for chunk in lost.chunks(500) {
+        let rows: Vec<(Uuid, String)> = form::Entity::find()
+            .select_only()
+            .column(form::Column::Id)
+            .column(form::Column::ContentHash)
+            .filter(form::Column::Id.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        winner_hash.extend(rows);
+    }
+    let mut accepted = 0i64;
+    for a in accepts {
+        if inserted.contains(&a.id) {
+            accepted += 1;
+            results[a.idx] = Some(FormResult {
+                id: Some(a.id),
+                outcome: Outcome::Accepted,
+                errors: vec![],
+                content_hash: Some(a.hash),
+            });
+        } else if winner_hash.get(&a.id) == Some(&a.hash) {
+            results[a.idx] = Some(FormResult {
+                id: Some(a.id),
+                outcome: Outcome::Duplicate,
+                errors: vec![],
+                content_hash: Some(a.hash),
+            });
+        } else {
+            results[a.idx] = Some(FormResult {
+                id: Some(a.id),
+                outcome: Outcome::Conflict,
+                errors: vec![problem(
+                    "id",
+                    "conflict",
+                    "Máy chủ đã có một phiếu khác với cùng mã phiếu.",
+                    "The server already holds a different form with this id.",
+                )],
+                content_hash: Some(a.hash.clone()),
+            });
+            // Keep the loser too: nothing is lost.
+            quarantines.push(Quarantine {
+                idx: a.idx,
+                id: Some(a.id),
+                round: Some(a.round),
+                outcome: Outcome::Conflict,
+                errors: vec![],
+                payload: a.payload,
+                hash: Some(a.hash),
+            });
+        }
+    }
+    let qrows: Vec<quarantined_form::ActiveModel> = quarantines
+        .iter()
+        .map(|q| quarantined_form::ActiveModel {
+            form_id: Set(q.id),
+            round_code: Set(q.round.clone()),
+            reason: Set(outcome_name(q.outcome)),
+            content_hash: Set(q.hash.clone()),
+            errors: Set(serde_json::to_string(&q.errors).unwrap_or_else(|_| "[]".into())),
+            payload: Set(q.payload.clone()),
+            device_id: Set(user.device_id.clone()),
+            submitted_by: Set(Some(user.id)),
+            received_at: Set(now),
+            ..Default::default()
+        })
+        .collect();
+    for chunk in qrows.chunks(200) {
+        quarantined_form::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    if let Some(dev) = &user.device_id {
+        device::Entity::update_many()
+            .col_expr(device::Column::LastPushAt, Expr::value(now))
+            .col_expr(device::Column::LastSeenAt, Expr::value(now))
+            .col_expr(
+                device::Column::FormsPushed,
+                Expr::col(device::Column::FormsPushed).add(n as i64),
+            )
+            .col_expr(
+                device::Column::FormsAccepted,
+                Expr::col(device::Column::FormsAccepted).add(accepted),
+            )
+            .filter(device::Column::Id.eq(dev.clone()))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    for q in quarantines {
+        if results[q.idx].is_none() {
+            results[q.idx] = Some(FormResult {
+                id: q.id,
+                outcome: q.outcome,
+                errors: q.errors,
+                content_hash: q.hash,
+            });
+        }
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or(FormResult {
+                id: None,
+                outcome: Outcome::Unknown,
+                errors: vec![],
+                content_hash: None,
+            })
+        })
+        .collect())
+}

@@ -1,0 +1,406 @@
+//! The real `sipas` binary as separate processes: a server killed with SIGKILL in the middle of
+//! pushes loses no acknowledged form and the client finishes the rest after a restart; two server
+//! processes on one database store each form once. SQLite by default; PostgreSQL when
+//! `SIPAS_TEST_DATABASE_URL` is set.
+
+use std::{
+    collections::HashSet,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use sync_protocol::{FormSubmission, FormUnits, Outcome, PROTOCOL_HEADER, PushResponse};
+use uuid::Uuid;
+
+const ADMIN_PASSWORD: &str = "process-test-Ministry-passphrase";
+const USER_PASSWORD: &str = "process-test-Field-passphrase";
+const JWT: &str = "process-test-jwt-key-0123456789abcdef-xyz";
+
+/// A fresh database for the test; [`Db::remove`] drops it afterwards.
+struct Db {
+    url: String,
+    /// (maintenance URL, database name) for PostgreSQL.
+    postgres: Option<(String, String)>,
+    /// Folder of the SQLite file.
+    dir: Option<std::path::PathBuf>,
+}
+
+impl Db {
+    async fn remove(self) {
+        if let Some((admin_url, name)) = self.postgres
+            && let Ok(admin) = Database::connect(&admin_url).await
+        {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+        }
+        if let Some(dir) = self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+async fn fresh_db() -> Db {
+    let id = Uuid::new_v4().simple().to_string();
+    match std::env::var("SIPAS_TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("sipas_proc_{id}");
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("SIPAS_TEST_DATABASE_URL is set but PostgreSQL is unreachable");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .unwrap();
+            admin.close().await.ok();
+            let base = admin_url
+                .rsplit_once('/')
+                .map_or(admin_url.as_str(), |(b, _)| b);
+            Db {
+                url: format!("{base}/{name}"),
+                postgres: Some((admin_url.clone(), name)),
+                dir: None,
+            }
+        }
+        _ => {
+            let dir = std::env::temp_dir().join(format!("sipas-proc-{id}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            Db {
+                url: format!("sqlite://{}?mode=rwc", dir.join("sipas.db").display()),
+                postgres: None,
+                dir: Some(dir),
+            }
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `sipas serve` on `port` and waits until it is ready.
+async fn start_server(db_url: &str, port: u16) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("SIPAS_DATABASE_URL", db_url)
+        .env("SIPAS_ADMIN_USERNAME", "admin")
+        .env("SIPAS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("SIPAS_JWT_SECRET", JWT)
+        .env("SIPAS_DATABASE_MAX_CONNECTIONS", "4")
+        .env("SIPAS_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sipas");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            && r.status().is_success()
+        {
+            return child;
+        }
+        assert!(Instant::now() < deadline, "server did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: &Value,
+) -> reqwest::Result<(u16, Value)> {
+    let mut req = client.post(url).header(PROTOCOL_HEADER, "1").json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await?;
+    let status = resp.status().as_u16();
+    let body = resp.json::<Value>().await?;
+    Ok((status, body))
+}
+
+/// Creates an enumerator for Lai Châu and returns its access token.
+async fn enumerator_token(client: &reqwest::Client, base: &str) -> String {
+    let (_, login) = post(
+        client,
+        &format!("{base}/api/v1/auth/login"),
+        None,
+        &json!({"username": "admin", "password": ADMIN_PASSWORD}),
+    )
+    .await
+    .unwrap();
+    let admin = login["access_token"].as_str().unwrap().to_owned();
+    let (s, body) = post(
+        client,
+        &format!("{base}/api/v1/users"),
+        Some(&admin),
+        &json!({"username": "dtv.proc", "full_name": "Điều tra viên", "role": "enumerator",
+                "geography": "vn-2025", "unit_code": "12", "team": "T1", "password": USER_PASSWORD}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, 201, "{body}");
+    let (_, login) = post(
+        client,
+        &format!("{base}/api/v1/auth/login"),
+        None,
+        &json!({"username": "dtv.proc", "password": USER_PASSWORD, "device_id": "proc-device"}),
+    )
+    .await
+    .unwrap();
+    login["access_token"].as_str().unwrap().to_owned()
+}
+
+fn forms(n: usize) -> Vec<FormSubmission> {
+    let commune = geography::vn_2025()
+        .children("12")
+        .next()
+        .unwrap()
+        .code
+        .clone();
+    (0..n)
+        .map(|i| FormSubmission {
+            id: Uuid::now_v7(),
+            round: "sipas-2025".into(),
+            questionnaire_code: "sipas".into(),
+            questionnaire_version: 1,
+            revision: 1,
+            units: FormUnits {
+                province: "12".into(),
+                district: None,
+                commune: commune.clone(),
+                village: format!("V{:02}", i % 7),
+            },
+            household_ref: format!("HH-{i:05}"),
+            started_at: None,
+            finished_at: None,
+            gps: None,
+            answers: schema::sample::complete_sipas_answers(),
+        })
+        .collect()
+}
+
+/// Every form id the server holds for the round, by paging the forms API as the ministry.
+async fn server_ids(client: &reqwest::Client, base: &str) -> Vec<Uuid> {
+    let (_, login) = post(
+        client,
+        &format!("{base}/api/v1/auth/login"),
+        None,
+        &json!({"username": "admin", "password": ADMIN_PASSWORD}),
+    )
+    .await
+    .unwrap();
+    let admin = login["access_token"].as_str().unwrap().to_owned();
+    let mut ids = Vec::new();
+    let mut after: Option<i64> = None;
+    loop {
+        let mut url = format!("{base}/api/v1/rounds/sipas-2025/forms?limit=1000");
+        if let Some(a) = after {
+            url.push_str(&format!("&after={a}"));
+        }
+        let body: Value = client
+            .get(url)
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for f in body["forms"].as_array().unwrap() {
+            ids.push(f["id"].as_str().unwrap().parse().unwrap());
+        }
+        match body["next_after"].as_i64() {
+            Some(a) => after = Some(a),
+            None => break,
+        }
+    }
+    ids
+}
+
+#[tokio::test]
+async fn sigkill_during_pushes_loses_no_acknowledged_form() {
+    let db = fresh_db().await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = start_server(&db.url, port).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let token = enumerator_token(&client, &base).await;
+    let all = forms(1500);
+    let batches: Vec<Vec<FormSubmission>> = all.chunks(50).map(<[_]>::to_vec).collect();
+
+    let mut acknowledged: HashSet<Uuid> = HashSet::new();
+    let mut killed = false;
+    let mut lost_responses = 0;
+    for (i, batch) in batches.iter().enumerate() {
+        if i == 8 && !killed {
+            // Kill while a push is in flight: send it, and SIGKILL right away.
+            let body = json!({ "forms": batch });
+            let (c, u, t) = (
+                client.clone(),
+                format!("{base}/api/v1/sync/push"),
+                token.clone(),
+            );
+            let inflight = tokio::spawn(async move { post(&c, &u, Some(&t), &body).await });
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            server.kill().unwrap();
+            server.wait().unwrap();
+            killed = true;
+            if let Ok(Ok((200, body))) = inflight.await {
+                // The answer made it out before the kill: it was committed.
+                let r: PushResponse = serde_json::from_value(body).unwrap();
+                acknowledged.extend(
+                    r.results
+                        .iter()
+                        .filter(|r| r.outcome.is_stored())
+                        .filter_map(|r| r.id),
+                );
+            } else {
+                lost_responses += 1;
+            }
+            // Every acknowledged form must have survived the kill.
+            server = start_server(&db.url, port).await;
+            let held: HashSet<Uuid> = server_ids(&client, &base).await.into_iter().collect();
+            assert!(
+                acknowledged.is_subset(&held),
+                "an acknowledged form was lost"
+            );
+            // Reconcile the batch whose answer may be lost, then send only what is missing.
+            let queries: Vec<Value> = batch
+                .iter()
+                .map(|f| json!({"id": f.id, "content_hash": f.content_hash()}))
+                .collect();
+            let (s, st) = post(
+                &client,
+                &format!("{base}/api/v1/sync/status"),
+                Some(&token),
+                &json!({"forms": queries}),
+            )
+            .await
+            .unwrap();
+            assert_eq!(s, 200, "{st}");
+            let missing: Vec<&FormSubmission> = batch
+                .iter()
+                .zip(st["forms"].as_array().unwrap())
+                .filter(|(_, s)| s["state"] == "missing")
+                .map(|(f, _)| f)
+                .collect();
+            for (f, s) in batch.iter().zip(st["forms"].as_array().unwrap()) {
+                if s["state"] == "accepted" {
+                    assert_eq!(s["same_content"], true);
+                    acknowledged.insert(f.id);
+                }
+            }
+            if !missing.is_empty() {
+                let (s, body) = post(
+                    &client,
+                    &format!("{base}/api/v1/sync/push"),
+                    Some(&token),
+                    &json!({"forms": missing}),
+                )
+                .await
+                .unwrap();
+                assert_eq!(s, 200, "{body}");
+                let r: PushResponse = serde_json::from_value(body).unwrap();
+                assert!(r.results.iter().all(|r| r.outcome == Outcome::Accepted));
+                acknowledged.extend(r.results.iter().filter_map(|r| r.id));
+            }
+            continue;
+        }
+        let (s, body) = post(
+            &client,
+            &format!("{base}/api/v1/sync/push"),
+            Some(&token),
+            &json!({"forms": batch}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(s, 200, "{body}");
+        let r: PushResponse = serde_json::from_value(body).unwrap();
+        assert!(
+            r.results.iter().all(|r| r.outcome == Outcome::Accepted),
+            "{r:?}"
+        );
+        acknowledged.extend(r.results.iter().filter_map(|r| r.id));
+    }
+    let held = server_ids(&client, &base).await;
+    let unique: HashSet<Uuid> = held.iter().copied().collect();
+    assert_eq!(held.len(), unique.len(), "a form is stored twice");
+    let sent: HashSet<Uuid> = all.iter().map(|f| f.id).collect();
+    assert_eq!(unique, sent, "every form is on the server exactly once");
+    assert_eq!(acknowledged, sent);
+    eprintln!("lost responses at the kill: {lost_responses}");
+    server.kill().ok();
+    server.wait().ok();
+    db.remove().await;
+}
+
+#[tokio::test]
+async fn two_server_processes_on_one_database_store_each_form_once() {
+    let db = fresh_db().await;
+    let (p1, p2) = (free_port(), free_port());
+    let mut s1 = start_server(&db.url, p1).await;
+    let mut s2 = start_server(&db.url, p2).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let token = enumerator_token(&client, &format!("http://127.0.0.1:{p1}")).await;
+    let all = forms(600);
+    let mut tasks = Vec::new();
+    // Every batch goes to both servers at once, twice.
+    for _ in 0..2 {
+        for batch in all.chunks(60) {
+            for port in [p1, p2] {
+                let body = json!({ "forms": batch });
+                let (c, t) = (client.clone(), token.clone());
+                tasks.push(tokio::spawn(async move {
+                    post(
+                        &c,
+                        &format!("http://127.0.0.1:{port}/api/v1/sync/push"),
+                        Some(&t),
+                        &body,
+                    )
+                    .await
+                }));
+            }
+        }
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        let (s, body) = t.await.unwrap().unwrap();
+        assert_eq!(s, 200, "{body}");
+        let r: PushResponse = serde_json::from_value(body).unwrap();
+        for r in r.results {
+            match r.outcome {
+                Outcome::Accepted => accepted += 1,
+                Outcome::Duplicate => {}
+                other => panic!("unexpected outcome {other:?}"),
+            }
+        }
+    }
+    assert_eq!(accepted, all.len(), "each form accepted exactly once");
+    let held = server_ids(&client, &format!("http://127.0.0.1:{p2}")).await;
+    let unique: HashSet<Uuid> = held.iter().copied().collect();
+    assert_eq!(held.len(), all.len());
+    assert_eq!(unique.len(), all.len());
+    s1.kill().ok();
+    s2.kill().ok();
+    s1.wait().ok();
+    s2.wait().ok();
+    db.remove().await;
+}

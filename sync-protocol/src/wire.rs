@@ -1,0 +1,654 @@
+//! Wire types of protocol v1. Each type states its compatibility rules.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The protocol version this crate implements.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol versions this build speaks, oldest first.
+pub const SUPPORTED_PROTOCOL_VERSIONS: &[u32] = &[1];
+/// Header carrying the agreed protocol version on every sync request.
+pub const PROTOCOL_HEADER: &str = "x-sipas-protocol";
+/// Most forms in one push.
+pub const MAX_BATCH_FORMS: usize = 500;
+
+/// `POST /api/v1/sync/handshake`: who the device is and what it speaks.
+///
+/// Compatibility: all v1 clients send every field but `device_time` (added for clock-skew
+/// measurement; older clients omit it and get no skew estimate).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandshakeRequest {
+    /// Protocol versions the device speaks.
+    pub protocol_versions: Vec<u32>,
+    /// The app's version (recorded on the device).
+    pub app_version: String,
+    /// Stable id of the app installation.
+    pub device_id: String,
+    /// The device's clock when it sent the request.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub device_time: Option<OffsetDateTime>,
+}
+
+/// A questionnaire version the device should hold, with the hash that proves it holds exactly it.
+///
+/// Compatibility: `status` may gain values; a client treats any status but `open` as "do not start
+/// new forms on it".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuestionnaireRef {
+    /// Questionnaire code.
+    pub code: String,
+    /// Version.
+    pub version: u32,
+    /// SHA-256 of its canonical definition.
+    pub content_hash: String,
+    /// `open` or `closed`.
+    pub status: String,
+}
+
+/// A survey round the device works in, with the units of its scope.
+///
+/// Compatibility: `units` lists the device user's scope unit and the units under it at the round's
+/// sampling levels down to communes; villages arrive through pull when a round uploads them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundAssignment {
+    /// Round code.
+    pub code: String,
+    /// Year.
+    pub year: i32,
+    /// Geography code.
+    pub geography: String,
+    /// Questionnaire code.
+    pub questionnaire_code: String,
+    /// Questionnaire version new forms use.
+    pub questionnaire_version: u32,
+    /// Sampling levels, top first.
+    pub sampling_levels: Vec<String>,
+    /// `open` or `closed`.
+    pub status: String,
+    /// Units of the user's scope in this round's geography.
+    #[serde(default)]
+    pub units: Vec<UnitRef>,
+}
+
+/// A unit of a geography.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitRef {
+    /// Official code.
+    pub code: String,
+    /// Level name.
+    pub level: String,
+    /// Name with diacritics.
+    pub name: String,
+    /// Parent code.
+    #[serde(default)]
+    pub parent: Option<String>,
+}
+
+/// Answer to the handshake.
+///
+/// Compatibility: a v1 client must ignore fields it does not know (later servers add some).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandshakeResponse {
+    /// The version both sides will use.
+    pub protocol_version: u32,
+    /// The server's clock.
+    #[serde(with = "time::serde::rfc3339")]
+    pub server_time: OffsetDateTime,
+    /// Server time minus device time, in milliseconds (when the device sent its time).
+    #[serde(default)]
+    pub clock_skew_ms: Option<i64>,
+    /// Questionnaire versions the device should hold.
+    pub questionnaires: Vec<QuestionnaireRef>,
+    /// Rounds the device works in.
+    pub rounds: Vec<RoundAssignment>,
+    /// Most forms the server accepts in one push.
+    pub max_batch_forms: usize,
+    /// Largest push body the server accepts, in bytes (after gzip decompression).
+    pub max_batch_bytes: usize,
+}
+
+/// The units a form was collected in, down to the village.
+///
+/// Compatibility: `district` is absent for rounds on geographies without districts (2025 on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormUnits {
+    /// Province code.
+    pub province: String,
+    /// District code, where the round's geography has districts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
+    /// Commune code.
+    pub commune: String,
+    /// Village code (per round).
+    pub village: String,
+}
+
+/// A GPS fix.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Gps {
+    /// Latitude, degrees.
+    pub lat: f64,
+    /// Longitude, degrees.
+    pub lon: f64,
+    /// Accuracy, metres.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_m: Option<f64>,
+}
+
+/// One completed form as the device sends it.
+///
+/// Compatibility: `gps`, `started_at`, `finished_at` are optional for every client. The server
+/// identifies a form by `id` (a client-generated UUID, v7 from the reference client) and compares
+/// content by [`FormSubmission::content_hash`], which the device can compute too.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FormSubmission {
+    /// Client-generated id.
+    pub id: Uuid,
+    /// Round code.
+    pub round: String,
+    /// Questionnaire code.
+    pub questionnaire_code: String,
+    /// Questionnaire version the form was filled on.
+    pub questionnaire_version: u32,
+    /// 1 for a first submission; higher when a supervisor sent it back and it was corrected.
+    pub revision: u32,
+    /// Units down to the village.
+    pub units: FormUnits,
+    /// The household's reference in the village frame.
+    pub household_ref: String,
+    /// Device clock: started filling.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at: Option<OffsetDateTime>,
+    /// Device clock: finished filling.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub finished_at: Option<OffsetDateTime>,
+    /// GPS fix at the household.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gps: Option<Gps>,
+    /// Answers keyed by question code (see the `schema` crate for their shapes).
+    pub answers: schema::Answers,
+}
+
+impl FormSubmission {
+    /// SHA-256 (hex) of the canonical JSON of the whole submission: the same content always gives
+    /// the same hash on the device and on the server.
+    pub fn content_hash(&self) -> String {
+        let v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        schema::canonical_hash_of(&v)
+    }
+}
+
+/// `POST /api/v1/sync/push` body: at most [`HandshakeResponse::max_batch_forms`] forms. The body may
+/// be gzip-compressed (`Content-Encoding: gzip`).
+///
+/// Compatibility: the server reads each element of `forms` on its own, so one malformed form is
+/// answered `invalid` without failing the others.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushRequest {
+    /// The forms.
+    pub forms: Vec<FormSubmission>,
+}
+
+/// What happened to one pushed form.
+///
+/// Compatibility: a v1 client treats `Unknown` (a value added by a later server) as permanent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Stored now.
+    Accepted,
+    /// Already stored with the same content: the original outcome stands, nothing changed.
+    Duplicate,
+    /// Same id and revision, different content: both kept, the new one in quarantine.
+    Conflict,
+    /// Failed validation; kept in quarantine with the errors.
+    Invalid,
+    /// A unit outside the sender's scope; kept in quarantine.
+    Forbidden,
+    /// A higher revision replaced the stored form (after a supervisor sent it back).
+    Updated,
+    /// The questionnaire version is unknown to the server.
+    UnknownQuestionnaire,
+    /// The questionnaire version is closed: no new forms on it.
+    QuestionnaireClosed,
+    /// The round is unknown or closed.
+    UnknownRound,
+    /// A value this client does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Outcome {
+    /// The server holds the form (the device may forget it).
+    pub fn is_stored(self) -> bool {
+        matches!(
+            self,
+            Outcome::Accepted | Outcome::Duplicate | Outcome::Updated
+        )
+    }
+
+    /// Resending the same content cannot change the answer: show it to the user instead.
+    pub fn is_permanent(self) -> bool {
+        !self.is_stored()
+    }
+
+    /// The wire code (`accepted`, `unknown_round`, ...); `unknown` for [`Outcome::Unknown`]. Used by
+    /// clients to store an outcome and to map a quarantine reason back to an outcome.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Conflict => "conflict",
+            Outcome::Invalid => "invalid",
+            Outcome::Forbidden => "forbidden",
+            Outcome::Updated => "updated",
+            Outcome::UnknownQuestionnaire => "unknown_questionnaire",
+            Outcome::QuestionnaireClosed => "questionnaire_closed",
+            Outcome::UnknownRound => "unknown_round",
+            Outcome::Unknown => "unknown",
+        }
+    }
+
+    /// The outcome with this wire code; [`Outcome::Unknown`] for a code this client does not know
+    /// (e.g. a quarantine reason added by a later server), exactly as deserialisation does.
+    pub fn from_code(code: &str) -> Outcome {
+        serde_json::from_value(serde_json::Value::String(code.to_owned()))
+            .unwrap_or(Outcome::Unknown)
+    }
+}
+
+/// A problem with one answer or field of a form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldProblem {
+    /// Question code (`grid.item` for a grid row) or a form field such as `units.commune`.
+    pub field: String,
+    /// Stable machine code (`required`, `out_of_range`, ...).
+    pub code: String,
+    /// Vietnamese message.
+    pub message: String,
+    /// English message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_en: Option<String>,
+}
+
+/// The answer for one pushed form, in the order they were sent.
+///
+/// Compatibility: `id` is absent only when the element was not a readable form at all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FormResult {
+    /// The form's id.
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Problems found (for `invalid`, `forbidden`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+    /// Hash of the content the server holds for this id (for `duplicate`/`conflict`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
+}
+
+/// `POST /api/v1/sync/push` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// One result per pushed form, in order.
+    pub results: Vec<FormResult>,
+}
+
+/// `POST /api/v1/sync/status`: which of these forms does the server hold?
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusRequest {
+    /// The forms asked about.
+    pub forms: Vec<StatusQuery>,
+}
+
+/// One form asked about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusQuery {
+    /// Its id.
+    pub id: Uuid,
+    /// The content hash the device holds, to learn whether the server holds the same content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
+}
+
+/// Where a form stands on the server.
+///
+/// Compatibility: later servers add states (e.g. `approved`, `returned`); unknown ones map to
+/// `Unknown`, which a v1 client treats as "held by the server".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FormState {
+    /// Stored and counted.
+    Accepted,
+    /// Stored, then rejected by review.
+    Rejected,
+    /// Not stored; the payload is in quarantine (invalid, forbidden, conflict, ...).
+    Quarantined,
+    /// The server has never received it.
+    Missing,
+    /// A state this client does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// The answer about one form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FormStatus {
+    /// Its id.
+    pub id: Uuid,
+    /// Where it stands.
+    pub state: FormState,
+    /// Revision held.
+    #[serde(default)]
+    pub revision: Option<u32>,
+    /// Hash of the content held (for `accepted`).
+    #[serde(default)]
+    pub content_hash: Option<String>,
+    /// Whether that equals the hash the device sent (absent if it sent none).
+    #[serde(default)]
+    pub same_content: Option<bool>,
+    /// Why it is quarantined (`invalid`, `forbidden`, `conflict`, ...).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `POST /api/v1/sync/status` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusResponse {
+    /// One status per form asked about, in order.
+    pub forms: Vec<FormStatus>,
+}
+
+/// Kind of a change the device must learn.
+///
+/// Compatibility: unknown kinds map to `Unknown`; a v1 client skips them and still advances its
+/// cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A questionnaire version was published (payload: [`QuestionnaireRef`]).
+    QuestionnairePublished,
+    /// A questionnaire version was closed (payload: [`QuestionnaireRef`]).
+    QuestionnaireClosed,
+    /// A round was opened or changed (payload: round code, status).
+    RoundChanged,
+    /// Units of a round changed (payload: round, units).
+    UnitsChanged,
+    /// A supervisor sent a form back (payload: form id, comment).
+    FormReturned,
+    /// A kind this client does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// One change, in server order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// Position in the server's change log.
+    pub seq: i64,
+    /// What changed.
+    pub kind: ChangeKind,
+    /// Details (shape depends on `kind`).
+    pub payload: serde_json::Value,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// `GET /api/v1/sync/pull?cursor=&limit=` answer.
+///
+/// Compatibility: `cursor` is opaque; a client stores it and sends it back. A cursor the server no
+/// longer knows gets 410 with code `cursor_invalid`: the client drops its cursor and pulls from the
+/// start (and re-runs the handshake).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullResponse {
+    /// Changes after the cursor, oldest first.
+    pub changes: Vec<Change>,
+    /// Cursor to send next time.
+    pub cursor: String,
+    /// More changes are waiting: pull again at once.
+    pub more: bool,
+}
+
+/// Body of every error answer (`application/problem+json`), as a client reads it.
+///
+/// Compatibility: clients switch on `code` only; other fields are for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Problem {
+    /// HTTP status.
+    pub status: u16,
+    /// Stable machine code.
+    pub code: String,
+    /// Vietnamese detail.
+    #[serde(default)]
+    pub detail: String,
+    /// English detail.
+    #[serde(default)]
+    pub detail_en: Option<String>,
+    /// Lowest protocol version the server accepts (with 426 `protocol_too_old`).
+    #[serde(default)]
+    pub min_protocol_version: Option<u32>,
+    /// Highest protocol version the server speaks (with `protocol_too_new`).
+    #[serde(default)]
+    pub max_protocol_version: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::de::DeserializeOwned;
+
+    fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(v: &T) {
+        let json = serde_json::to_string(v).unwrap();
+        let back: T = serde_json::from_str(&json).unwrap();
+        assert_eq!(&back, v, "{json}");
+    }
+
+    fn t() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_763_900_000).unwrap()
+    }
+
+    /// A complete form for tests.
+    pub(crate) fn form() -> FormSubmission {
+        FormSubmission {
+            id: Uuid::now_v7(),
+            round: "sipas-2025".into(),
+            questionnaire_code: "sipas".into(),
+            questionnaire_version: 1,
+            revision: 1,
+            units: FormUnits {
+                province: "12".into(),
+                district: None,
+                commune: "03395".into(),
+                village: "V01".into(),
+            },
+            household_ref: "HH-001".into(),
+            started_at: Some(t()),
+            finished_at: Some(t()),
+            gps: Some(Gps {
+                lat: 22.39,
+                lon: 103.45,
+                accuracy_m: Some(8.0),
+            }),
+            answers: schema::sample::complete_sipas_answers(),
+        }
+    }
+
+    #[test]
+    fn every_wire_type_round_trips() {
+        round_trip(&HandshakeRequest {
+            protocol_versions: vec![1],
+            app_version: "1.0.0".into(),
+            device_id: "dev-1".into(),
+            device_time: Some(t()),
+        });
+        let q = QuestionnaireRef {
+            code: "sipas".into(),
+            version: 1,
+            content_hash: "ab".repeat(32),
+            status: "open".into(),
+        };
+        round_trip(&q);
+        let unit = UnitRef {
+            code: "12".into(),
+            level: "province".into(),
+            name: "Lai Châu".into(),
+            parent: None,
+        };
+        round_trip(&unit);
+        let round = RoundAssignment {
+            code: "sipas-2025".into(),
+            year: 2025,
+            geography: "vn-2025".into(),
+            questionnaire_code: "sipas".into(),
+            questionnaire_version: 1,
+            sampling_levels: vec!["province".into(), "commune".into(), "village".into()],
+            status: "open".into(),
+            units: vec![unit],
+        };
+        round_trip(&round);
+        round_trip(&HandshakeResponse {
+            protocol_version: 1,
+            server_time: t(),
+            clock_skew_ms: Some(-1200),
+            questionnaires: vec![q.clone()],
+            rounds: vec![round],
+            max_batch_forms: 500,
+            max_batch_bytes: 8 << 20,
+        });
+        let f = form();
+        round_trip(&f.units);
+        round_trip(&f.gps.unwrap());
+        round_trip(&f);
+        round_trip(&PushRequest {
+            forms: vec![f.clone()],
+        });
+        let problem = FieldProblem {
+            field: "age".into(),
+            code: "out_of_range".into(),
+            message: "Tuổi".into(),
+            message_en: Some("Age".into()),
+        };
+        round_trip(&problem);
+        let result = FormResult {
+            id: Some(f.id),
+            outcome: Outcome::Invalid,
+            errors: vec![problem],
+            content_hash: Some(f.content_hash()),
+        };
+        round_trip(&result);
+        round_trip(&PushResponse {
+            results: vec![result],
+        });
+        let query = StatusQuery {
+            id: f.id,
+            content_hash: Some(f.content_hash()),
+        };
+        round_trip(&query);
+        round_trip(&StatusRequest { forms: vec![query] });
+        let status = FormStatus {
+            id: f.id,
+            state: FormState::Accepted,
+            revision: Some(1),
+            content_hash: Some(f.content_hash()),
+            same_content: Some(true),
+            reason: None,
+        };
+        round_trip(&status);
+        round_trip(&StatusResponse {
+            forms: vec![status],
+        });
+        let change = Change {
+            seq: 7,
+            kind: ChangeKind::QuestionnairePublished,
+            payload: serde_json::to_value(&q).unwrap(),
+            at: t(),
+        };
+        round_trip(&change);
+        round_trip(&PullResponse {
+            changes: vec![change],
+            cursor: "c1.7".into(),
+            more: false,
+        });
+        round_trip(&Problem {
+            status: 426,
+            code: "protocol_too_old".into(),
+            detail: "Cập nhật ứng dụng".into(),
+            detail_en: Some("Update the app".into()),
+            min_protocol_version: Some(1),
+            max_protocol_version: Some(1),
+        });
+        for o in [
+            Outcome::Accepted,
+            Outcome::Duplicate,
+            Outcome::Conflict,
+            Outcome::Invalid,
+            Outcome::Forbidden,
+            Outcome::Updated,
+            Outcome::UnknownQuestionnaire,
+            Outcome::QuestionnaireClosed,
+            Outcome::UnknownRound,
+        ] {
+            round_trip(&o);
+            assert_eq!(Outcome::from_code(o.as_str()), o);
+        }
+        for s in [
+            FormState::Accepted,
+            FormState::Rejected,
+            FormState::Quarantined,
+            FormState::Missing,
+        ] {
+            round_trip(&s);
+        }
+    }
+
+    #[test]
+    fn unknown_values_from_a_later_server_are_tolerated() {
+        let o: Outcome = serde_json::from_str("\"escalated\"").unwrap();
+        assert_eq!(o, Outcome::Unknown);
+        assert!(o.is_permanent());
+        let s: FormState = serde_json::from_str("\"approved\"").unwrap();
+        assert_eq!(s, FormState::Unknown);
+        let k: ChangeKind = serde_json::from_str("\"villages_renamed\"").unwrap();
+        assert_eq!(k, ChangeKind::Unknown);
+        // Unknown fields are ignored.
+        let r: PullResponse =
+            serde_json::from_str(r#"{"changes":[],"cursor":"x","more":false,"hint":"new"}"#)
+                .unwrap();
+        assert_eq!(r.cursor, "x");
+    }
+
+    #[test]
+    fn fields_added_later_may_be_omitted() {
+        let h: HandshakeRequest = serde_json::from_str(
+            r#"{"protocol_versions":[1],"app_version":"0.9","device_id":"d"}"#,
+        )
+        .unwrap();
+        assert_eq!(h.device_time, None);
+    }
+
+    #[test]
+    fn content_hash_is_stable_and_sensitive() {
+        let f = form();
+        let json = serde_json::to_string_pretty(&f).unwrap();
+        let again: FormSubmission = serde_json::from_str(&json).unwrap();
+        assert_eq!(f.content_hash(), again.content_hash());
+        let mut g = f.clone();
+        g.answers.insert("age".into(), serde_json::json!(77));
+        assert_ne!(f.content_hash(), g.content_hash());
+        let mut h = f.clone();
+        h.units.village = "V02".into();
+        assert_ne!(f.content_hash(), h.content_hash());
+    }
+}

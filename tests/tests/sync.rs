@@ -1,0 +1,669 @@
+//! Sync protocol v1 against the real server: handshake and version negotiation, idempotent push
+//! with per-form outcomes, reconciliation through status, pull with cursors, and idempotency
+//! across two servers sharing one database.
+
+use e2e::{TestApp, USER_PASSWORD, assert_problem, spawn_app};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sync_protocol::{FormSubmission, FormUnits, Outcome, PROTOCOL_HEADER, PushResponse};
+use uuid::Uuid;
+
+/// A Lai Châu commune of the 2025 geography.
+fn lai_chau_commune() -> String {
+    geography::vn_2025()
+        .children("12")
+        .next()
+        .unwrap()
+        .code
+        .clone()
+}
+
+fn son_la_commune() -> String {
+    geography::vn_2025()
+        .children("14")
+        .next()
+        .unwrap()
+        .code
+        .clone()
+}
+
+fn form_in(commune: &str, province: &str) -> FormSubmission {
+    FormSubmission {
+        id: Uuid::now_v7(),
+        round: "sipas-2025".into(),
+        questionnaire_code: "sipas".into(),
+        questionnaire_version: 1,
+        revision: 1,
+        units: FormUnits {
+            province: province.into(),
+            district: None,
+            commune: commune.into(),
+            village: "V01".into(),
+        },
+        household_ref: format!("HH-{}", Uuid::new_v4().simple()),
+        started_at: None,
+        finished_at: None,
+        gps: None,
+        answers: schema::sample::complete_sipas_answers(),
+    }
+}
+
+fn form() -> FormSubmission {
+    form_in(&lai_chau_commune(), "12")
+}
+
+/// An app with a Lai Châu enumerator logged in from a device; returns (app, token).
+async fn with_enumerator() -> (TestApp, String) {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    app.create_user(
+        &admin,
+        "dtv.laichau",
+        "enumerator",
+        "vn-2025",
+        Some("12"),
+        Some("LC-1"),
+    )
+    .await;
+    let login = app
+        .login_full("dtv.laichau", USER_PASSWORD, Some("device-lc-1"))
+        .await;
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    (app, token)
+}
+
+async fn sync_call(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut req = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .header(PROTOCOL_HEADER, "1");
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    e2e::read(req.send().await.unwrap()).await
+}
+
+async fn push(app: &TestApp, token: &str, forms: &[Value]) -> PushResponse {
+    let (s, body) = sync_call(
+        app,
+        token,
+        Method::POST,
+        "/api/v1/sync/push",
+        Some(&json!({ "forms": forms })),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    serde_json::from_value(body).unwrap()
+}
+
+fn values(forms: &[FormSubmission]) -> Vec<Value> {
+    forms
+        .iter()
+        .map(|f| serde_json::to_value(f).unwrap())
+        .collect()
+}
+
+async fn form_count(app: &TestApp) -> u64 {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    sipas_server::entities::form::Entity::find()
+        .count(&app.state.db)
+        .await
+        .unwrap()
+}
+
+async fn quarantine_count(app: &TestApp) -> u64 {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    sipas_server::entities::quarantined_form::Entity::find()
+        .count(&app.state.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn handshake_negotiates_and_describes_what_the_device_needs() {
+    let (app, token) = with_enumerator().await;
+    let (s, body) = sync_call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/sync/handshake",
+        Some(&json!({
+            "protocol_versions": [1],
+            "app_version": "2.3.0",
+            "device_id": "device-lc-1",
+            "device_time": "2026-01-01T00:00:00Z",
+        })),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let hs: sync_protocol::HandshakeResponse = serde_json::from_value(body).unwrap();
+    assert_eq!(hs.protocol_version, 1);
+    assert!(hs.clock_skew_ms.unwrap() > 0, "device clock is in the past");
+    assert_eq!(hs.questionnaires.len(), 1);
+    assert_eq!(
+        hs.questionnaires[0].content_hash,
+        schema::builtin::sipas().content_hash()
+    );
+    let r25 = hs.rounds.iter().find(|r| r.code == "sipas-2025").unwrap();
+    assert!(r25.units.iter().any(|u| u.code == "12"));
+    assert!(r25.units.iter().any(|u| u.code == lai_chau_commune()));
+    assert!(
+        !r25.units.iter().any(|u| u.code == "14"),
+        "Sơn La is outside the scope"
+    );
+    // The 2023 round on the old geography shows Lai Châu's 2023 units through the mapping.
+    let r23 = hs.rounds.iter().find(|r| r.code == "sipas-2023").unwrap();
+    assert!(r23.units.iter().any(|u| u.code == "12"));
+
+    // Too old and too new get distinct answers.
+    let (s, body) = sync_call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/sync/handshake",
+        Some(&json!({"protocol_versions": [0], "app_version": "0.1", "device_id": "device-lc-1"})),
+    )
+    .await;
+    assert_problem(s, &body, 426, "protocol_too_old");
+    assert_eq!(body["min_protocol_version"], 1);
+    let (s, body) = sync_call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/sync/handshake",
+        Some(
+            &json!({"protocol_versions": [2, 3], "app_version": "9.0", "device_id": "device-lc-1"}),
+        ),
+    )
+    .await;
+    assert_problem(s, &body, 400, "protocol_too_new");
+    assert_eq!(body["max_protocol_version"], 1);
+    // The header travels on every later call.
+    let (s, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/sync/push",
+            Some(&token),
+            Some(&json!({"forms": []})),
+        )
+        .await;
+    assert_problem(s, &body, 400, "protocol_header_missing");
+    let resp = app
+        .client
+        .post(app.url("/api/v1/sync/push"))
+        .bearer_auth(&token)
+        .header(PROTOCOL_HEADER, "7")
+        .json(&json!({"forms": []}))
+        .send()
+        .await
+        .unwrap();
+    let (s, body) = e2e::read(resp).await;
+    assert_problem(s, &body, 400, "protocol_too_new");
+
+    // The device's sync is recorded.
+    let admin = app.admin_token().await;
+    let (_, devices) = app.get_as(&admin, "/api/v1/devices").await;
+    let d = devices["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "device-lc-1")
+        .unwrap()
+        .clone();
+    assert_eq!(d["app_version"], "2.3.0");
+    assert_eq!(d["protocol_version"], 1);
+    assert!(d["last_handshake_at"].is_string());
+    assert!(d["clock_skew_ms"].as_i64().unwrap() > 0);
+}
+
+#[tokio::test]
+async fn the_same_batch_twice_is_stored_once() {
+    let (app, token) = with_enumerator().await;
+    let forms: Vec<FormSubmission> = (0..20).map(|_| form()).collect();
+    let first = push(&app, &token, &values(&forms)).await;
+    assert!(
+        first.results.iter().all(|r| r.outcome == Outcome::Accepted),
+        "{first:?}"
+    );
+    for (r, f) in first.results.iter().zip(&forms) {
+        assert_eq!(r.id, Some(f.id));
+        assert_eq!(r.content_hash.as_deref(), Some(f.content_hash().as_str()));
+    }
+    let second = push(&app, &token, &values(&forms)).await;
+    assert!(
+        second
+            .results
+            .iter()
+            .all(|r| r.outcome == Outcome::Duplicate),
+        "{second:?}"
+    );
+    assert_eq!(form_count(&app).await, 20);
+    assert_eq!(quarantine_count(&app).await, 0);
+    // The same form twice inside one batch.
+    let f = form();
+    let r = push(&app, &token, &values(&[f.clone(), f])).await;
+    assert_eq!(r.results[0].outcome, Outcome::Accepted);
+    assert_eq!(r.results[1].outcome, Outcome::Duplicate);
+    assert_eq!(form_count(&app).await, 21);
+    // Device counters.
+    let admin = app.admin_token().await;
+    let (_, devices) = app.get_as(&admin, "/api/v1/devices").await;
+    let d = &devices["devices"][0];
+    assert_eq!(d["forms_pushed"], 42);
+    assert_eq!(d["forms_accepted"], 21);
+    assert!(d["last_push_at"].is_string());
+}
+
+#[tokio::test]
+async fn a_lost_acknowledgement_is_reconciled_through_status() {
+    let (app, token) = with_enumerator().await;
+    let sent: Vec<FormSubmission> = (0..5).map(|_| form()).collect();
+    // The server commits, the device never sees the answer.
+    let _ = push(&app, &token, &values(&sent)).await;
+    let never_sent = form();
+    let mut queries: Vec<Value> = sent
+        .iter()
+        .map(|f| json!({"id": f.id, "content_hash": f.content_hash()}))
+        .collect();
+    queries.push(json!({"id": never_sent.id, "content_hash": never_sent.content_hash()}));
+    let (s, body) = sync_call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/sync/status",
+        Some(&json!({"forms": queries})),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let st: sync_protocol::StatusResponse = serde_json::from_value(body).unwrap();
+    for s in &st.forms[..5] {
+        assert_eq!(s.state, sync_protocol::FormState::Accepted);
+        assert_eq!(s.same_content, Some(true));
+        assert_eq!(s.revision, Some(1));
+    }
+    assert_eq!(st.forms[5].state, sync_protocol::FormState::Missing);
+    // Resending after reconciliation changes nothing.
+    let again = push(&app, &token, &values(&sent)).await;
+    assert!(
+        again
+            .results
+            .iter()
+            .all(|r| r.outcome == Outcome::Duplicate)
+    );
+    assert_eq!(form_count(&app).await, 5);
+}
+
+#[tokio::test]
+async fn a_conflicting_form_under_an_existing_id_keeps_both() {
+    let (app, token) = with_enumerator().await;
+    let original = form();
+    let r = push(&app, &token, &values(std::slice::from_ref(&original))).await;
+    assert_eq!(r.results[0].outcome, Outcome::Accepted);
+    let mut other = original.clone();
+    other.answers.insert("age".into(), json!(64));
+    let r = push(&app, &token, &values(std::slice::from_ref(&other))).await;
+    assert_eq!(r.results[0].outcome, Outcome::Conflict, "{r:?}");
+    assert_eq!(r.results[0].errors[0].code, "conflict");
+    // The stored form is the original; the newcomer is in quarantine.
+    let admin = app.admin_token().await;
+    let (_, stored) = app
+        .get_as(&admin, &format!("/api/v1/forms/{}", original.id))
+        .await;
+    assert_eq!(stored["content_hash"], original.content_hash());
+    assert_eq!(form_count(&app).await, 1);
+    assert_eq!(quarantine_count(&app).await, 1);
+    // Resending the conflicting payload answers the same, without a second quarantine row.
+    let r = push(&app, &token, &values(&[other])).await;
+    assert_eq!(r.results[0].outcome, Outcome::Conflict);
+    assert_eq!(quarantine_count(&app).await, 1);
+    // Status tells the device the server holds different content.
+    let (_, body) = sync_call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/sync/status",
+        Some(&json!({"forms": [{"id": original.id, "content_hash": "0".repeat(64)}]})),
+    )
+    .await;
+    assert_eq!(body["forms"][0]["state"], "accepted");
+    assert_eq!(body["forms"][0]["same_content"], false);
+}
+
+#[tokio::test]
+async fn a_mixed_batch_gets_an_answer_per_form() {
+    let (app, token) = with_enumerator().await;
+    let dup = form();
+    push(&app, &token, &values(std::slice::from_ref(&dup))).await;
+    let valid = form();
+    let mut invalid = form();
+    invalid.answers.insert("age".into(), json!(12)); // under 18
+    invalid.answers.insert("gender".into(), json!("dragon"));
+    let forbidden = form_in(&son_la_commune(), "14");
+    let mut wrong_units = form();
+    wrong_units.units.commune = son_la_commune(); // a Sơn La commune under Lai Châu
+    let mut unknown_round = form();
+    unknown_round.round = "sipas-1999".into();
+    let mut unknown_version = form();
+    unknown_version.questionnaire_version = 9;
+    let malformed = json!({"id": Uuid::now_v7(), "round": "sipas-2025", "answers": "nope"});
+    let mut batch = values(&[
+        valid.clone(),
+        invalid.clone(),
+        forbidden.clone(),
+        dup.clone(),
+        wrong_units.clone(),
+        unknown_round,
+        unknown_version,
+    ]);
+    batch.push(malformed);
+    let r = push(&app, &token, &batch).await;
+    let outcomes: Vec<Outcome> = r.results.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Accepted,
+            Outcome::Invalid,
+            Outcome::Forbidden,
+            Outcome::Duplicate,
+            Outcome::Invalid,
+            Outcome::UnknownRound,
+            Outcome::UnknownQuestionnaire,
+            Outcome::Invalid,
+        ]
+    );
+    let codes: Vec<(&str, &str)> = r.results[1]
+        .errors
+        .iter()
+        .map(|e| (e.field.as_str(), e.code.as_str()))
+        .collect();
+    assert!(codes.contains(&("age", "constraint_failed")), "{codes:?}");
+    assert!(codes.contains(&("gender", "unknown_option")), "{codes:?}");
+    assert!(
+        r.results[1]
+            .errors
+            .iter()
+            .all(|e| !e.message.is_empty() && e.message_en.is_some())
+    );
+    assert_eq!(r.results[2].errors[0].code, "out_of_scope");
+    assert_eq!(r.results[4].errors[0].field, "units.commune");
+    assert_eq!(r.results[7].errors[0].code, "malformed");
+    assert!(r.results[7].id.is_some());
+    // Nothing lost: 2 stored, 6 quarantined with their reasons.
+    assert_eq!(form_count(&app).await, 2);
+    assert_eq!(quarantine_count(&app).await, 6);
+    use sea_orm::EntityTrait;
+    let q = sipas_server::entities::quarantined_form::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    let mut reasons: Vec<&str> = q.iter().map(|q| q.reason.as_str()).collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            "forbidden",
+            "invalid",
+            "invalid",
+            "invalid",
+            "unknown_questionnaire",
+            "unknown_round"
+        ]
+    );
+    assert!(q.iter().all(|q| !q.payload.is_empty()));
+    // Status reports quarantined forms with their reason.
+    let (_, body) = sync_call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/sync/status",
+        Some(&json!({"forms": [{"id": invalid.id}, {"id": forbidden.id}]})),
+    )
+    .await;
+    assert_eq!(body["forms"][0]["state"], "quarantined");
+    assert_eq!(body["forms"][0]["reason"], "invalid");
+    assert_eq!(body["forms"][1]["reason"], "forbidden");
+}
+
+#[tokio::test]
+async fn older_open_versions_are_accepted_and_closed_ones_refused() {
+    let (app, token) = with_enumerator().await;
+    let admin = app.admin_token().await;
+    let mut v2 = serde_json::to_value(schema::builtin::sipas()).unwrap();
+    v2["version"] = json!(2);
+    v2["title"]["vi"] = json!("SIPAS phiên bản 2");
+    let (s, _) = app.post_as(&admin, "/api/v1/questionnaires", &v2).await;
+    assert_eq!(s, 201);
+    // v1 is older but still open.
+    let r = push(&app, &token, &values(&[form()])).await;
+    assert_eq!(r.results[0].outcome, Outcome::Accepted);
+    let mut on_v2 = form();
+    on_v2.questionnaire_version = 2;
+    let r = push(&app, &token, &values(&[on_v2])).await;
+    assert_eq!(r.results[0].outcome, Outcome::Accepted);
+    // Close v1: new v1 forms are refused with a clear code, and kept.
+    let (s, body) = app
+        .post_as(
+            &admin,
+            "/api/v1/questionnaires/sipas/versions/1/close",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["status"], "closed");
+    let (s, _) = app
+        .post_as(
+            &token,
+            "/api/v1/questionnaires/sipas/versions/1/close",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 403);
+    let late = form();
+    let r = push(&app, &token, &values(std::slice::from_ref(&late))).await;
+    assert_eq!(r.results[0].outcome, Outcome::QuestionnaireClosed);
+    assert_eq!(form_count(&app).await, 2);
+    assert_eq!(quarantine_count(&app).await, 1);
+}
+
+#[tokio::test]
+async fn pull_delivers_changes_in_order_with_cursors() {
+    let (app, token) = with_enumerator().await;
+    let (s, body) = sync_call(&app, &token, Method::GET, "/api/v1/sync/pull", None).await;
+    assert_eq!(s, 200, "{body}");
+    let first: sync_protocol::PullResponse = serde_json::from_value(body).unwrap();
+    let kinds: Vec<_> = first.changes.iter().map(|c| c.kind).collect();
+    assert!(
+        kinds.contains(&sync_protocol::ChangeKind::QuestionnairePublished),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&sync_protocol::ChangeKind::RoundChanged));
+    assert!(first.changes.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(!first.more);
+    // Nothing new since.
+    let (_, body) = sync_call(
+        &app,
+        &token,
+        Method::GET,
+        &format!("/api/v1/sync/pull?cursor={}", first.cursor),
+        None,
+    )
+    .await;
+    assert_eq!(body["changes"].as_array().unwrap().len(), 0);
+    assert_eq!(body["cursor"], first.cursor.as_str());
+    // Publishing a version shows up after the cursor.
+    let admin = app.admin_token().await;
+    let mut v2 = serde_json::to_value(schema::builtin::sipas()).unwrap();
+    v2["version"] = json!(2);
+    v2["title"]["vi"] = json!("SIPAS phiên bản 2");
+    app.post_as(&admin, "/api/v1/questionnaires", &v2).await;
+    let (_, body) = sync_call(
+        &app,
+        &token,
+        Method::GET,
+        &format!("/api/v1/sync/pull?cursor={}", first.cursor),
+        None,
+    )
+    .await;
+    let changes = body["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{body}");
+    assert_eq!(changes[0]["kind"], "questionnaire_published");
+    assert_eq!(changes[0]["payload"]["version"], 2);
+    // Paging.
+    let (_, body) = sync_call(&app, &token, Method::GET, "/api/v1/sync/pull?limit=1", None).await;
+    assert_eq!(body["changes"].as_array().unwrap().len(), 1);
+    assert_eq!(body["more"], true);
+    // Invalid and future cursors: resync from scratch.
+    for bad in ["garbage", "c1.999999"] {
+        let (s, body) = sync_call(
+            &app,
+            &token,
+            Method::GET,
+            &format!("/api/v1/sync/pull?cursor={bad}"),
+            None,
+        )
+        .await;
+        assert_problem(s, &body, 410, "cursor_invalid");
+    }
+}
+
+#[tokio::test]
+async fn a_gzip_push_is_accepted() {
+    use std::io::Write;
+    let (app, token) = with_enumerator().await;
+    let forms = values(&[form(), form()]);
+    let raw = serde_json::to_vec(&json!({ "forms": forms })).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&raw).unwrap();
+    let gz = enc.finish().unwrap();
+    let resp = app
+        .client
+        .post(app.url("/api/v1/sync/push"))
+        .bearer_auth(&token)
+        .header(PROTOCOL_HEADER, "1")
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(gz)
+        .send()
+        .await
+        .unwrap();
+    let (s, body) = e2e::read(resp).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["results"][0]["outcome"], "accepted");
+    assert_eq!(body["results"][1]["outcome"], "accepted");
+}
+
+#[tokio::test]
+async fn a_province_reviewer_cannot_push_and_devices_lists_the_silent_ones() {
+    let (app, token) = with_enumerator().await;
+    let admin = app.admin_token().await;
+    app.create_user(
+        &admin,
+        "sonv.laichau",
+        "province_reviewer",
+        "vn-2025",
+        Some("12"),
+        None,
+    )
+    .await;
+    let reviewer = app.login("sonv.laichau", USER_PASSWORD).await;
+    let (s, body) = sync_call(
+        &app,
+        &reviewer,
+        Method::POST,
+        "/api/v1/sync/push",
+        Some(&json!({"forms": values(&[form()])})),
+    )
+    .await;
+    assert_problem(s, &body, 403, "forbidden");
+    // A device that logged in but never synced is listed as silent; after a push it is not.
+    let (_, body) = app
+        .get_as(&admin, "/api/v1/devices?not_synced_for_days=3")
+        .await;
+    assert_eq!(body["devices"].as_array().unwrap().len(), 1, "{body}");
+    push(&app, &token, &values(&[form()])).await;
+    let (_, body) = sync_call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/sync/handshake",
+        Some(
+            &json!({"protocol_versions": [1], "app_version": "2.3.0", "device_id": "device-lc-1"}),
+        ),
+    )
+    .await;
+    assert_eq!(body["protocol_version"], 1);
+    let (_, body) = app
+        .get_as(&admin, "/api/v1/devices?not_synced_for_days=3")
+        .await;
+    assert_eq!(body["devices"].as_array().unwrap().len(), 0, "{body}");
+    let (_, body) = app
+        .get_as(&admin, "/api/v1/devices?not_synced_for_days=0")
+        .await;
+    assert_eq!(body["devices"].as_array().unwrap().len(), 1, "{body}");
+}
+
+#[tokio::test]
+async fn two_servers_on_one_database_store_each_form_once() {
+    let (app, token) = with_enumerator().await;
+    // A second, independent server (own pool, own process state) on the same database.
+    let mut settings = app.settings.clone();
+    settings.bind = "127.0.0.1:0".parse().unwrap();
+    let other = sipas_server::Application::build(settings).await.unwrap();
+    let other_url = format!("http://127.0.0.1:{}", other.port());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(other.run_until(async move {
+        let _ = stop_rx.await;
+    }));
+    let forms: Vec<FormSubmission> = (0..200).map(|_| form()).collect();
+    let client = app.client.clone();
+    let mut tasks = Vec::new();
+    for round in 0..4 {
+        for (i, chunk) in forms.chunks(50).enumerate() {
+            let base = if (i + round) % 2 == 0 {
+                app.address.clone()
+            } else {
+                other_url.clone()
+            };
+            let body = json!({ "forms": values(chunk) });
+            let (client, token) = (client.clone(), token.clone());
+            tasks.push(tokio::spawn(async move {
+                let resp = client
+                    .post(format!("{base}/api/v1/sync/push"))
+                    .bearer_auth(token)
+                    .header(PROTOCOL_HEADER, "1")
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let (s, body) = e2e::read(resp).await;
+                assert_eq!(s, 200, "{body}");
+                serde_json::from_value::<PushResponse>(body).unwrap()
+            }));
+        }
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        for r in t.await.unwrap().results {
+            match r.outcome {
+                Outcome::Accepted => accepted += 1,
+                Outcome::Duplicate => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!(
+        accepted, 200,
+        "each form accepted exactly once across both servers"
+    );
+    assert_eq!(form_count(&app).await, 200);
+    assert_eq!(quarantine_count(&app).await, 0);
+    let _ = stop_tx.send(());
+    let _ = handle.await;
+}
