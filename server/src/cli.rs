@@ -174,8 +174,9 @@ async fn run_user_command(
                 Err(UserError::Invalid(errors)) => {
                     for e in &errors {
                         eprintln!(
-                            "{}: {} / {}",
+                            "{} [{}]: {} / {}",
                             e.field,
+                            e.code,
                             e.message,
                             e.message_en.as_deref().unwrap_or("")
                         );
@@ -217,9 +218,10 @@ async fn run_user_command(
                     for l in &lines {
                         for e in &l.errors {
                             eprintln!(
-                                "line {}: {}: {} / {}",
+                                "line {}: {} [{}]: {} / {}",
                                 l.line,
                                 e.field,
+                                e.code,
                                 e.message,
                                 e.message_en.as_deref().unwrap_or("")
                             );

@@ -1,5 +1,7 @@
 //! Logging setup with `tracing`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// Installs the global subscriber once; later calls (e.g. from several tests) are no-ops.
@@ -11,6 +13,10 @@ pub fn init(filter: &str) {
         .unwrap_or_else(|| EnvFilter::new("info"));
     let _ = tracing_subscriber::registry()
         .with(filter)
-        .with(fmt::layer().with_target(true))
+        .with(
+            fmt::layer()
+                .with_target(true)
+                .with_ansi(std::io::stdout().is_terminal()),
+        )
         .try_init();
 }

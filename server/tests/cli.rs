@@ -213,11 +213,11 @@ fn import_is_all_or_nothing_and_names_every_bad_line() {
     let run = scratch.run(&["user", "import", &bad, "--geography", "vn-2025"]);
     assert!(!run.success, "{}", run.combined());
     for (line, fault) in [
-        (3, "unit_code:"),
-        (4, "role:"),
-        (5, "username:"),
-        (6, "full_name:"),
-        (7, "team:"),
+        (3, "unit_code [unknown_unit]:"),
+        (4, "role [invalid_role]:"),
+        (5, "username [duplicate_username]:"),
+        (6, "full_name [required]:"),
+        (7, "team [required]:"),
     ] {
         assert!(
             run.stderr.contains(&format!("line {line}: {fault}")),
@@ -281,7 +281,7 @@ fn import_is_all_or_nothing_and_names_every_bad_line() {
     for line in 2..=4 {
         assert!(
             run.stderr.contains(&format!(
-                "line {line}: username: Tên đăng nhập đã tồn tại. / This username is already taken."
+                "line {line}: username [username_taken]: Tên đăng nhập đã tồn tại. / This username is already taken."
             )),
             "{}",
             run.stderr
@@ -357,7 +357,11 @@ fn user_create_prints_a_generated_password_and_checks_the_scope() {
         "Người xem xã",
     ]);
     assert!(!commune.success);
-    assert!(commune.stderr.contains("unit_code:"), "{}", commune.stderr);
+    assert!(
+        commune.stderr.contains("unit_code [province_required]:"),
+        "{}",
+        commune.stderr
+    );
     assert!(
         commune.stderr.contains("user not created"),
         "{}",
@@ -381,7 +385,11 @@ fn user_create_prints_a_generated_password_and_checks_the_scope() {
         "password123",
     ]);
     assert!(!weak.success);
-    assert!(weak.stderr.contains("password:"), "{}", weak.stderr);
+    assert!(
+        weak.stderr.contains("password [weak_password]:"),
+        "{}",
+        weak.stderr
+    );
     assert!(!weak.stdout.contains("initial password"), "{}", weak.stdout);
 
     let server = scratch.serve();

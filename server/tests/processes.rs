@@ -85,8 +85,10 @@ fn free_port() -> u16 {
 }
 
 /// Starts `sipas serve` on `port` and waits until it is ready.
+// The child is returned to the caller, which kills and waits for it.
+#[allow(clippy::zombie_processes)]
 async fn start_server(db_url: &str, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_sipas"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sipas"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env("SIPAS_DATABASE_URL", db_url)
         .env("SIPAS_ADMIN_USERNAME", "admin")
@@ -109,7 +111,11 @@ async fn start_server(db_url: &str, port: u16) -> Child {
         {
             return child;
         }
-        assert!(Instant::now() < deadline, "server did not become ready");
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("server did not become ready");
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -368,6 +368,72 @@ impl TestApp {
         let db = std::mem::replace(&mut self._db, TestDb::Sqlite(PathBuf::new()));
         start(settings, db).await
     }
+
+    /// Like [`TestApp::call`], also returning the response headers.
+    pub async fn call_full(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.expect("request");
+        let headers = resp.headers().clone();
+        let (status, body) = read(resp).await;
+        (status, headers, body)
+    }
+
+    /// Attempts a login whatever the outcome; returns status, headers and body.
+    pub async fn try_login(
+        &self,
+        username: &str,
+        password: &str,
+        device: Option<&str>,
+    ) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+        self.call_full(
+            reqwest::Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(&serde_json::json!({ "username": username, "password": password, "device_id": device, "app_version": "test-1.0" })),
+        )
+        .await
+    }
+
+    /// Exchanges a refresh token; returns status and body.
+    pub async fn refresh(&self, refresh_token: &str) -> (u16, serde_json::Value) {
+        self.post_json(
+            "/api/v1/auth/refresh",
+            &serde_json::json!({ "refresh_token": refresh_token }),
+        )
+        .await
+    }
+
+    /// PATCH JSON with a bearer token.
+    pub async fn patch_as(
+        &self,
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    /// The audit events matching `query` (e.g. `event=logout`), newest first, as the ministry sees them.
+    pub async fn audit_events(&self, admin: &str, query: &str) -> Vec<serde_json::Value> {
+        let (s, body) = self
+            .get_as(admin, &format!("/api/v1/audit?limit=1000&{query}"))
+            .await;
+        assert_eq!(s, 200, "audit {query}: {body}");
+        body["events"].as_array().expect("events").clone()
+    }
 }
 
 impl Drop for TestApp {

@@ -145,11 +145,23 @@ pub fn covers_unit(user: &AuthUser, geo: &str, unit: &str) -> bool {
         return false;
     };
     if let Some(m) = ::geography::mapping(&scope.geography, geo) {
-        // The scope is in the older geography: the unit is covered when it lies in a successor.
-        return m
-            .derived_successors(home, &scope.unit)
-            .iter()
-            .any(|s| target.is_within(unit, s));
+        // The scope is in the older geography: covered when every commune of the unit succeeds a
+        // commune of the scope. Province-level successors would be too wide where provinces merged.
+        let set = successor_communes(home, &scope.unit, target, m);
+        return match target.unit(unit) {
+            Some(u) if u.level == ::geography::Level::Commune => set.contains(unit),
+            Some(_) => {
+                let mut communes = target
+                    .units()
+                    .iter()
+                    .filter(|c| {
+                        c.level == ::geography::Level::Commune && target.is_within(&c.code, unit)
+                    })
+                    .peekable();
+                communes.peek().is_some() && communes.all(|c| set.contains(&c.code))
+            }
+            None => false,
+        };
     }
     if let Some(m) = ::geography::mapping(geo, &scope.geography) {
         // The unit is in the older geography: covered when it or an ancestor maps into the scope.
@@ -230,10 +242,12 @@ fn equivalent_units(scope: &Scope, geo: &str) -> Vec<(::geography::Level, String
     let codes: Vec<String> = if scope.geography == geo {
         vec![scope.unit.clone()]
     } else if let Some(m) = ::geography::mapping(&scope.geography, geo) {
-        m.derived_successors(home, &scope.unit)
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
+        let mut v: Vec<String> = successor_communes(home, &scope.unit, target, m)
+            .iter()
+            .cloned()
+            .collect();
+        v.sort();
+        v
     } else if let Some(m) = ::geography::mapping(geo, &scope.geography) {
         target
             .units()
@@ -255,4 +269,46 @@ fn equivalent_units(scope: &Scope, geo: &str) -> Vec<(::geography::Level, String
         .into_iter()
         .filter_map(|c| target.unit(&c).map(|u| (u.level, c)))
         .collect()
+}
+
+/// The communes of `target` that succeed a commune (or an island district without communes) inside
+/// `unit` of `home`. Cached: geographies are immutable data.
+fn successor_communes(
+    home: &::geography::Geography,
+    unit: &str,
+    target: &::geography::Geography,
+    m: &::geography::Mapping,
+) -> std::sync::Arc<std::collections::HashSet<String>> {
+    use std::{
+        collections::{HashMap, HashSet},
+        sync::{Arc, Mutex, OnceLock},
+    };
+    type Cache = Mutex<HashMap<(String, String, String), Arc<HashSet<String>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let key = (
+        home.code.to_owned(),
+        unit.to_owned(),
+        target.code.to_owned(),
+    );
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return hit.clone();
+    }
+    let set: HashSet<String> = home
+        .units()
+        .iter()
+        .filter(|u| u.level != ::geography::Level::Province && home.is_within(&u.code, unit))
+        .flat_map(|u| m.successors(&u.code).iter().map(|s| s.code.clone()))
+        .filter(|c| {
+            target
+                .unit(c)
+                .is_some_and(|u| u.level == ::geography::Level::Commune)
+        })
+        .collect();
+    let set = Arc::new(set);
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, set.clone());
+    set
 }

@@ -159,7 +159,21 @@ async fn login(
                 "The device id is too long (at most 128 characters).",
             ));
         }
-        register_device(&state.db, &u, dev, body.app_version.as_deref(), &actor).await?;
+        if let Err(e) =
+            register_device(&state.db, &u, dev, body.app_version.as_deref(), &actor).await
+        {
+            if e.code() == "device_revoked" {
+                audit::record(
+                    &state.db,
+                    event::LOGIN_FAILED,
+                    &actor,
+                    Some(format!("device:{dev}")),
+                    json!({ "reason": "device_revoked" }),
+                )
+                .await?;
+            }
+            return Err(e);
+        }
     }
     state.throttle.clear(&user_key);
     let actor = Actor {

@@ -8,7 +8,7 @@ use axum::{
     routing::{get, post},
 };
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use sync_protocol::{
     HandshakeRequest, HandshakeResponse, MAX_BATCH_FORMS, PullResponse, PushResponse,
     StatusRequest, StatusResponse,
@@ -47,7 +47,7 @@ async fn handshake(
 /// The push body as read: each form stays raw JSON so a malformed one fails alone.
 #[derive(Deserialize)]
 struct RawPush {
-    forms: Vec<Value>,
+    forms: Vec<Box<RawValue>>,
 }
 
 /// Receives a batch of forms; answers per form, after the batch is committed.

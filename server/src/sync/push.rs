@@ -5,10 +5,11 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+    TransactionTrait,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
-use serde_json::Value;
+use serde_json::{Value, value::RawValue};
 use sync_protocol::{FieldProblem, FormResult, FormSubmission, Outcome};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -170,7 +171,7 @@ fn check_units(geo: &::geography::Geography, f: &FormSubmission, errors: &mut Ve
 pub async fn push(
     state: &AppState,
     user: &AuthUser,
-    forms: Vec<Value>,
+    forms: Vec<Box<RawValue>>,
 ) -> Result<Vec<FormResult>, ApiError> {
     policy::can_submit_forms(user)?;
     let n = forms.len();
@@ -181,21 +182,26 @@ pub async fn push(
     // Parse every element on its own: one malformed form does not fail the others.
     let mut parsed: Vec<(usize, FormSubmission, String, String)> = Vec::with_capacity(n);
     for (idx, raw) in forms.into_iter().enumerate() {
-        let payload = raw.to_string();
-        match serde_json::from_value::<FormSubmission>(raw.clone()) {
+        let payload = raw.get().to_owned();
+        match serde_json::from_str::<FormSubmission>(raw.get()) {
             Ok(f) => {
                 let hash = f.content_hash();
                 parsed.push((idx, f, hash, payload));
             }
             Err(e) => {
-                let id = raw
+                // Salvage what can be read, to file the payload under its id and round.
+                let loose: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+                let id = loose
                     .get("id")
                     .and_then(Value::as_str)
                     .and_then(|s| Uuid::parse_str(s).ok());
                 quarantines.push(Quarantine {
                     idx,
                     id,
-                    round: raw.get("round").and_then(Value::as_str).map(str::to_owned),
+                    round: loose
+                        .get("round")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
                     outcome: Outcome::Invalid,
                     errors: vec![problem(
                         "form",
@@ -445,11 +451,14 @@ pub async fn push(
         rows.push(std::mem::take(&mut a.row));
     }
     for chunk in rows.chunks(200) {
-        let done = form::Entity::insert_many(chunk.to_vec())
+        // RETURNING only the id: the rows that were new, without reading the blobs back.
+        let mut stmt = form::Entity::insert_many(chunk.to_vec())
             .on_conflict(OnConflict::column(form::Column::Id).do_nothing().to_owned())
-            .exec_with_returning(&txn)
-            .await?;
-        inserted.extend(done.into_iter().map(|m| m.id));
+            .into_query();
+        stmt.returning_col(form::Column::Id);
+        for row in txn.query_all(&stmt).await? {
+            inserted.insert(row.try_get::<Uuid>("", "id")?);
+        }
     }
     // Forms another process stored first: compare with what it stored.
     let lost: Vec<Uuid> = accept_ids

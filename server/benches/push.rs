@@ -1,0 +1,321 @@
+//! Push throughput through the real HTTP API, against a plain batched INSERT baseline measured in
+//! the same run on the same database kind.
+//!
+//! `cargo bench -p sipas-server --bench push` (SQLite in a temp folder), and with
+//! `SIPAS_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres` for PostgreSQL (a fresh
+//! database is created and dropped). `SIPAS_BENCH_FORMS` sets the forms per scenario (default
+//! 20,000). Batches of 100 realistic SIPAS forms; 1, 8 and 64 concurrent devices.
+
+use std::time::{Duration, Instant};
+
+use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, EntityTrait};
+use serde_json::{Value, json};
+use sipas_server::{Application, Settings, entities::form, settings::Secret};
+use sync_protocol::{FormSubmission, FormUnits, PROTOCOL_HEADER};
+use uuid::Uuid;
+
+const BATCH: usize = 100;
+const PASSWORD: &str = "bench-Field-passphrase-2026";
+
+struct Target {
+    url: String,
+    label: &'static str,
+    cleanup: Option<(String, String)>,
+}
+
+async fn fresh_database(tag: &str) -> Target {
+    let id = Uuid::new_v4().simple().to_string();
+    match std::env::var("SIPAS_BENCH_DATABASE_URL") {
+        Ok(admin) if !admin.is_empty() => {
+            let name = format!("sipas_bench_{tag}_{id}");
+            let db = Database::connect(&admin)
+                .await
+                .expect("PostgreSQL reachable");
+            db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .unwrap();
+            db.close().await.ok();
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            Target {
+                url: format!("{base}/{name}"),
+                label: "PostgreSQL",
+                cleanup: Some((admin.clone(), name)),
+            }
+        }
+        _ => {
+            let dir = std::env::temp_dir().join(format!("sipas-bench-{tag}-{id}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            Target {
+                url: format!("sqlite://{}?mode=rwc", dir.join("sipas.db").display()),
+                label: "SQLite",
+                cleanup: None,
+            }
+        }
+    }
+}
+
+async fn drop_database(t: &Target) {
+    if let Some((admin, name)) = &t.cleanup
+        && let Ok(db) = Database::connect(admin).await
+    {
+        let _ = db
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await;
+    }
+}
+
+fn settings(url: &str) -> Settings {
+    Settings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database_url: Secret::new(url.to_owned()),
+        database_max_connections: 16,
+        log: "error".into(),
+        jwt_secret: Some(Secret::new(
+            "bench-jwt-key-0123456789abcdef-0123456789".into(),
+        )),
+        admin_password: Some(Secret::new("bench-Ministry-passphrase-2026".into())),
+        ..Settings::default()
+    }
+}
+
+/// Realistic forms: the complete SIPAS questionnaire, spread over Lai Châu's communes.
+fn make_forms(n: usize) -> Vec<FormSubmission> {
+    let communes: Vec<String> = geography::vn_2025()
+        .children("12")
+        .map(|u| u.code.clone())
+        .collect();
+    let now = time::OffsetDateTime::now_utc();
+    (0..n)
+        .map(|i| {
+            let mut answers = schema::sample::complete_sipas_answers();
+            answers.insert("age".into(), json!(18 + (i % 70)));
+            FormSubmission {
+                id: Uuid::now_v7(),
+                round: "sipas-2025".into(),
+                questionnaire_code: "sipas".into(),
+                questionnaire_version: 1,
+                revision: 1,
+                units: FormUnits {
+                    province: "12".into(),
+                    district: None,
+                    commune: communes[i % communes.len()].clone(),
+                    village: format!("V{:02}", i % 2),
+                },
+                household_ref: format!("HH-{i:06}"),
+                started_at: Some(now - time::Duration::minutes(25)),
+                finished_at: Some(now),
+                gps: Some(sync_protocol::Gps {
+                    lat: 22.39,
+                    lon: 103.45,
+                    accuracy_m: Some(9.0),
+                }),
+                answers,
+            }
+        })
+        .collect()
+}
+
+async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Vec<u8>) -> Value {
+    let mut req = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header(PROTOCOL_HEADER, "1")
+        .body(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.expect("request");
+    assert!(resp.status().is_success(), "{}", resp.status());
+    resp.json().await.expect("json")
+}
+
+/// Forms/s accepted through HTTP push with `devices` concurrent devices.
+async fn push_rate(label: &str, n: usize, devices: usize) -> f64 {
+    let target = fresh_database(&format!("push{devices}")).await;
+    let app = Application::build(settings(&target.url)).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(128)
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let login = post(
+        &client,
+        format!("{base}/api/v1/auth/login"),
+        None,
+        serde_json::to_vec(
+            &json!({"username": "admin", "password": "bench-Ministry-passphrase-2026"}),
+        )
+        .unwrap(),
+    )
+    .await;
+    let admin = login["access_token"].as_str().unwrap().to_owned();
+    let mut tokens = Vec::new();
+    for d in 0..devices {
+        let user = format!("bench.dtv{d}");
+        post(
+            &client,
+            format!("{base}/api/v1/users"),
+            Some(&admin),
+            serde_json::to_vec(
+                &json!({"username": user, "full_name": "Bench", "role": "enumerator",
+                "geography": "vn-2025", "unit_code": "12", "team": "B", "password": PASSWORD}),
+            )
+            .unwrap(),
+        )
+        .await;
+        let login = post(
+            &client,
+            format!("{base}/api/v1/auth/login"),
+            None,
+            serde_json::to_vec(
+                &json!({"username": user, "password": PASSWORD, "device_id": format!("bench-{d}")}),
+            )
+            .unwrap(),
+        )
+        .await;
+        tokens.push(login["access_token"].as_str().unwrap().to_owned());
+    }
+    // Bodies are serialised before the clock starts: the device has them ready in its outbox.
+    let forms = make_forms(n);
+    let mut per_device: Vec<Vec<Vec<u8>>> = vec![Vec::new(); devices];
+    for (i, chunk) in forms.chunks(BATCH).enumerate() {
+        per_device[i % devices].push(serde_json::to_vec(&json!({ "forms": chunk })).unwrap());
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (d, bodies) in per_device.into_iter().enumerate() {
+        let (client, token, url) = (
+            client.clone(),
+            tokens[d].clone(),
+            format!("{base}/api/v1/sync/push"),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut accepted = 0usize;
+            for body in bodies {
+                let r = post(&client, url.clone(), Some(&token), body).await;
+                accepted += r["results"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|r| r["outcome"] == "accepted")
+                    .count();
+            }
+            accepted
+        }));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        accepted += t.await.unwrap();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(accepted, n, "every form accepted");
+    let _ = tx.send(());
+    let _ = server.await;
+    drop_database(&target).await;
+    let rate = n as f64 / secs;
+    println!(
+        "{label:<10} push   devices={devices:<3} forms={n:<7} {secs:>7.2} s  {rate:>9.0} forms/s"
+    );
+    rate
+}
+
+/// Forms/s of a plain batched INSERT of the same stored rows (validated and encoded beforehand),
+/// from 8 concurrent connections: the ceiling push is compared with.
+async fn plain_insert_rate(label: &str, n: usize) -> f64 {
+    let target = fresh_database("insert").await;
+    let app = Application::build(settings(&target.url)).await.unwrap();
+    let db = app.state().db.clone();
+    let q = schema::builtin::sipas();
+    let now = time::OffsetDateTime::now_utc();
+    let rows: Vec<form::ActiveModel> = make_forms(n)
+        .into_iter()
+        .map(|f| {
+            let encoded = schema::validate(q, &f.answers).unwrap().encode(q);
+            form::ActiveModel {
+                id: Set(f.id),
+                round_code: Set(f.round.clone()),
+                questionnaire_code: Set(f.questionnaire_code.clone()),
+                questionnaire_version: Set(1),
+                province_code: Set(f.units.province.clone()),
+                district_code: Set(None),
+                commune_code: Set(f.units.commune.clone()),
+                village_code: Set(f.units.village.clone()),
+                household_ref: Set(f.household_ref.clone()),
+                status: Set("accepted".into()),
+                revision: Set(1),
+                content_hash: Set(f.content_hash()),
+                device_id: Set(Some("bench".into())),
+                submitted_by: Set(Some(1)),
+                started_at: Set(f.started_at),
+                finished_at: Set(f.finished_at),
+                received_at: Set(now),
+                updated_at: Set(now),
+                gps_lat: Set(Some(22.39)),
+                gps_lon: Set(Some(103.45)),
+                answers: Set(encoded),
+                ..Default::default()
+            }
+        })
+        .collect();
+    let batches: Vec<Vec<form::ActiveModel>> = rows.chunks(BATCH).map(<[_]>::to_vec).collect();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    let per_conn = batches.len().div_ceil(8);
+    for part in batches.chunks(per_conn.max(1)) {
+        let (db, part) = (db.clone(), part.to_vec());
+        tasks.push(tokio::spawn(async move {
+            for b in part {
+                form::Entity::insert_many(b)
+                    .exec_without_returning(&db)
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    db.close_by_ref().await.ok();
+    drop(app);
+    drop_database(&target).await;
+    let rate = n as f64 / secs;
+    println!(
+        "{label:<10} insert conns=8      forms={n:<7} {secs:>7.2} s  {rate:>9.0} forms/s  (plain batched INSERT baseline)"
+    );
+    rate
+}
+
+fn main() {
+    let n: usize = std::env::var("SIPAS_BENCH_FORMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let label = fresh_database("probe").await;
+        let label_name = label.label;
+        drop_database(&label).await;
+        println!(
+            "SIPAS push benchmark on {label_name}: batches of {BATCH} forms, {} cores",
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+        let baseline = plain_insert_rate(label_name, n).await;
+        for devices in [1, 8, 64] {
+            let rate = push_rate(label_name, n, devices).await;
+            println!(
+                "{:<10} push/insert with {devices} devices: {:.2}",
+                label_name,
+                rate / baseline
+            );
+        }
+    });
+}
