@@ -1,0 +1,263 @@
+//! Per-cluster sufficient statistics: integer counts that forms add to and subtract from.
+
+use serde::{Deserialize, Serialize};
+
+use schema::{Answer, LevelAnswer, ValidAnswers};
+
+use crate::layout::StatsLayout;
+
+/// Identifies a cluster (primary sampling unit) and its stratum within a round.
+///
+/// SIPAS clusters are villages; the stratum is the unit above them (the commune). Codes only need
+/// to be unique within the round: a cluster code may repeat across strata (`nest = TRUE` in R).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ClusterKey {
+    /// Stratum code (the commune of the village).
+    pub stratum: String,
+    /// Cluster code (the village), unique within its stratum.
+    pub cluster: String,
+}
+
+impl ClusterKey {
+    /// A key from stratum and cluster codes.
+    pub fn new(stratum: impl Into<String>, cluster: impl Into<String>) -> Self {
+        ClusterKey {
+            stratum: stratum.into(),
+            cluster: cluster.into(),
+        }
+    }
+}
+
+/// Why stats could not be combined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatsError {
+    /// The two stats (or stats and layout) belong to different questionnaire layouts.
+    LayoutMismatch {
+        /// Counts expected.
+        expected: usize,
+        /// Counts found.
+        found: usize,
+    },
+    /// Subtracting would make a count negative: the removed form (or stats) was never added.
+    Underflow,
+    /// A count would exceed `u32::MAX`.
+    Overflow,
+}
+
+impl std::fmt::Display for StatsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StatsError::LayoutMismatch { expected, found } => write!(
+                f,
+                "cluster stats have {found} counts, the layout expects {expected}"
+            ),
+            StatsError::Underflow => f.write_str("removing more than was added"),
+            StatsError::Overflow => f.write_str("count overflow"),
+        }
+    }
+}
+
+impl std::error::Error for StatsError {}
+
+/// Sufficient statistics of one cluster (village) for one questionnaire version: the flat vector of
+/// counts described by [`StatsLayout`]. Adding a form's stats and subtracting them again restores
+/// the previous value exactly (all counts are integers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterStats {
+    counts: Vec<u32>,
+}
+
+impl ClusterStats {
+    /// Empty stats (no forms) for this layout.
+    pub fn new(layout: &StatsLayout) -> Self {
+        ClusterStats {
+            counts: vec![0; layout.len()],
+        }
+    }
+
+    /// The stats of a single form: what accepting it adds to its cluster.
+    pub fn of_form(layout: &StatsLayout, form: &ValidAnswers) -> Self {
+        let mut s = ClusterStats::new(layout);
+        let c = &mut s.counts;
+        c[0] = 1;
+        // Index items: scored units, special answers.
+        let mut scored: Vec<(usize, u32)> = Vec::with_capacity(layout.items.len());
+        for (k, item) in layout.items.iter().enumerate() {
+            match form.level_answer(&item.address) {
+                Some(LevelAnswer::Level(l)) => scored.push((k, item.units(*l))),
+                Some(LevelAnswer::Special(_)) => c[layout.off_special + k] += 1,
+                None => {}
+            }
+        }
+        let n = layout.items.len();
+        for (i, &(k, uk)) in scored.iter().enumerate() {
+            for &(l, _) in &scored {
+                c[layout.off_sn + k * n + l] += uk;
+            }
+            for &(l, ul) in &scored[i..] {
+                let t = layout.tri(k, l);
+                c[layout.off_nn + t] += 1;
+                c[layout.off_ss + t] += uk * ul;
+            }
+        }
+        for ch in &layout.choices {
+            if form.get(&ch.question).is_some() {
+                c[ch.offset] += 1;
+                for sel in form.selected_options(&ch.question) {
+                    if let Some(p) = ch.options.iter().position(|o| **o == **sel) {
+                        c[ch.offset + 1 + p] += 1;
+                    }
+                }
+            }
+        }
+        for row in &layout.rows {
+            let answer = match (&row.item, form.get(&row.question)) {
+                (None, Some(Answer::Level(a))) => Some(a),
+                (Some(item), Some(Answer::Grid(rows))) => rows.get(&**item),
+                _ => None,
+            };
+            match answer {
+                Some(LevelAnswer::Level(l)) if row.n_levels > 0 => {
+                    let i = usize::from((*l).clamp(1, row.n_levels)) - 1;
+                    c[row.offset + i] += 1;
+                }
+                Some(_) => c[row.offset + usize::from(row.n_levels)] += 1,
+                None => {}
+            }
+        }
+        s
+    }
+
+    /// Adds an accepted form.
+    pub fn add_form(
+        &mut self,
+        layout: &StatsLayout,
+        form: &ValidAnswers,
+    ) -> Result<(), StatsError> {
+        self.add(&ClusterStats::of_form(layout, form))
+    }
+
+    /// Removes a form added before (e.g. rejected after acceptance). Fails, changing nothing, when
+    /// the form was not part of these stats in a way that shows (a count would go negative).
+    pub fn remove_form(
+        &mut self,
+        layout: &StatsLayout,
+        form: &ValidAnswers,
+    ) -> Result<(), StatsError> {
+        self.subtract(&ClusterStats::of_form(layout, form))
+    }
+
+    /// Adds other stats of the same layout (merging clusters or batches of forms).
+    pub fn add(&mut self, other: &ClusterStats) -> Result<(), StatsError> {
+        self.check_same(other)?;
+        if self
+            .counts
+            .iter()
+            .zip(&other.counts)
+            .any(|(a, b)| a.checked_add(*b).is_none())
+        {
+            return Err(StatsError::Overflow);
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += *b;
+        }
+        Ok(())
+    }
+
+    /// Subtracts other stats of the same layout; fails, changing nothing, if any count would go
+    /// negative.
+    pub fn subtract(&mut self, other: &ClusterStats) -> Result<(), StatsError> {
+        self.check_same(other)?;
+        if self.counts.iter().zip(&other.counts).any(|(a, b)| a < b) {
+            return Err(StatsError::Underflow);
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a -= *b;
+        }
+        Ok(())
+    }
+
+    fn check_same(&self, other: &ClusterStats) -> Result<(), StatsError> {
+        if self.counts.len() == other.counts.len() {
+            Ok(())
+        } else {
+            Err(StatsError::LayoutMismatch {
+                expected: self.counts.len(),
+                found: other.counts.len(),
+            })
+        }
+    }
+
+    /// Checks that these stats fit `layout`.
+    pub fn check_layout(&self, layout: &StatsLayout) -> Result<(), StatsError> {
+        if self.counts.len() == layout.len() {
+            Ok(())
+        } else {
+            Err(StatsError::LayoutMismatch {
+                expected: layout.len(),
+                found: self.counts.len(),
+            })
+        }
+    }
+
+    /// Number of forms.
+    pub fn n_forms(&self) -> u32 {
+        self.counts.first().copied().unwrap_or(0)
+    }
+
+    /// Whether no form is counted (every count is zero).
+    pub fn is_empty(&self) -> bool {
+        self.counts.iter().all(|&c| c == 0)
+    }
+
+    /// Valid (scored) answers to index item `k`.
+    pub fn item_n(&self, layout: &StatsLayout, k: usize) -> u32 {
+        self.counts[layout.off_nn + layout.tri(k, k)]
+    }
+
+    /// Sum of score units of index item `k` (multiply by `ItemSlot::unit_score` for the score sum).
+    pub fn item_units(&self, layout: &StatsLayout, k: usize) -> u32 {
+        self.counts[layout.off_sn + k * layout.items.len() + k]
+    }
+
+    /// Special (unscored) answers to index item `k`.
+    pub fn item_special(&self, layout: &StatsLayout, k: usize) -> u32 {
+        self.counts[layout.off_special + k]
+    }
+
+    pub(crate) fn nn(&self, layout: &StatsLayout, k: usize, l: usize) -> u32 {
+        self.counts[layout.off_nn + layout.tri(k, l)]
+    }
+
+    pub(crate) fn ss(&self, layout: &StatsLayout, k: usize, l: usize) -> u32 {
+        self.counts[layout.off_ss + layout.tri(k, l)]
+    }
+
+    pub(crate) fn sn(&self, layout: &StatsLayout, k: usize, l: usize) -> u32 {
+        self.counts[layout.off_sn + k * layout.items.len() + l]
+    }
+
+    pub(crate) fn at(&self, i: usize) -> u32 {
+        self.counts[i]
+    }
+
+    /// The counts as little-endian bytes (4 per count), e.g. for a database blob.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.counts.iter().flat_map(|c| c.to_le_bytes()).collect()
+    }
+
+    /// Stats from [`ClusterStats::to_bytes`], checked against the layout.
+    pub fn from_bytes(layout: &StatsLayout, bytes: &[u8]) -> Result<Self, StatsError> {
+        if bytes.len() != layout.len() * 4 {
+            return Err(StatsError::LayoutMismatch {
+                expected: layout.len(),
+                found: bytes.len() / 4,
+            });
+        }
+        let counts = bytes
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        Ok(ClusterStats { counts })
+    }
+}
