@@ -329,29 +329,14 @@ pub async fn run_sync(
                 };
                 return Err(SyncError { kind, report });
             }
-            Engine::sync(store, transport, config).await.map(|mut r| {
-                merge(&mut r, report);
-                r
+            Engine::sync(store, transport, config).await.map(|r| {
+                let mut total = report;
+                total.absorb(r);
+                total
             })
         }
         other => other,
     }
-}
-
-/// Adds the counts of an earlier, interrupted run to `r`.
-fn merge(r: &mut SyncReport, earlier: SyncReport) {
-    r.pushed += earlier.pushed;
-    r.batches += earlier.batches;
-    r.accepted += earlier.accepted;
-    r.updated += earlier.updated;
-    r.duplicates += earlier.duplicates;
-    r.reconciled += earlier.reconciled;
-    r.retries += earlier.retries;
-    r.pulled += earlier.pulled;
-    r.cursor_resets += earlier.cursor_resets;
-    let mut failed = earlier.failed;
-    failed.append(&mut r.failed);
-    r.failed = failed;
 }
 
 /// `sync`: handshake, reconcile, push, pull.

@@ -393,19 +393,6 @@ fn answers(
     a
 }
 
-fn add_reports(total: &mut SyncReport, r: SyncReport) {
-    total.pushed += r.pushed;
-    total.batches += r.batches;
-    total.accepted += r.accepted;
-    total.updated += r.updated;
-    total.duplicates += r.duplicates;
-    total.reconciled += r.reconciled;
-    total.retries += r.retries;
-    total.pulled += r.pulled;
-    total.cursor_resets += r.cursor_resets;
-    total.failed.extend(r.failed);
-}
-
 /// Runs one sync that may be "killed"; `None` when it was.
 async fn killable_sync(
     store: &mut Store,
@@ -519,10 +506,10 @@ async fn run_device(
         for _ in 0..attempts {
             result.runs += 1;
             match killable_sync(&mut store, &transport, &config).await {
-                Some(Ok(r)) => add_reports(&mut result.sync, r),
+                Some(Ok(r)) => result.sync.absorb(r),
                 Some(Err(e)) => {
                     result.errors += 1;
-                    add_reports(&mut result.sync, e.report);
+                    result.sync.absorb(e.report);
                 }
                 None => {
                     // Killed: restart the "app" from what is on disk.
@@ -677,7 +664,7 @@ pub async fn run(cfg: SimConfig) -> Result<SimReport, AppError> {
         report.generated += d.generated.len();
         generated.extend(d.generated);
         device_ids.insert(d.device_id);
-        add_reports(&mut report.sync, d.sync);
+        report.sync.absorb(d.sync);
         report.sync_runs += d.runs;
         report.sync_errors += d.errors;
         report.unsent += d.unsent;

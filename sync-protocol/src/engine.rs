@@ -379,6 +379,25 @@ pub struct SyncReport {
     pub cursor_resets: usize,
 }
 
+impl SyncReport {
+    /// Adds the counts of a later run (e.g. the rerun after a token refresh, or another device of a
+    /// simulation) to this one; failed forms keep their order, this run's first.
+    pub fn absorb(&mut self, later: SyncReport) {
+        self.protocol_version = later.protocol_version.or(self.protocol_version);
+        self.clock_skew_ms = later.clock_skew_ms.or(self.clock_skew_ms);
+        self.pushed += later.pushed;
+        self.batches += later.batches;
+        self.accepted += later.accepted;
+        self.updated += later.updated;
+        self.duplicates += later.duplicates;
+        self.reconciled += later.reconciled;
+        self.retries += later.retries;
+        self.pulled += later.pulled;
+        self.cursor_resets += later.cursor_resets;
+        self.failed.extend(later.failed);
+    }
+}
+
 /// How a sync run stopped early.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SyncErrorKind {
