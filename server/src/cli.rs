@@ -119,7 +119,7 @@ pub fn main() -> ExitCode {
                 app.run_until_stopped().await?;
             }
             Command::Migrate => {
-                let db = prepare_database(&settings).await?;
+                let db = prepare_database(&settings, &Passwords::new(&settings)?).await?;
                 db.close().await?;
             }
             Command::User(cmd) => run_user_command(&settings, cmd).await?,
@@ -140,8 +140,8 @@ async fn run_user_command(
     settings: &Settings,
     cmd: UserCommand,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let db = prepare_database(settings).await?;
     let passwords = Passwords::new(settings)?;
+    let db = prepare_database(settings, &passwords).await?;
     let actor = Actor::system("cli");
     match cmd {
         UserCommand::Create {

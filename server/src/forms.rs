@@ -2,7 +2,6 @@
 //! The sync protocol's push builds on [`store_accepted`].
 
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -52,20 +51,32 @@ pub enum StoreError {
     Db(#[from] DbErr),
 }
 
-/// SHA-256 (hex) of what a form says: the canonical JSON of its units, household, revision and
-/// answers (object keys sorted), so the same content always hashes the same.
-pub fn content_hash(f: &NewForm) -> String {
-    let v = serde_json::json!({
-        "round": f.round_code,
-        "province": f.province_code,
-        "district": f.district_code,
-        "commune": f.commune_code,
-        "village": f.village_code,
-        "household": f.household_ref,
-        "revision": f.revision,
-        "answers": f.answers,
-    });
-    crate::seed::hex(&Sha256::digest(v.to_string().as_bytes()))
+/// SHA-256 (hex) of what a form says, exactly as the sync protocol defines it
+/// ([`sync_protocol::FormSubmission::content_hash`]), so a device can reproduce it.
+pub fn content_hash(q: &schema::Questionnaire, f: &NewForm) -> String {
+    sync_protocol::FormSubmission {
+        id: f.id,
+        round: f.round_code.clone(),
+        questionnaire_code: q.code.clone(),
+        questionnaire_version: q.version,
+        revision: u32::try_from(f.revision).unwrap_or(0),
+        units: sync_protocol::FormUnits {
+            province: f.province_code.clone(),
+            district: f.district_code.clone(),
+            commune: f.commune_code.clone(),
+            village: f.village_code.clone(),
+        },
+        household_ref: f.household_ref.clone(),
+        started_at: f.started_at,
+        finished_at: f.finished_at,
+        gps: f.gps.map(|(lat, lon)| sync_protocol::Gps {
+            lat,
+            lon,
+            accuracy_m: None,
+        }),
+        answers: f.answers.clone(),
+    }
+    .content_hash()
 }
 
 /// Validates the answers against `q` and stores the form as `accepted`.
@@ -76,7 +87,7 @@ pub async fn store_accepted(
 ) -> Result<form::Model, StoreError> {
     let valid = schema::validate(q, &f.answers).map_err(StoreError::Invalid)?;
     let now = OffsetDateTime::now_utc();
-    let hash = content_hash(&f);
+    let hash = content_hash(q, &f);
     let row = form::ActiveModel {
         id: Set(f.id),
         round_code: Set(f.round_code),

@@ -20,6 +20,7 @@ pub mod startup;
 pub mod state;
 pub mod sync;
 pub mod telemetry;
+pub mod text;
 pub mod users;
 
 pub use routes::router;

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use crate::{
     entities::{geo_mapping, geo_successor, geo_unit, geography, round},
     registry::{self, PublishOutcome},
+    text::hex,
 };
 
 /// Why seeding failed.
@@ -115,17 +116,6 @@ fn mapping_hash(m: &::geography::Mapping) -> String {
         }
     }
     hex(&h.finalize())
-}
-
-/// Lowercase hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// Loads (or reloads, when the shipped data changed) one geography's units.

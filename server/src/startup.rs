@@ -49,7 +49,10 @@ pub struct Application {
 
 /// Opens the database, runs the migrations, loads reference data and creates the first ministry
 /// account if there is no user. Used by `serve`, `migrate` and the user subcommands.
-pub async fn prepare_database(settings: &Settings) -> Result<DatabaseConnection, StartupError> {
+pub async fn prepare_database(
+    settings: &Settings,
+    passwords: &Passwords,
+) -> Result<DatabaseConnection, StartupError> {
     let t = Instant::now();
     let db = db::connect(settings).await.map_err(StartupError::Connect)?;
     Migrator::up(&db, None)
@@ -57,7 +60,7 @@ pub async fn prepare_database(settings: &Settings) -> Result<DatabaseConnection,
         .map_err(StartupError::Migrate)?;
     let migrated_ms = t.elapsed().as_millis() as u64;
     seed::run(&db).await?;
-    crate::users::bootstrap_admin(&db, &Passwords::new(settings)?, settings).await?;
+    crate::users::bootstrap_admin(&db, passwords, settings).await?;
     tracing::info!(
         backend = ?db.get_database_backend(),
         migrated_ms,
@@ -71,7 +74,9 @@ impl Application {
     /// Builds the app from settings: the single entry point for `main` and the tests. Binding to
     /// port 0 picks a free port (see [`Application::port`]).
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
-        let db = prepare_database(&settings).await?;
+        // Built once: it hashes a dummy password, which costs as much as a login.
+        let passwords = Passwords::new(&settings)?;
+        let db = prepare_database(&settings, &passwords).await?;
         let addr = settings.bind;
         let listener = TcpListener::bind(addr)
             .await
@@ -82,7 +87,7 @@ impl Application {
         Ok(Application {
             listener,
             local_addr,
-            state: AppState::new(db, settings.clone(), Passwords::new(&settings)?),
+            state: AppState::new(db, settings.clone(), passwords),
         })
     }
 

@@ -91,7 +91,7 @@ impl Passwords {
 pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::fill(&mut buf[..]);
-    crate::seed::hex(&buf)
+    crate::text::hex(&buf)
 }
 
 /// A random password that satisfies the policy, for generated accounts.

@@ -91,7 +91,7 @@ pub fn new_refresh_token() -> String {
 
 /// SHA-256 (hex) of a refresh token: only this is stored.
 pub fn hash_refresh_token(token: &str) -> String {
-    crate::seed::hex(&Sha256::digest(token.as_bytes()))
+    crate::text::hex(&Sha256::digest(token.as_bytes()))
 }
 
 #[cfg(test)]

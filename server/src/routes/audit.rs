@@ -11,6 +11,7 @@ use crate::{
     entities::audit_event,
     error::{ApiError, ApiQuery},
     state::AppState,
+    text::rfc3339,
 };
 
 /// `/audit`
@@ -79,7 +80,7 @@ async fn list_audit_events(
         .map(|r| {
             json!({
                 "id": r.id,
-                "at": r.at.format(&time::format_description::well_known::Rfc3339).ok(),
+                "at": rfc3339(&r.at),
                 "event": r.event,
                 "actor_id": r.actor_id,
                 "actor": r.actor_username,

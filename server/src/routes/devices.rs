@@ -18,6 +18,7 @@ use crate::{
     entities::{device, refresh_token, user},
     error::{ApiError, ApiPath, ApiQuery},
     state::AppState,
+    text::rfc3339,
 };
 
 /// `/devices...`
@@ -25,11 +26,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/devices", get(list_devices))
         .route("/devices/{id}/revoke", post(revoke_device))
-}
-
-fn rfc3339(t: &OffsetDateTime) -> Option<String> {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .ok()
 }
 
 fn device_view(d: &device::Model, owner: Option<&user::Model>) -> Value {

@@ -15,6 +15,7 @@ use crate::{
     error::{ApiError, ApiPath, ApiQuery},
     registry,
     state::AppState,
+    text::rfc3339,
 };
 
 /// `/rounds/{round}/forms`, `/forms/{id}`
@@ -32,11 +33,6 @@ struct FormQuery {
     /// Page cursor: forms after this sequence number.
     after: Option<i64>,
     limit: Option<u64>,
-}
-
-fn rfc3339(t: &time::OffsetDateTime) -> Option<String> {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .ok()
 }
 
 fn summary(f: &form::Model) -> Value {

@@ -13,6 +13,7 @@ use crate::{
     entities::user,
     error::{ApiError, ApiJson, ApiPath, ApiQuery},
     state::AppState,
+    text::rfc3339,
     users::{self, NewUser, UserChanges},
 };
 
@@ -43,8 +44,8 @@ pub fn user_view(u: &user::Model) -> Value {
         })),
         "team": u.team,
         "active": u.active,
-        "created_at": u.created_at.format(&time::format_description::well_known::Rfc3339).ok(),
-        "updated_at": u.updated_at.format(&time::format_description::well_known::Rfc3339).ok(),
+        "created_at": rfc3339(&u.created_at),
+        "updated_at": rfc3339(&u.updated_at),
     })
 }
 
