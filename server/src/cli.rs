@@ -1,4 +1,4 @@
-//! The `sipas` command line: `serve` and `migrate`.
+//! The `sipas` command line: `serve`, `migrate`, `user`, `indices`.
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
@@ -8,6 +8,7 @@ use crate::{
     audit::Actor,
     auth::password::{Passwords, generate_password},
     error::error_chain,
+    index_stats,
     settings::Settings,
     startup::{Application, prepare_database},
     telemetry,
@@ -44,6 +45,28 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Maintain the index engine's per-village statistics.
+    #[command(subcommand)]
+    Indices(IndicesCommand),
+}
+
+/// `sipas indices ...`
+#[derive(Debug, Subcommand)]
+pub enum IndicesCommand {
+    /// Recompute a round's per-village statistics from its stored forms and replace them (repair,
+    /// or backfill after an upgrade).
+    Rebuild {
+        /// Round code, e.g. sipas-2025.
+        #[arg(long)]
+        round: String,
+    },
+    /// Compare a round's stored statistics with a recomputation from its forms; fails on any
+    /// difference.
+    Check {
+        /// Round code, e.g. sipas-2025.
+        #[arg(long)]
+        round: String,
+    },
 }
 
 /// `sipas user ...`
@@ -123,6 +146,7 @@ pub fn main() -> ExitCode {
                 db.close().await?;
             }
             Command::User(cmd) => run_user_command(&settings, cmd).await?,
+            Command::Indices(cmd) => run_indices_command(&settings, cmd).await?,
         }
         Ok(())
     });
@@ -134,6 +158,56 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn run_indices_command(
+    settings: &Settings,
+    cmd: IndicesCommand,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let db = prepare_database(settings, &Passwords::new(settings)?).await?;
+    let questionnaires = crate::sync::QuestionnaireCache::default();
+    let layouts = index_stats::Layouts::default();
+    match cmd {
+        IndicesCommand::Rebuild { round } => {
+            let started = std::time::Instant::now();
+            let n = index_stats::rebuild(&db, &questionnaires, &layouts, &round).await?;
+            println!(
+                "{round}: {n} villages rebuilt from the forms in {:.2} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        IndicesCommand::Check { round } => {
+            let stored = index_stats::load(&db, &questionnaires, &layouts, &round, None).await?;
+            let fresh =
+                index_stats::compute_from_forms(&db, &questionnaires, &layouts, &round, None)
+                    .await?;
+            let key = |v: &index_stats::VillageStats| (v.questionnaire.clone(), v.key.clone());
+            let stored: std::collections::BTreeMap<_, _> =
+                stored.into_iter().map(|v| (key(&v), v.stats)).collect();
+            let fresh: std::collections::BTreeMap<_, _> =
+                fresh.into_iter().map(|v| (key(&v), v.stats)).collect();
+            let differing: Vec<String> = stored
+                .keys()
+                .chain(fresh.keys())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .filter(|k| stored.get(*k) != fresh.get(*k))
+                .map(|(_, k)| format!("{}/{}", k.stratum, k.cluster))
+                .collect();
+            if !differing.is_empty() {
+                db.close().await?;
+                return Err(format!(
+                    "{round}: stored statistics differ from the forms in {} villages: {}",
+                    differing.len(),
+                    differing.join(", ")
+                )
+                .into());
+            }
+            println!("{round}: {} villages match their forms", fresh.len());
+        }
+    }
+    db.close().await?;
+    Ok(())
 }
 
 async fn run_user_command(

@@ -6,6 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::{password::Passwords, throttle::LoginThrottle, tokens::TokenKeys},
+    index_stats::Layouts,
     settings::Settings,
     sync::QuestionnaireCache,
 };
@@ -26,6 +27,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     /// Parsed questionnaire definitions.
     pub questionnaires: Arc<QuestionnaireCache>,
+    /// Index-stats layouts per questionnaire version.
+    pub layouts: Arc<Layouts>,
 }
 
 impl AppState {
@@ -40,6 +43,7 @@ impl AppState {
             ))),
             settings: Arc::new(settings),
             questionnaires: Arc::new(QuestionnaireCache::default()),
+            layouts: Arc::new(Layouts::default()),
         }
     }
 }

@@ -312,3 +312,24 @@ fn successor_communes(
         .insert(key, set.clone());
     set
 }
+
+/// Who may read index reports: the ministry everything; reviewers and supervisors their scope and
+/// below, plus the national figure and the national table of provinces (published anyway);
+/// enumerators none. `unit` is `None` for the nation, else the unit code the scope is checked on
+/// (a village's commune); `national_table` says the request lists provinces under the nation.
+pub fn can_read_indices(
+    user: &AuthUser,
+    geo: &str,
+    unit: Option<&str>,
+    national_table: bool,
+) -> Result<(), ApiError> {
+    match user.role {
+        Role::Enumerator => Err(forbidden()),
+        Role::Ministry => Ok(()),
+        Role::ProvinceReviewer | Role::Supervisor => match unit {
+            None if national_table => Ok(()),
+            None => Err(out_of_scope()),
+            Some(code) => require_unit(user, geo, code),
+        },
+    }
+}

@@ -7,6 +7,7 @@ pub mod geo_mapping;
 pub mod geo_successor;
 pub mod geo_unit;
 pub mod geography;
+pub mod index_cluster_stat;
 pub mod quarantined_form;
 pub mod questionnaire_version;
 pub mod refresh_token;

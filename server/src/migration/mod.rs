@@ -9,6 +9,7 @@ mod m20261123_000003_create_rounds;
 mod m20261123_000004_create_forms;
 mod m20261123_000005_create_identity_tables;
 mod m20261123_000006_create_sync_changes;
+mod m20261130_000001_create_index_cluster_stats;
 
 /// Runs the migrations above; used at server start and by `sipas migrate`.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_create_forms::Migration),
             Box::new(m20261123_000005_create_identity_tables::Migration),
             Box::new(m20261123_000006_create_sync_changes::Migration),
+            Box::new(m20261130_000001_create_index_cluster_stats::Migration),
         ]
     }
 }

@@ -18,6 +18,7 @@ mod devices;
 mod forms;
 mod geographies;
 mod health;
+mod index_reports;
 mod questionnaires;
 mod rounds;
 mod sync;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(questionnaires::router())
         .merge(geographies::router())
         .merge(rounds::router())
+        .merge(index_reports::router())
         .merge(forms::router())
         .merge(sync::router());
     Router::new()

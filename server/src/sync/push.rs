@@ -1,7 +1,10 @@
 //! `push`: decides each form's outcome, stores accepted forms and quarantines the rest in one
 //! transaction, and answers only after it committed.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
+
+use indices::StatsLayout;
+use schema::ValidAnswers;
 
 use sea_orm::{
     ActiveValue::Set,
@@ -18,6 +21,7 @@ use crate::{
     auth::{AuthUser, policy},
     entities::{device, form, quarantined_form, questionnaire_version, round},
     error::ApiError,
+    index_stats::{FormPlace, PendingStats},
     registry::STATUS_OPEN,
     state::AppState,
 };
@@ -30,6 +34,10 @@ struct Accept {
     round: String,
     payload: String,
     row: form::ActiveModel,
+    /// What the form adds to its village's index stats.
+    stats: (Arc<StatsLayout>, ValidAnswers),
+    /// Province, district, commune and village, for the stats.
+    row_units: (String, Option<String>, String, String),
 }
 
 /// A payload headed for quarantine.
@@ -439,6 +447,13 @@ pub async fn push(
                 answers: Set(valid.encode(&q)),
                 ..Default::default()
             },
+            stats: (state.layouts.get(&q), valid),
+            row_units: (
+                f.units.province.clone(),
+                f.units.district.clone(),
+                f.units.commune.clone(),
+                f.units.village.clone(),
+            ),
         });
     }
 
@@ -479,9 +494,20 @@ pub async fn push(
         winner_hash.extend(rows);
     }
     let mut accepted = 0i64;
+    let mut stats = PendingStats::default();
     for a in accepts {
         if inserted.contains(&a.id) {
             accepted += 1;
+            let place = FormPlace {
+                round: &a.round,
+                province: a.row_units.0.as_str(),
+                district: a.row_units.1.as_deref(),
+                commune: a.row_units.2.as_str(),
+                village: a.row_units.3.as_str(),
+            };
+            stats
+                .add(&a.stats.0, place, &a.stats.1)
+                .map_err(|e| ApiError::internal(format!("index stats of form {}: {e}", a.id)))?;
             results[a.idx] = Some(FormResult {
                 id: Some(a.id),
                 outcome: Outcome::Accepted,
@@ -539,6 +565,7 @@ pub async fn push(
             .exec_without_returning(&txn)
             .await?;
     }
+    stats.apply(&txn, now).await?;
     if let Some(dev) = &user.device_id {
         device::Entity::update_many()
             .col_expr(device::Column::LastPushAt, Expr::value(now))

@@ -1,0 +1,499 @@
+//! The index engine's per-village sufficient statistics in the database (`index_cluster_stats`).
+//!
+//! Every accepted form adds its counts to its village's row **in the transaction that stores the
+//! form**, so the indices of any unit are one read of its villages' rows, never a scan of the
+//! forms. [`PendingStats`] gathers a transaction's changes per village and [`PendingStats::apply`]
+//! writes them; [`compute_from_forms`] is the naive recomputation from the stored forms (used by
+//! `sipas indices rebuild` to repair or backfill, and as the benchmark's baseline).
+//!
+//! Concurrency: `apply` first upserts every touched row in key order with
+//! `INSERT … ON CONFLICT DO UPDATE SET n_forms = n_forms + …`, which takes the row lock on
+//! PostgreSQL (SQLite holds the database write lock already), then reads the counts it now owns and
+//! writes the sums. Two server processes adding to one village therefore serialise on that row and
+//! neither update is lost; sorting the keys prevents lock-order deadlocks between batches.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, RwLock},
+};
+
+use indices::{ClusterKey, ClusterStats, StatsError, StatsLayout};
+use schema::{Questionnaire, ValidAnswers};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
+    sea_query::{Expr, ExprTrait, OnConflict},
+};
+use time::OffsetDateTime;
+
+use crate::{entities::form, entities::index_cluster_stat as ics, sync::QuestionnaireCache};
+
+/// Form status that counts towards the indices.
+pub const COUNTED_STATUS: &str = "accepted";
+
+/// The normalised village code used as the cluster key: Vietnamese diacritics, case and
+/// whitespace runs do not matter ("Thôn 3", "thon 3", "THÔN  3" are one village).
+///
+/// Enumerators type village codes by hand, with or without tone marks and in either Unicode form;
+/// treating those spellings as different villages would split one cluster into several and make
+/// the design-based intervals too narrow. Two villages of one commune whose names differ only by
+/// tone marks would be merged; that errs toward a coarser cluster, which only widens intervals.
+pub fn cluster_key(village: &str) -> String {
+    let folded = ::geography::fold(village);
+    if folded.is_empty() {
+        village.trim().to_owned()
+    } else {
+        folded
+    }
+}
+
+/// Stats layouts per questionnaire version, built once (a layout is immutable).
+#[derive(Default)]
+pub struct Layouts {
+    map: RwLock<HashMap<(String, u32), Arc<StatsLayout>>>,
+}
+
+impl Layouts {
+    /// The layout of `q`.
+    pub fn get(&self, q: &Questionnaire) -> Arc<StatsLayout> {
+        let key = (q.code.clone(), q.version);
+        if let Some(l) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return l.clone();
+        }
+        let l = Arc::new(StatsLayout::new(q));
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, l.clone());
+        l
+    }
+}
+
+/// Where a form counts: round, questionnaire version and village.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cell {
+    /// Round code.
+    pub round: String,
+    /// Questionnaire code.
+    pub questionnaire: String,
+    /// Questionnaire version.
+    pub version: i32,
+    /// Commune (stratum).
+    pub commune: String,
+    /// Normalised village code ([`cluster_key`]).
+    pub cluster: String,
+}
+
+/// The units above a village, stored beside its stats so that reading a province needs no join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// Province code.
+    pub province: String,
+    /// District code, in geographies with districts.
+    pub district: Option<String>,
+    /// The village code as first spelled.
+    pub label: String,
+}
+
+struct Change {
+    place: Place,
+    layout: Arc<StatsLayout>,
+    added: ClusterStats,
+    removed: ClusterStats,
+}
+
+/// The stats changes of one transaction, per village.
+#[derive(Default)]
+pub struct PendingStats {
+    cells: BTreeMap<Cell, Change>,
+}
+
+/// A form's place in the stats: its round, questionnaire and units.
+#[derive(Debug, Clone, Copy)]
+pub struct FormPlace<'a> {
+    /// Round code.
+    pub round: &'a str,
+    /// Province code.
+    pub province: &'a str,
+    /// District code.
+    pub district: Option<&'a str>,
+    /// Commune code.
+    pub commune: &'a str,
+    /// Village code as typed.
+    pub village: &'a str,
+}
+
+impl PendingStats {
+    /// Whether nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    fn change(&mut self, layout: &Arc<StatsLayout>, at: FormPlace<'_>) -> &mut Change {
+        let cell = Cell {
+            round: at.round.to_owned(),
+            questionnaire: layout.questionnaire.to_string(),
+            version: i32::try_from(layout.version).unwrap_or(i32::MAX),
+            commune: at.commune.to_owned(),
+            cluster: cluster_key(at.village),
+        };
+        self.cells.entry(cell).or_insert_with(|| Change {
+            place: Place {
+                province: at.province.to_owned(),
+                district: at.district.map(str::to_owned),
+                label: at.village.trim().to_owned(),
+            },
+            layout: layout.clone(),
+            added: ClusterStats::new(layout),
+            removed: ClusterStats::new(layout),
+        })
+    }
+
+    /// Counts an accepted form.
+    pub fn add(
+        &mut self,
+        layout: &Arc<StatsLayout>,
+        at: FormPlace<'_>,
+        form: &ValidAnswers,
+    ) -> Result<(), StatsError> {
+        let layout_ref = layout.clone();
+        self.change(layout, at).added.add_form(&layout_ref, form)
+    }
+
+    /// Uncounts a form counted before (a form rejected after acceptance).
+    pub fn remove(
+        &mut self,
+        layout: &Arc<StatsLayout>,
+        at: FormPlace<'_>,
+        form: &ValidAnswers,
+    ) -> Result<(), StatsError> {
+        let layout_ref = layout.clone();
+        self.change(layout, at).removed.add_form(&layout_ref, form)
+    }
+
+    /// Writes the changes inside the caller's transaction (see the module docs for the locking).
+    /// Fails, so that the transaction rolls back, if a removal exceeds what was counted.
+    pub async fn apply(self, txn: &impl ConnectionTrait, now: OffsetDateTime) -> Result<(), DbErr> {
+        if self.cells.is_empty() {
+            return Ok(());
+        }
+        let cells: Vec<(Cell, Change)> = self.cells.into_iter().collect();
+        // Upsert in key order: locks every touched row and learns the counts it holds.
+        let mut held: HashMap<Cell, Vec<u8>> = HashMap::with_capacity(cells.len());
+        for chunk in cells.chunks(100) {
+            let rows = chunk.iter().map(|(cell, ch)| {
+                let delta = i64::from(ch.added.n_forms()) - i64::from(ch.removed.n_forms());
+                ics::ActiveModel {
+                    round_code: sea_orm::Set(cell.round.clone()),
+                    questionnaire_code: sea_orm::Set(cell.questionnaire.clone()),
+                    questionnaire_version: sea_orm::Set(cell.version),
+                    commune_code: sea_orm::Set(cell.commune.clone()),
+                    cluster_key: sea_orm::Set(cell.cluster.clone()),
+                    province_code: sea_orm::Set(ch.place.province.clone()),
+                    district_code: sea_orm::Set(ch.place.district.clone()),
+                    village_label: sea_orm::Set(ch.place.label.clone()),
+                    n_forms: sea_orm::Set(delta),
+                    // Empty marks a row this statement created.
+                    counts: sea_orm::Set(Vec::new()),
+                    updated_at: sea_orm::Set(now),
+                }
+            });
+            let mut stmt = ics::Entity::insert_many(rows)
+                .on_conflict(
+                    OnConflict::columns([
+                        ics::Column::RoundCode,
+                        ics::Column::QuestionnaireCode,
+                        ics::Column::QuestionnaireVersion,
+                        ics::Column::CommuneCode,
+                        ics::Column::ClusterKey,
+                    ])
+                    .value(
+                        ics::Column::NForms,
+                        Expr::col((ics::Entity, ics::Column::NForms))
+                            .add(Expr::col((Excluded, ics::Column::NForms))),
+                    )
+                    .value(
+                        ics::Column::UpdatedAt,
+                        Expr::col((Excluded, ics::Column::UpdatedAt)),
+                    )
+                    .to_owned(),
+                )
+                .into_query();
+            stmt.returning(sea_orm::sea_query::Query::returning().columns([
+                ics::Column::QuestionnaireCode,
+                ics::Column::QuestionnaireVersion,
+                ics::Column::CommuneCode,
+                ics::Column::ClusterKey,
+                ics::Column::Counts,
+            ]));
+            let round = &chunk[0].0.round;
+            for row in txn.query_all(&stmt).await? {
+                let cell = Cell {
+                    round: round.clone(),
+                    questionnaire: row.try_get("", "questionnaire_code")?,
+                    version: row.try_get("", "questionnaire_version")?,
+                    commune: row.try_get("", "commune_code")?,
+                    cluster: row.try_get("", "cluster_key")?,
+                };
+                held.insert(cell, row.try_get("", "counts")?);
+            }
+        }
+        for (cell, ch) in cells {
+            let bytes = held.get(&cell).ok_or_else(|| {
+                DbErr::Custom(format!("index stats row {cell:?} missing after upsert"))
+            })?;
+            let mut stats = if bytes.is_empty() {
+                ClusterStats::new(&ch.layout)
+            } else {
+                ClusterStats::from_bytes(&ch.layout, bytes)
+                    .map_err(|e| DbErr::Custom(format!("index stats row {cell:?}: {e}")))?
+            };
+            stats
+                .add(&ch.added)
+                .and_then(|()| stats.subtract(&ch.removed))
+                .map_err(|e| DbErr::Custom(format!("index stats row {cell:?}: {e}")))?;
+            ics::Entity::update_many()
+                .col_expr(ics::Column::Counts, Expr::value(stats.to_bytes()))
+                .filter(ics::Column::RoundCode.eq(cell.round))
+                .filter(ics::Column::QuestionnaireCode.eq(cell.questionnaire))
+                .filter(ics::Column::QuestionnaireVersion.eq(cell.version))
+                .filter(ics::Column::CommuneCode.eq(cell.commune))
+                .filter(ics::Column::ClusterKey.eq(cell.cluster))
+                .exec(txn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// `excluded`, the row proposed for insertion in `ON CONFLICT DO UPDATE` (PostgreSQL and SQLite).
+struct Excluded;
+
+impl sea_orm::sea_query::Iden for Excluded {
+    fn unquoted(&self) -> &str {
+        "excluded"
+    }
+}
+
+/// The stats of one village as read back: its key (commune, village), place and counts.
+#[derive(Debug, Clone)]
+pub struct VillageStats {
+    /// Stratum (commune) and cluster (normalised village).
+    pub key: ClusterKey,
+    /// Units above.
+    pub place: Place,
+    /// Questionnaire code and version of these counts.
+    pub questionnaire: (String, i32),
+    /// The counts.
+    pub stats: ClusterStats,
+}
+
+/// Reads the stats rows of a round, optionally of some provinces only. Rows whose counts do not fit
+/// their layout (which would mean a corrupted row) fail the read.
+pub async fn load(
+    db: &impl ConnectionTrait,
+    questionnaires: &QuestionnaireCache,
+    layouts: &Layouts,
+    round: &str,
+    provinces: Option<&[String]>,
+) -> Result<Vec<VillageStats>, DbErr> {
+    let mut query = ics::Entity::find().filter(ics::Column::RoundCode.eq(round));
+    if let Some(p) = provinces {
+        query = query.filter(ics::Column::ProvinceCode.is_in(p.iter().cloned()));
+    }
+    let rows = query
+        .filter(ics::Column::NForms.gt(0))
+        .order_by_asc(ics::Column::CommuneCode)
+        .order_by_asc(ics::Column::ClusterKey)
+        .all(db)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut layout_of: HashMap<(String, i32), Arc<StatsLayout>> = HashMap::new();
+    for r in rows {
+        let qkey = (r.questionnaire_code.clone(), r.questionnaire_version);
+        let layout = match layout_of.get(&qkey) {
+            Some(l) => l.clone(),
+            None => {
+                let version = u32::try_from(r.questionnaire_version).unwrap_or(0);
+                let q = questionnaires
+                    .get(db, &r.questionnaire_code, version)
+                    .await?
+                    .ok_or_else(|| {
+                        DbErr::Custom(format!(
+                            "index stats of unknown questionnaire {} v{}",
+                            r.questionnaire_code, r.questionnaire_version
+                        ))
+                    })?;
+                let l = layouts.get(&q);
+                layout_of.insert(qkey.clone(), l.clone());
+                l
+            }
+        };
+        let stats = ClusterStats::from_bytes(&layout, &r.counts).map_err(|e| {
+            DbErr::Custom(format!(
+                "index stats row {}/{}/{}: {e}",
+                r.round_code, r.commune_code, r.cluster_key
+            ))
+        })?;
+        out.push(VillageStats {
+            key: ClusterKey::new(r.commune_code, r.cluster_key),
+            place: Place {
+                province: r.province_code,
+                district: r.district_code,
+                label: r.village_label,
+            },
+            questionnaire: qkey,
+            stats,
+        });
+    }
+    Ok(out)
+}
+
+/// The naive recomputation: reads every counted form of the round (optionally of some provinces),
+/// decodes its answers and adds them up per village. Returns the same rows [`load`] would read when
+/// the stored stats are right.
+pub async fn compute_from_forms(
+    db: &impl ConnectionTrait,
+    questionnaires: &QuestionnaireCache,
+    layouts: &Layouts,
+    round: &str,
+    provinces: Option<&[String]>,
+) -> Result<Vec<VillageStats>, DbErr> {
+    type Row = (
+        i64,
+        String,
+        i32,
+        String,
+        Option<String>,
+        String,
+        String,
+        Vec<u8>,
+    );
+    let mut pending = PendingStats::default();
+    let mut defs: HashMap<(String, i32), (Arc<Questionnaire>, Arc<StatsLayout>)> = HashMap::new();
+    let mut after = i64::MIN;
+    loop {
+        let mut query = form::Entity::find()
+            .select_only()
+            .columns([
+                form::Column::Seq,
+                form::Column::QuestionnaireCode,
+                form::Column::QuestionnaireVersion,
+                form::Column::ProvinceCode,
+                form::Column::DistrictCode,
+                form::Column::CommuneCode,
+                form::Column::VillageCode,
+                form::Column::Answers,
+            ])
+            .filter(form::Column::RoundCode.eq(round))
+            .filter(form::Column::Status.eq(COUNTED_STATUS))
+            .filter(form::Column::Seq.gt(after));
+        if let Some(p) = provinces {
+            query = query.filter(form::Column::ProvinceCode.is_in(p.iter().cloned()));
+        }
+        let rows: Vec<Row> = query
+            .order_by_asc(form::Column::Seq)
+            .limit(20_000)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        for (seq, qcode, qversion, province, district, commune, village, answers) in rows {
+            let key = (qcode, qversion);
+            if !defs.contains_key(&key) {
+                let q = questionnaires
+                    .get(db, &key.0, u32::try_from(key.1).unwrap_or(0))
+                    .await?
+                    .ok_or_else(|| {
+                        DbErr::Custom(format!(
+                            "form {seq} uses unknown questionnaire {} v{}",
+                            key.0, key.1
+                        ))
+                    })?;
+                let layout = layouts.get(&q);
+                defs.insert(key.clone(), (q, layout));
+            }
+            let (q, layout) = &defs[&key];
+            let valid = ValidAnswers::decode(q, &answers)
+                .map_err(|e| DbErr::Custom(format!("form {seq} answers do not decode: {e}")))?;
+            let at = FormPlace {
+                round,
+                province: &province,
+                district: district.as_deref(),
+                commune: &commune,
+                village: &village,
+            };
+            pending
+                .add(layout, at, &valid)
+                .map_err(|e| DbErr::Custom(format!("form {seq}: {e}")))?;
+        }
+    }
+    Ok(pending
+        .cells
+        .into_iter()
+        .map(|(cell, ch)| VillageStats {
+            key: ClusterKey::new(cell.commune, cell.cluster),
+            place: ch.place,
+            questionnaire: (cell.questionnaire, cell.version),
+            stats: ch.added,
+        })
+        .collect())
+}
+
+/// Replaces a round's stored stats by a recomputation from its forms (repair or backfill), in one
+/// transaction. Returns the number of villages written.
+pub async fn rebuild(
+    db: &sea_orm::DatabaseConnection,
+    questionnaires: &QuestionnaireCache,
+    layouts: &Layouts,
+    round: &str,
+) -> Result<usize, DbErr> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await?;
+    ics::Entity::delete_many()
+        .filter(ics::Column::RoundCode.eq(round))
+        .exec(&txn)
+        .await?;
+    let villages = compute_from_forms(&txn, questionnaires, layouts, round, None).await?;
+    let now = OffsetDateTime::now_utc();
+    let n = villages.len();
+    let rows: Vec<ics::ActiveModel> = villages
+        .into_iter()
+        .map(|v| ics::ActiveModel {
+            round_code: sea_orm::Set(round.to_owned()),
+            questionnaire_code: sea_orm::Set(v.questionnaire.0),
+            questionnaire_version: sea_orm::Set(v.questionnaire.1),
+            commune_code: sea_orm::Set(v.key.stratum),
+            cluster_key: sea_orm::Set(v.key.cluster),
+            province_code: sea_orm::Set(v.place.province),
+            district_code: sea_orm::Set(v.place.district),
+            village_label: sea_orm::Set(v.place.label),
+            n_forms: sea_orm::Set(i64::from(v.stats.n_forms())),
+            counts: sea_orm::Set(v.stats.to_bytes()),
+            updated_at: sea_orm::Set(now),
+        })
+        .collect();
+    for chunk in rows.chunks(200) {
+        ics::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_keys_ignore_case_marks_and_spacing() {
+        assert_eq!(cluster_key("Thôn 3"), "thon 3");
+        assert_eq!(cluster_key("  THÔN   3 "), "thon 3");
+        assert_eq!(cluster_key("thon 3"), "thon 3");
+        // Decomposed (NFD) input folds the same as precomposed.
+        assert_eq!(cluster_key("Tho\u{302}n 3"), "thon 3");
+        assert_ne!(cluster_key("Thôn 3"), cluster_key("Thôn 4"));
+    }
+}
