@@ -50,7 +50,23 @@ struct Ask {
     combine: Combine,
 }
 
-async fn load_round(state: &AppState, code: &str) -> Result<RoundStats, ApiError> {
+/// The province a `unit` parameter lies in, so that only its villages are read; `None` for the
+/// nation or a code the geography does not know (resolved, and refused, later).
+fn province_of(geo: &::geography::Geography, unit: Option<&str>) -> Option<Vec<String>> {
+    let code = unit.map(str::trim).filter(|c| !c.is_empty())?;
+    let code = code.split_once('/').map_or(code, |(commune, _)| commune);
+    geo.path(code)
+        .first()
+        .filter(|u| u.level == ::geography::Level::Province)
+        .map(|u| vec![u.code.clone()])
+}
+
+/// Loads a round's village stats: all of them, or only those of the province `unit` lies in.
+async fn load_round(
+    state: &AppState,
+    code: &str,
+    unit: Option<&str>,
+) -> Result<RoundStats, ApiError> {
     let r = round::Entity::find_by_id(code.to_owned())
         .one(&state.db)
         .await?
@@ -68,12 +84,13 @@ async fn load_round(state: &AppState, code: &str) -> Result<RoundStats, ApiError
         .await?
         .ok_or_else(|| ApiError::internal(format!("round {} has no questionnaire", r.code)))?;
     let layout = state.layouts.get(&q);
+    let provinces = province_of(geo, unit);
     let rows = index_stats::load(
         &state.db,
         &state.questionnaires,
         &state.layouts,
         &r.code,
-        None,
+        provinces.as_deref(),
     )
     .await?;
     RoundStats::new(r, geo, layout, rows)
@@ -206,7 +223,7 @@ async fn get_indices(
     ApiPath(round_code): ApiPath<String>,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let data = load_round(&state, &round_code).await?;
+    let data = load_round(&state, &round_code, q.unit.as_deref()).await?;
     let ask = ask(&me, &data, &q, true)?;
     let rows = unit_rows(&data, &ask)?;
     let mut out = header(&data, &ask);
@@ -246,7 +263,7 @@ async fn get_perception(
     ApiPath(round_code): ApiPath<String>,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let data = load_round(&state, &round_code).await?;
+    let data = load_round(&state, &round_code, q.unit.as_deref()).await?;
     let ask = ask(&me, &data, &q, false)?;
     let qn = state
         .questionnaires
@@ -299,7 +316,7 @@ async fn get_expectations(
     ApiPath(round_code): ApiPath<String>,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let data = load_round(&state, &round_code).await?;
+    let data = load_round(&state, &round_code, q.unit.as_deref()).await?;
     let ask = ask(&me, &data, &q, false)?;
     let (_, est, _) = unit_rows(&data, &ask)?
         .into_iter()
@@ -339,9 +356,10 @@ async fn compare_rounds(
             "The 'with' parameter (the round to compare with) is required.",
         ));
     };
-    let data = load_round(&state, &round_code).await?;
+    let data = load_round(&state, &round_code, q.unit.as_deref()).await?;
     let ask = ask(&me, &data, &q, true)?;
-    let prev = load_round(&state, with).await?;
+    // Across a geography change the unit's codes differ: read the previous round whole.
+    let prev = load_round(&state, with, None).await?;
     if prev.layout.questionnaire != data.layout.questionnaire
         || prev.layout.items.len() != data.layout.items.len()
     {
