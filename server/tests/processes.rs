@@ -1,7 +1,7 @@
 //! The real `sipas` binary as separate processes: a server killed with SIGKILL in the middle of
 //! pushes loses no acknowledged form and the client finishes the rest after a restart; two server
-//! processes on one database store each form once. SQLite by default; PostgreSQL when
-//! `SIPAS_TEST_DATABASE_URL` is set.
+//! processes on one database store each form once; in both, the index statistics count every form
+//! exactly once. SQLite by default; PostgreSQL when `SIPAS_TEST_DATABASE_URL` is set.
 
 use std::{
     collections::HashSet,
@@ -197,6 +197,54 @@ fn forms(n: usize) -> Vec<FormSubmission> {
         .collect()
 }
 
+/// Checks the index statistics after concurrent pushes: the per-village counts read through the API
+/// add up to `expected` forms spread over the 7 villages of [`forms`], and `sipas indices check`
+/// finds the stored statistics equal to a recomputation from the stored forms.
+async fn assert_index_stats(client: &reqwest::Client, base: &str, db_url: &str, expected: usize) {
+    let (_, login) = post(
+        client,
+        &format!("{base}/api/v1/auth/login"),
+        None,
+        &json!({"username": "admin", "password": ADMIN_PASSWORD}),
+    )
+    .await
+    .unwrap();
+    let admin = login["access_token"].as_str().unwrap().to_owned();
+    let body: Value = client
+        .get(format!(
+            "{base}/api/v1/rounds/sipas-2025/indices?unit=12&level=village"
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let villages = body["results"].as_array().expect("results");
+    let counts: Vec<u64> = villages
+        .iter()
+        .map(|v| v["n_forms"].as_u64().unwrap())
+        .collect();
+    let want: Vec<u64> = (0..7)
+        .map(|v| (0..expected).filter(|i| i % 7 == v).count() as u64)
+        .collect();
+    assert_eq!(counts, want, "forms per village in the index statistics");
+    let out = Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .args(["indices", "check", "--round", "sipas-2025"])
+        .env("SIPAS_DATABASE_URL", db_url)
+        .env("SIPAS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("SIPAS_LOG", "error")
+        .output()
+        .expect("run sipas indices check");
+    assert!(
+        out.status.success(),
+        "stored index statistics differ from the forms: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Every form id the server holds for the round, by paging the forms API as the ministry.
 async fn server_ids(client: &reqwest::Client, base: &str) -> Vec<Uuid> {
     let (_, login) = post(
@@ -350,6 +398,7 @@ async fn sigkill_during_pushes_loses_no_acknowledged_form() {
     assert_eq!(unique, sent, "every form is on the server exactly once");
     assert_eq!(acknowledged, sent);
     eprintln!("lost responses at the kill: {lost_responses}");
+    assert_index_stats(&client, &base, &db.url, all.len()).await;
     server.kill().ok();
     server.wait().ok();
     db.remove().await;
@@ -404,6 +453,13 @@ async fn two_server_processes_on_one_database_store_each_form_once() {
     let unique: HashSet<Uuid> = held.iter().copied().collect();
     assert_eq!(held.len(), all.len());
     assert_eq!(unique.len(), all.len());
+    assert_index_stats(
+        &client,
+        &format!("http://127.0.0.1:{p1}"),
+        &db.url,
+        all.len(),
+    )
+    .await;
     s1.kill().ok();
     s2.kill().ok();
     s1.wait().ok();
