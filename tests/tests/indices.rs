@@ -859,6 +859,11 @@ async fn scopes_of_every_index_report() {
     let out_of_scope: Vec<String> = vec![
         report(R23, "indices", "unit=14"),
         report(R23, "indices", &format!("unit={}", sl23.commune)),
+        report(
+            R23,
+            "indices",
+            &format!("unit={}", query_escape(&format!("{}/Bản 1", sl23.commune))),
+        ),
         report(R23, "indices", "unit=14&level=district"),
         report(R23, "indices", "level=district"),
         report(R23, "indices", "level=commune"),
@@ -887,6 +892,37 @@ async fn scopes_of_every_index_report() {
         assert_eq!(s, 200, "ministry {path}: {body}");
         let (s, body) = app.get_as(&enumerator, path).await;
         assert_problem(s, &body, 403, "forbidden");
+    }
+
+    // A supervisor scoped on the 2025 geography reads Lai Châu in both rounds, not Sơn La.
+    app.create_user(
+        &admin,
+        "lc.supervisor",
+        "supervisor",
+        "vn-2025",
+        Some("12"),
+        Some("LC-1"),
+    )
+    .await;
+    let supervisor = app.login("lc.supervisor", USER_PASSWORD).await;
+    for path in [
+        report(R23, "indices", "unit=12&level=district"),
+        report(R25, "indices", "unit=12"),
+        report(R23, "perception", "unit=105"),
+        report(R25, "expectations", "unit=12"),
+        report(R25, "compare", &format!("{with}&unit=12")),
+        report(R25, "indices", "level=province"),
+    ] {
+        let (s, body) = app.get_as(&supervisor, &path).await;
+        assert_eq!(s, 200, "supervisor {path}: {body}");
+    }
+    for path in [
+        report(R23, "indices", "unit=14"),
+        report(R25, "perception", "unit=14"),
+        report(R25, "compare", &format!("{with}&level=commune")),
+    ] {
+        let (s, body) = app.get_as(&supervisor, &path).await;
+        assert_problem(s, &body, 403, "out_of_scope");
     }
 
     // What the reviewer reads is the real thing.
@@ -1140,10 +1176,14 @@ async fn every_accepted_form_counts_once() {
     invalid.answers.insert("age".into(), json!(12));
     let forbidden = form(&commune(R25, "14", 0), "Bản 1", uniform(5));
     let fresh = form(&c, "thôn 4", uniform(5));
+    // The new one is sent twice in the batch: stored once.
     let outcomes = push_bodies(
         &app,
         &token,
-        bodies(&[conflicting, invalid, forbidden, fresh], 100),
+        bodies(
+            &[conflicting, invalid, forbidden, fresh.clone(), fresh],
+            100,
+        ),
     )
     .await;
     assert_eq!(
@@ -1152,7 +1192,8 @@ async fn every_accepted_form_counts_once() {
             Outcome::Conflict,
             Outcome::Invalid,
             Outcome::Forbidden,
-            Outcome::Accepted
+            Outcome::Accepted,
+            Outcome::Duplicate
         ]
     );
     let accepted = accepted + 1;
@@ -1246,6 +1287,129 @@ async fn every_accepted_form_counts_once() {
         .await
         .unwrap();
     assert!(stored23.is_empty());
+}
+
+/// Pushes from several devices at once into the same villages: every form is counted, once, and
+/// the stored stats still equal the recomputation (the upsert serialises concurrent updates).
+#[tokio::test]
+async fn concurrent_pushes_into_one_village_lose_nothing() {
+    const TASKS: usize = 4;
+    const PER_TASK: usize = 40;
+    let app = std::sync::Arc::new(spawn_app().await);
+    let admin = app.admin_token().await;
+    let c = commune(R25, "12", 0);
+    let mut all = Vec::new();
+    for t in 0..TASKS {
+        // Every task writes to both villages, in batches of 10: many interleaved transactions.
+        let forms: Vec<FormSubmission> = (0..PER_TASK)
+            .map(|i| {
+                let village = if i % 2 == 0 { "Thôn 1" } else { "thon 2" };
+                form(&c, village, uniform(if (i + t) % 4 == 0 { 5 } else { 3 }))
+            })
+            .collect();
+        let bodies = bodies(&forms, 10);
+        let (app, admin) = (app.clone(), admin.clone());
+        all.push(tokio::spawn(async move {
+            push_bodies(&app, &admin, bodies).await
+        }));
+    }
+    for task in all {
+        let outcomes = task.await.expect("push task");
+        assert_eq!(outcomes.len(), PER_TASK);
+        assert!(
+            outcomes.iter().all(|o| *o == Outcome::Accepted),
+            "{outcomes:?}"
+        );
+    }
+    let total = TASKS * PER_TASK;
+    let res = indices_of(&app, &admin, R25, &format!("unit={}", c.commune)).await;
+    assert_eq!(res["n_forms"], json!(total));
+    assert_eq!(res["estimates"]["n_clusters"], 2);
+    // (i + t) % 4 == 0 for a quarter of the forms.
+    assert!((value(figure(&res, "overall/sipas")) - 25.0).abs() < EPS);
+    assert_eq!(figure(&res, "item/s1.signage")["n_valid"], json!(total));
+    let s = &app.state;
+    let stored = sipas_server::index_stats::load(&s.db, &s.questionnaires, &s.layouts, R25, None)
+        .await
+        .expect("load");
+    let recomputed = sipas_server::index_stats::compute_from_forms(
+        &s.db,
+        &s.questionnaires,
+        &s.layouts,
+        R25,
+        None,
+    )
+    .await
+    .expect("recompute");
+    assert_eq!(stored.len(), 2);
+    assert_eq!(recomputed.len(), 2);
+    for (a, b) in stored.iter().zip(&recomputed) {
+        assert_eq!(a.key, b.key);
+        assert_eq!(a.stats, b.stats, "{:?}", a.key);
+        assert_eq!(a.stats.n_forms() as usize, total / 2);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// League tables
+// ---------------------------------------------------------------------------------------------
+
+/// `n` forms whose 39 items hold `k` answers at the top level in all: every item gets `k / 39`,
+/// the first `k % 39` items one more; the rest at level 3.
+fn forms_with_top_answers(at: &At, n: usize, k: usize) -> Vec<FormSubmission> {
+    let (q, r) = (k / 39, k % 39);
+    (0..n)
+        .map(|j| {
+            let levels: Vec<u8> = (0..39)
+                .map(|i| if j < q + usize::from(i < r) { 5 } else { 3 })
+                .collect();
+            form(at, "Bản 1", sipas_answers_with_levels(&levels))
+        })
+        .collect()
+}
+
+/// The table of districts ranks by SIPAS rounded to the published 2 decimals with competition
+/// ranking: 51.0256… and 51.0339… both print 51.03 and share rank 1, the next is 3rd; values are
+/// given at full precision; districts without forms are not listed.
+#[tokio::test]
+async fn league_tables_rank_by_the_rounded_sipas() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    // SIPAS = 100 k / (39 n) when every item has n valid answers.
+    let a = commune(R23, "105", 0);
+    let b = commune(R23, "106", 0);
+    let c = commune(R23, "107", 0);
+    let mut forms = forms_with_top_answers(&a, 30, 597);
+    forms.extend(forms_with_top_answers(&b, 31, 617));
+    forms.extend(forms_with_top_answers(&c, 30, 585));
+    push_accepted(&app, &admin, &forms).await;
+    let expected = [
+        ("105", 30, 100.0 * 597.0 / 1170.0, 1),
+        ("106", 31, 100.0 * 617.0 / 1209.0, 1),
+        ("107", 30, 50.0, 3),
+    ];
+    assert!(expected[1].2 > expected[0].2);
+    let body = get_ok(
+        &app,
+        &admin,
+        &report(R23, "indices", "unit=12&level=district"),
+    )
+    .await;
+    assert_eq!(body["level"], "district");
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3, "{body}");
+    for (code, n, sipas, rank) in expected {
+        let r = results
+            .iter()
+            .find(|r| r["unit"]["code"] == code)
+            .unwrap_or_else(|| panic!("no {code}"));
+        assert_eq!(r["unit"]["level"], "district");
+        assert_eq!(r["unit"]["parent"], "12");
+        assert_eq!(r["n_forms"], n, "{code}");
+        assert_eq!(r["rank"], rank, "{code}");
+        let got = value(figure(r, "overall/sipas"));
+        assert!((got - sipas).abs() < EPS, "{code}: {got} vs {sipas}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
