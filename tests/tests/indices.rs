@@ -365,6 +365,19 @@ async fn lai_chau_2023_through_the_api_gives_the_published_indices() {
             )
         })
         .collect();
+    // Batches of 100, within what the handshake allows.
+    let resp = app
+        .client
+        .post(app.url("/api/v1/sync/handshake"))
+        .bearer_auth(&admin)
+        .header(sync_protocol::PROTOCOL_HEADER, "1")
+        .json(&json!({"protocol_versions": [1], "app_version": "test", "device_id": "bulk-load"}))
+        .send()
+        .await
+        .expect("handshake");
+    let (s, hs) = e2e::read(resp).await;
+    assert_eq!(s, 200, "{hs}");
+    assert!(hs["max_batch_forms"].as_u64().unwrap() >= 100, "{hs}");
     let bodies = bodies(&forms, 100);
     drop(forms);
     let outcomes = push_bodies(&app, &admin, bodies).await;
@@ -1059,6 +1072,50 @@ async fn year_over_year_across_the_geography_change() {
         assert!(((lo + hi) / 2.0 - 45.0).abs() < 1e-6, "{key}: {c}");
     }
 
+    // The design-based intervals, by hand (strata = communes, clusters = villages, Taylor
+    // linearisation z_i = (y_i − R n_i) / N, V = Σ_h n_h/(n_h−1) Σ_i (z_hi − z̄_h)²):
+    // Hà Giang 2023, one commune, villages 16/20 and 14/20: R = 0.75, z = ±1/40, V = 2 × 2/1600,
+    // SE = 5 points, df = 2 villages − 1 commune = 1, t = qt(0.975, 1) = tan(0.475π).
+    let hg_res = indices_of(&app, &admin, R23, &format!("unit={ha_giang}")).await;
+    let e = &hg_res["estimates"];
+    assert_eq!(e["variance"], "clusters");
+    assert_eq!(
+        (e["n_clusters"].as_u64(), e["n_strata"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(e["df"].as_f64(), Some(1.0));
+    let t1 = (0.475 * std::f64::consts::PI).tan();
+    assert!((e["t"].as_f64().unwrap() - t1).abs() < 1e-6, "{}", e["t"]);
+    for key in ["item/p1.info_forms", "group/p3", "overall/sipas"] {
+        let f = figure(&hg_res, key);
+        assert!((value(f) - 75.0).abs() < EPS, "{key}: {f}");
+        assert!((f["se"].as_f64().unwrap() - 5.0).abs() < EPS, "{key}: {f}");
+        assert!(
+            (f["ci_low"].as_f64().unwrap() - (75.0 - 5.0 * t1)).abs() < 1e-5,
+            "{key}: {f}"
+        );
+        assert!(
+            (f["ci_high"].as_f64().unwrap() - (75.0 + 5.0 * t1)).abs() < 1e-5,
+            "{key}: {f}"
+        );
+    }
+    // The change: current SE 2 (z = ±0.01), previous pooled SE √7 (strata: z 0.07/0.05 and
+    // −0.03/−0.04/−0.05 around their means, V = 2·0.0002 + 1.5·0.0002), df 1 and 5 − 2 = 3:
+    // se = √(4 + 7), Welch df = 11² / (4²/1 + 7²/3).
+    let c = change(r, "overall/sipas");
+    assert!(
+        (c["se"].as_f64().unwrap() - 11f64.sqrt()).abs() < 1e-9,
+        "{c}"
+    );
+    let welch = 121.0 / (16.0 + 49.0 / 3.0);
+    assert!((c["df"].as_f64().unwrap() - welch).abs() < 1e-9, "{c}");
+    let half = (c["ci_high"].as_f64().unwrap() - c["ci_low"].as_f64().unwrap()) / 2.0;
+    let t = half / 11f64.sqrt();
+    assert!(
+        t > 2.776 && t < 3.182,
+        "t between qt(0.975, 4) and qt(0.975, 3): {t}"
+    );
+
     // The national table of provinces: ranks this year and last, and the change.
     let body = get_ok(
         &app,
@@ -1090,6 +1147,48 @@ async fn year_over_year_across_the_geography_change() {
     let c = change(lc_row, "overall/sipas");
     assert!((c["diff"].as_f64().unwrap() + 50.0).abs() < EPS, "{c}");
     assert_eq!(c["significant"], true, "{c}");
+
+    // The nation, as published: the mean over this round's provinces (90, 50) against the mean over
+    // the previous round's own provinces (75, 25, 100); pooled: all forms of each round.
+    for (query, current, previous, method) in [
+        (
+            "",
+            70.0,
+            200.0 / 3.0,
+            json!({"method": "mean_of_units", "units": 3}),
+        ),
+        (
+            "&method=pooled",
+            75.0,
+            7500.0 / 130.0,
+            json!({"method": "pooled"}),
+        ),
+    ] {
+        let body = get_ok(
+            &app,
+            &admin,
+            &report(R25, "compare", &format!("with={R23}{query}")),
+        )
+        .await;
+        let r = &body["results"][0];
+        assert_eq!(r["unit"]["code"], "VN");
+        assert_eq!(r["current"]["n_forms"], 80, "{query}");
+        assert_eq!(r["previous"]["n_forms"], 130, "{query}");
+        assert_eq!(r["previous"]["method"], method, "{query}");
+        let c = change(r, "overall/sipas");
+        assert!(
+            (c["current"].as_f64().unwrap() - current).abs() < EPS,
+            "{query}: {c}"
+        );
+        assert!(
+            (c["previous"].as_f64().unwrap() - previous).abs() < EPS,
+            "{query}: {c}"
+        );
+        assert!(
+            (c["diff"].as_f64().unwrap() - (current - previous)).abs() < EPS,
+            "{query}: {c}"
+        );
+    }
 
     // The same geography: every unit compared with itself, nothing changes.
     let body = get_ok(
