@@ -220,16 +220,16 @@ impl PendingStats {
                 )
                 .into_query();
             stmt.returning(sea_orm::sea_query::Query::returning().columns([
+                ics::Column::RoundCode,
                 ics::Column::QuestionnaireCode,
                 ics::Column::QuestionnaireVersion,
                 ics::Column::CommuneCode,
                 ics::Column::ClusterKey,
                 ics::Column::Counts,
             ]));
-            let round = &chunk[0].0.round;
             for row in txn.query_all(&stmt).await? {
                 let cell = Cell {
-                    round: round.clone(),
+                    round: row.try_get("", "round_code")?,
                     questionnaire: row.try_get("", "questionnaire_code")?,
                     version: row.try_get("", "questionnaire_version")?,
                     commune: row.try_get("", "commune_code")?,

@@ -1600,13 +1600,12 @@ async fn errors_are_problems_with_stable_codes() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Server bugs found
+// Regressions
 // ---------------------------------------------------------------------------------------------
 
 /// A push batch may carry forms of several rounds (each form names its round). Here one Lai Châu form
 /// of `sipas-2023` and one of `sipas-2025` in one batch: both must be accepted and counted.
 #[tokio::test]
-#[ignore = "bug: a push batch with forms of two rounds answers 500 (index_stats::PendingStats::apply keys the RETURNING rows of a chunk by the round of its first cell)"]
 async fn a_batch_with_forms_of_two_rounds_is_accepted() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
