@@ -61,7 +61,7 @@ pub enum IndicesCommand {
         round: String,
     },
     /// Compare a round's stored statistics with a recomputation from its forms; fails on any
-    /// difference.
+    /// difference. Run it while no forms arrive: the two reads are not one snapshot.
     Check {
         /// Round code, e.g. sipas-2025.
         #[arg(long)]
@@ -167,6 +167,18 @@ async fn run_indices_command(
     let db = prepare_database(settings, &Passwords::new(settings)?).await?;
     let questionnaires = crate::sync::QuestionnaireCache::default();
     let layouts = index_stats::Layouts::default();
+    let round = match &cmd {
+        IndicesCommand::Rebuild { round } | IndicesCommand::Check { round } => round.clone(),
+    };
+    use sea_orm::EntityTrait;
+    if crate::entities::round::Entity::find_by_id(round.clone())
+        .one(&db)
+        .await?
+        .is_none()
+    {
+        db.close().await?;
+        return Err(format!("no survey round '{round}' / không có đợt khảo sát '{round}'").into());
+    }
     match cmd {
         IndicesCommand::Rebuild { round } => {
             let started = std::time::Instant::now();

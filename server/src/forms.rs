@@ -1,11 +1,20 @@
-//! Forms: storing an accepted form (validated, answers compactly encoded) and reading forms back.
-//! The sync protocol's push builds on [`store_accepted`].
+//! Forms: storing one accepted form (validated, answers compactly encoded, counted in the index
+//! statistics) outside the sync protocol, e.g. for imports and tests, and the content hash of a
+//! stored form. The sync protocol's push stores batches itself (`sync::push`), with the same rules.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr};
+use std::sync::Arc;
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, TransactionSession,
+    TransactionTrait,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::entities::form;
+use crate::{
+    entities::form,
+    index_stats::{FormPlace, PendingStats},
+};
 
 /// A form to store, already checked against its round and the submitter's scope.
 #[derive(Debug, Clone)]
@@ -79,15 +88,30 @@ pub fn content_hash(q: &schema::Questionnaire, f: &NewForm) -> String {
     .content_hash()
 }
 
-/// Validates the answers against `q` and stores the form as `accepted`.
+/// Validates the answers against `q` and stores the form as `accepted`, adding it to its village's
+/// index statistics in the same transaction.
 pub async fn store_accepted(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     q: &schema::Questionnaire,
     f: NewForm,
 ) -> Result<form::Model, StoreError> {
     let valid = schema::validate(q, &f.answers).map_err(StoreError::Invalid)?;
     let now = OffsetDateTime::now_utc();
     let hash = content_hash(q, &f);
+    let mut stats = PendingStats::default();
+    stats
+        .add(
+            &Arc::new(indices::StatsLayout::new(q)),
+            FormPlace {
+                round: &f.round_code,
+                province: &f.province_code,
+                district: f.district_code.as_deref(),
+                commune: &f.commune_code,
+                village: &f.village_code,
+            },
+            &valid,
+        )
+        .map_err(|e| StoreError::Db(DbErr::Custom(format!("index stats: {e}"))))?;
     let row = form::ActiveModel {
         id: Set(f.id),
         round_code: Set(f.round_code),
@@ -112,5 +136,9 @@ pub async fn store_accepted(
         answers: Set(valid.encode(q)),
         ..Default::default()
     };
-    Ok(row.insert(db).await?)
+    let txn = db.begin().await?;
+    let stored = row.insert(&txn).await?;
+    stats.apply(&txn, now).await?;
+    txn.commit().await?;
+    Ok(stored)
 }

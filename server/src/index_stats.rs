@@ -38,13 +38,16 @@ pub const COUNTED_STATUS: &str = "accepted";
 /// treating those spellings as different villages would split one cluster into several and make
 /// the design-based intervals too narrow. Two villages of one commune whose names differ only by
 /// tone marks would be merged; that errs toward a coarser cluster, which only widens intervals.
+///
+/// At most 64 characters, like the village code itself (lowercasing can lengthen a few letters).
 pub fn cluster_key(village: &str) -> String {
     let folded = ::geography::fold(village);
-    if folded.is_empty() {
-        village.trim().to_owned()
+    let key = if folded.is_empty() {
+        village.trim()
     } else {
-        folded
-    }
+        folded.as_str()
+    };
+    key.chars().take(64).collect()
 }
 
 /// Stats layouts per questionnaire version, built once (a layout is immutable).
@@ -284,6 +287,8 @@ pub struct VillageStats {
     pub place: Place,
     /// Questionnaire code and version of these counts.
     pub questionnaire: (String, i32),
+    /// The layout of the counts (of that questionnaire version).
+    pub layout: Arc<StatsLayout>,
     /// The counts.
     pub stats: ClusterStats,
 }
@@ -343,6 +348,7 @@ pub async fn load(
                 label: r.village_label,
             },
             questionnaire: qkey,
+            layout,
             stats,
         });
     }
@@ -436,6 +442,7 @@ pub async fn compute_from_forms(
             key: ClusterKey::new(cell.commune, cell.cluster),
             place: ch.place,
             questionnaire: (cell.questionnaire, cell.version),
+            layout: ch.layout,
             stats: ch.added,
         })
         .collect())
@@ -495,5 +502,7 @@ mod tests {
         // Decomposed (NFD) input folds the same as precomposed.
         assert_eq!(cluster_key("Tho\u{302}n 3"), "thon 3");
         assert_ne!(cluster_key("Thôn 3"), cluster_key("Thôn 4"));
+        // 'İ' lowercases to two characters: the key still fits the 64-character column.
+        assert_eq!(cluster_key(&"İ".repeat(64)).chars().count(), 64);
     }
 }

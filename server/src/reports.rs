@@ -14,6 +14,20 @@ use serde::Serialize;
 
 use crate::{entities::round, error::ApiError, index_stats::VillageStats};
 
+/// Whether counts on layout `a` mean the same as on `b` (same items with the same scoring, groups,
+/// components, choices and level rows), so that they can be pooled or compared; the version number
+/// alone does not matter.
+pub fn same_shape(a: &StatsLayout, b: &StatsLayout) -> bool {
+    a.questionnaire == b.questionnaire
+        && a.len() == b.len()
+        && a.items == b.items
+        && a.groups == b.groups
+        && a.components == b.components
+        && a.overall == b.overall
+        && a.choices == b.choices
+        && a.rows == b.rows
+}
+
 /// The code of the whole country.
 pub const NATION: &str = "VN";
 
@@ -34,10 +48,9 @@ pub enum UnitLevel {
 }
 
 impl UnitLevel {
-    /// Parses `province`, `district`, `commune`, `village` (or `nation`).
+    /// Parses `province`, `district`, `commune`, `village` (the levels a report can list).
     pub fn parse(s: &str) -> Option<UnitLevel> {
         Some(match s {
-            "nation" => UnitLevel::Nation,
             "province" => UnitLevel::Province,
             "district" => UnitLevel::District,
             "commune" => UnitLevel::Commune,
@@ -111,6 +124,8 @@ pub struct Village {
     pub path: VillagePath,
     /// Village code as first spelled.
     pub label: String,
+    /// Its province in its own round's geography (where it was sampled).
+    pub origin_province: String,
     /// Its counts on the report's layout.
     pub stats: ClusterStats,
 }
@@ -152,8 +167,7 @@ impl RoundStats {
         let mut by_key: BTreeMap<ClusterKey, Village> = BTreeMap::new();
         let mut excluded: BTreeMap<(String, i32), u64> = BTreeMap::new();
         for v in rows {
-            if v.stats.check_layout(&layout).is_err() || v.questionnaire.0 != *layout.questionnaire
-            {
+            if !same_shape(&v.layout, &layout) {
                 *excluded.entry(v.questionnaire.clone()).or_default() +=
                     u64::from(v.stats.n_forms());
                 continue;
@@ -165,7 +179,7 @@ impl RoundStats {
                     .map_err(|e| ApiError::internal(format!("pooling versions: {e}")))?,
                 None => {
                     let path = VillagePath {
-                        province: v.place.province,
+                        province: v.place.province.clone(),
                         district: v.place.district,
                         commune: v.key.stratum.clone(),
                     };
@@ -175,6 +189,7 @@ impl RoundStats {
                             key: v.key,
                             path,
                             label: v.place.label,
+                            origin_province: v.place.province,
                             stats: v.stats,
                         },
                     );
@@ -386,14 +401,28 @@ pub fn by_unit<'a>(
         .collect()
 }
 
-/// The unit a code at `level` names, for display.
-pub fn unit_ref(geo: &Geography, villages: &[Village], level: UnitLevel, code: &str) -> UnitRef {
+/// Display names of villages by unit code (`{commune}/{village}`).
+pub fn village_names(villages: &[Village]) -> std::collections::HashMap<String, &str> {
+    villages
+        .iter()
+        .map(|v| {
+            (
+                format!("{}/{}", v.key.stratum, v.key.cluster),
+                v.label.as_str(),
+            )
+        })
+        .collect()
+}
+
+/// The unit a code at `level` names, for display (`names` from [`village_names`]).
+pub fn unit_ref(
+    geo: &Geography,
+    names: &std::collections::HashMap<String, &str>,
+    level: UnitLevel,
+    code: &str,
+) -> UnitRef {
     if level == UnitLevel::Village {
-        let label = villages
-            .iter()
-            .find(|v| unit_code_at(UnitLevel::Village, v).as_deref() == Some(code))
-            .map(|v| v.label.clone())
-            .unwrap_or_else(|| code.to_owned());
+        let label = names.get(code).map_or(code, |n| *n).to_owned();
         return UnitRef {
             code: code.to_owned(),
             level,
@@ -504,6 +533,7 @@ pub fn place_previous(
                 commune: new_commune.code.clone(),
             },
             label: v.label.clone(),
+            origin_province: v.origin_province.clone(),
             stats: v.stats.clone(),
         });
     }
@@ -512,11 +542,11 @@ pub fn place_previous(
         Placement {
             method: "successor_mapping",
             detail: format!(
-                "Đợt trước dùng danh mục {} và đợt này dùng {}: mỗi thôn của đợt trước được tính vào đơn vị mới chứa xã kế thừa mặc định của xã cũ, nên một tỉnh mới được so với toàn bộ phiếu đã gộp của các tỉnh cũ hợp thành nó. Thiết kế mẫu (tầng, cụm) của đợt trước được giữ nguyên.",
+                "Đợt trước dùng danh mục {} và đợt này dùng {}: mỗi thôn của đợt trước được tính vào đơn vị mới chứa xã kế thừa mặc định của xã cũ, nên một tỉnh mới được so với toàn bộ phiếu đã gộp của các tỉnh cũ hợp thành nó. Thiết kế mẫu (tầng, cụm) của đợt trước được giữ nguyên. Thứ hạng năm trước là thứ hạng giữa các đơn vị mới tính lại như vậy, không phải thứ hạng đã công bố; chỉ số toàn quốc năm trước (trung bình các tỉnh) là trung bình các tỉnh cũ như đã công bố. Không so sánh được ở cấp thôn.",
                 previous.geo.code, current.code
             ),
             detail_en: format!(
-                "The previous round used {} and this one {}: each previous village counts in the new unit holding its old commune's default successor, so a new province is compared with the pooled forms of the old provinces it was formed from. The previous round's design (strata, clusters) is kept.",
+                "The previous round used {} and this one {}: each previous village counts in the new unit holding its old commune's default successor, so a new province is compared with the pooled forms of the old provinces it was formed from. The previous round's design (strata, clusters) is kept. Last year's ranks are ranks among the new units rebuilt this way, not the published ones; last year's national mean of provinces is the mean over the old provinces, as published. Villages cannot be compared across the change.",
                 previous.geo.code, current.code
             ),
         },

@@ -1534,6 +1534,12 @@ async fn errors_are_problems_with_stable_codes() {
         ),
         (report(R23, "compare", "with=sipas-1999"), 404, "not_found"),
         (report(R23, "indices", "unit=99999"), 400, "unknown_unit"),
+        // Villages cannot be matched across the 2025 geography change.
+        (
+            report(R25, "compare", "with=sipas-2023&unit=12&level=village"),
+            400,
+            "bad_level",
+        ),
         (report(R25, "indices", "unit=105"), 400, "unknown_unit"),
         (
             report(R23, "indices", &format!("unit={}/nowhere", lc.commune)),
@@ -1622,4 +1628,21 @@ async fn a_batch_with_forms_of_two_rounds_is_accepted() {
         let res = indices_of(&app, &admin, round, "unit=12").await;
         assert_eq!(res["n_forms"], 1, "{round}");
     }
+}
+
+/// Forms stored outside the sync protocol (`forms::store_accepted`, used for imports and by the
+/// harness's `insert_form`) are counted in the index statistics in the same transaction.
+#[tokio::test]
+async fn forms_stored_directly_are_counted() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let lc = commune(R23, "105", 0);
+    for _ in 0..3 {
+        app.insert_form(R23, ("12", Some("105"), &lc.commune), None)
+            .await;
+    }
+    let result = indices_of(&app, &admin, R23, "unit=105").await;
+    assert_eq!(result["n_forms"], 3, "{result}");
+    assert_eq!(result["estimates"]["n_clusters"], 1, "{result}");
+    assert_eq!(result["withheld"], true, "{result}");
 }

@@ -313,6 +313,15 @@ fn successor_communes(
     set
 }
 
+/// Whether the caller may read any index report (enumerators may not); checked before anything is
+/// read.
+pub fn can_read_any_indices(user: &AuthUser) -> Result<(), ApiError> {
+    match user.role {
+        Role::Enumerator => Err(forbidden()),
+        _ => Ok(()),
+    }
+}
+
 /// Who may read index reports: the ministry everything; reviewers and supervisors their scope and
 /// below, plus the national figure and the national table of provinces (published anyway);
 /// enumerators none. `unit` is `None` for the nation, else the unit code the scope is checked on

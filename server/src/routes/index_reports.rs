@@ -50,23 +50,14 @@ struct Ask {
     combine: Combine,
 }
 
-/// The province a `unit` parameter lies in, so that only its villages are read; `None` for the
-/// nation or a code the geography does not know (resolved, and refused, later).
-fn province_of(geo: &::geography::Geography, unit: Option<&str>) -> Option<Vec<String>> {
-    let code = unit.map(str::trim).filter(|c| !c.is_empty())?;
-    let code = code.split_once('/').map_or(code, |(commune, _)| commune);
-    geo.path(code)
-        .first()
-        .filter(|u| u.level == ::geography::Level::Province)
-        .map(|u| vec![u.code.clone()])
+/// A round, its geography and questionnaire, before any statistics are read.
+struct RoundInfo {
+    round: round::Model,
+    geo: &'static ::geography::Geography,
+    questionnaire: std::sync::Arc<schema::Questionnaire>,
 }
 
-/// Loads a round's village stats: all of them, or only those of the province `unit` lies in.
-async fn load_round(
-    state: &AppState,
-    code: &str,
-    unit: Option<&str>,
-) -> Result<RoundStats, ApiError> {
+async fn round_info(state: &AppState, code: &str) -> Result<RoundInfo, ApiError> {
     let r = round::Entity::find_by_id(code.to_owned())
         .one(&state.db)
         .await?
@@ -78,45 +69,68 @@ async fn load_round(
         ))
     })?;
     let version = u32::try_from(r.questionnaire_version).unwrap_or(0);
-    let q = state
+    let questionnaire = state
         .questionnaires
         .get(&state.db, &r.questionnaire_code, version)
         .await?
         .ok_or_else(|| ApiError::internal(format!("round {} has no questionnaire", r.code)))?;
-    let layout = state.layouts.get(&q);
-    let provinces = province_of(geo, unit);
+    Ok(RoundInfo {
+        round: r,
+        geo,
+        questionnaire,
+    })
+}
+
+/// The province a `unit` parameter lies in, so that only its villages are read; `None` for the
+/// nation or a code the geography does not know (resolved, and refused, later).
+fn province_of(geo: &::geography::Geography, unit: Option<&str>) -> Option<String> {
+    let code = unit.map(str::trim).filter(|c| !c.is_empty())?;
+    let code = code.split_once('/').map_or(code, |(commune, _)| commune);
+    geo.path(code)
+        .first()
+        .filter(|u| u.level == ::geography::Level::Province)
+        .map(|u| u.code.clone())
+}
+
+/// Reads a round's village stats: all of them, or only those of `provinces`.
+async fn load_stats(
+    state: &AppState,
+    info: &RoundInfo,
+    provinces: Option<Vec<String>>,
+) -> Result<RoundStats, ApiError> {
     let rows = index_stats::load(
         &state.db,
         &state.questionnaires,
         &state.layouts,
-        &r.code,
+        &info.round.code,
         provinces.as_deref(),
     )
     .await?;
-    RoundStats::new(r, geo, layout, rows)
+    RoundStats::new(
+        info.round.clone(),
+        info.geo,
+        state.layouts.get(&info.questionnaire),
+        rows,
+    )
 }
 
-/// Reads and checks `unit`, `level` and `method`, and the caller's right to see them.
-fn ask(
+/// Checks `level` and `method` and the caller's right to read `unit` — before any statistics are
+/// read, and before a village code is looked up (so its existence is not revealed out of scope).
+fn authorize(
     me: &AuthUser,
-    data: &RoundStats,
+    info: &RoundInfo,
     q: &ReportQuery,
     allow_level: bool,
-) -> Result<Ask, ApiError> {
-    let unit = data.unit(q.unit.as_deref())?;
+) -> Result<(Option<UnitLevel>, Combine), ApiError> {
     let level = match (&q.level, allow_level) {
         (None, _) => None,
-        (Some(l), true) => {
-            let level = UnitLevel::parse(l).ok_or_else(|| {
-                ApiError::bad_request(
-                    "bad_level",
-                    format!("Cấp '{l}' không hợp lệ (province, district, commune, village)."),
-                    format!("Unknown level '{l}' (province, district, commune, village)."),
-                )
-            })?;
-            reports::check_level(data.geo, &unit, level)?;
-            Some(level)
-        }
+        (Some(l), true) => Some(UnitLevel::parse(l).ok_or_else(|| {
+            ApiError::bad_request(
+                "bad_level",
+                format!("Cấp '{l}' không hợp lệ (province, district, commune, village)."),
+                format!("Unknown level '{l}' (province, district, commune, village)."),
+            )
+        })?),
         (Some(_), false) => {
             return Err(ApiError::bad_request(
                 "bad_level",
@@ -135,18 +149,53 @@ fn ask(
             )
         })?,
     };
-    let nation = unit.level == UnitLevel::Nation;
+    let raw = q
+        .unit
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case(reports::NATION));
+    let scope_code = raw.map(|c| c.split_once('/').map_or(c, |(commune, _)| commune));
     policy::can_read_indices(
         me,
-        data.geo.code,
-        (!nation).then(|| unit.scope_code()),
-        nation && matches!(level, None | Some(UnitLevel::Province)),
+        info.geo.code,
+        scope_code,
+        scope_code.is_none() && matches!(level, None | Some(UnitLevel::Province)),
     )?;
+    Ok((level, combine))
+}
+
+/// Resolves the unit among the loaded villages and checks the level lies below it.
+fn resolve(
+    data: &RoundStats,
+    q: &ReportQuery,
+    (level, combine): (Option<UnitLevel>, Combine),
+) -> Result<Ask, ApiError> {
+    let unit = data.unit(q.unit.as_deref())?;
+    if let Some(level) = level {
+        reports::check_level(data.geo, &unit, level)?;
+    }
     Ok(Ask {
         unit,
         level,
         combine,
     })
+}
+
+/// Authorises, loads what the request needs and resolves it.
+async fn prepare(
+    state: &AppState,
+    me: &AuthUser,
+    round_code: &str,
+    q: &ReportQuery,
+    allow_level: bool,
+) -> Result<(RoundInfo, RoundStats, Ask), ApiError> {
+    policy::can_read_any_indices(me)?;
+    let info = round_info(state, round_code).await?;
+    let checked = authorize(me, &info, q, allow_level)?;
+    let provinces = province_of(info.geo, q.unit.as_deref()).map(|p| vec![p]);
+    let data = load_stats(state, &info, provinces).await?;
+    let ask = resolve(&data, q, checked)?;
+    Ok((info, data, ask))
 }
 
 /// The units a request covers with their estimates: `unit` itself, or every unit at `level` under
@@ -173,17 +222,14 @@ fn unit_rows(
                 .iter()
                 .filter(|v| reports::contains(&ask.unit, v));
             let by = reports::by_unit(&data.layout, inside, level, &opts)?;
+            let names = reports::village_names(&data.villages);
             let values: Vec<Option<f64>> = by.values().map(reports::ranking_value).collect();
             let ranks = rank(&values);
             Ok(by
                 .into_iter()
                 .zip(ranks)
                 .map(|((code, est), r): ((String, Estimates), Option<u32>)| {
-                    (
-                        reports::unit_ref(data.geo, &data.villages, level, &code),
-                        est,
-                        r,
-                    )
+                    (reports::unit_ref(data.geo, &names, level, &code), est, r)
                 })
                 .collect())
         }
@@ -223,8 +269,7 @@ async fn get_indices(
     ApiPath(round_code): ApiPath<String>,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let data = load_round(&state, &round_code, q.unit.as_deref()).await?;
-    let ask = ask(&me, &data, &q, true)?;
+    let (_, data, ask) = prepare(&state, &me, &round_code, &q, true).await?;
     let rows = unit_rows(&data, &ask)?;
     let mut out = header(&data, &ask);
     let results: Vec<Value> = rows
@@ -263,18 +308,9 @@ async fn get_perception(
     ApiPath(round_code): ApiPath<String>,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let data = load_round(&state, &round_code, q.unit.as_deref()).await?;
-    let ask = ask(&me, &data, &q, false)?;
-    let qn = state
-        .questionnaires
-        .get(
-            &state.db,
-            &data.round.questionnaire_code,
-            u32::try_from(data.round.questionnaire_version).unwrap_or(0),
-        )
-        .await?
-        .ok_or_else(|| ApiError::internal("round questionnaire vanished"))?;
-    let in_part1: std::collections::HashSet<&str> = qn
+    let (info, data, ask) = prepare(&state, &me, &round_code, &q, false).await?;
+    let in_part1: std::collections::HashSet<&str> = info
+        .questionnaire
         .sections
         .iter()
         .filter(|s| s.code == PERCEPTION_SECTION)
@@ -316,8 +352,7 @@ async fn get_expectations(
     ApiPath(round_code): ApiPath<String>,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let data = load_round(&state, &round_code, q.unit.as_deref()).await?;
-    let ask = ask(&me, &data, &q, false)?;
+    let (_, data, ask) = prepare(&state, &me, &round_code, &q, false).await?;
     let (_, est, _) = unit_rows(&data, &ask)?
         .into_iter()
         .next()
@@ -356,12 +391,32 @@ async fn compare_rounds(
             "The 'with' parameter (the round to compare with) is required.",
         ));
     };
-    let data = load_round(&state, &round_code, q.unit.as_deref()).await?;
-    let ask = ask(&me, &data, &q, true)?;
-    // Across a geography change the unit's codes differ: read the previous round whole.
-    let prev = load_round(&state, with, None).await?;
+    let (_, data, ask) = prepare(&state, &me, &round_code, &q, true).await?;
+    let prev_info = round_info(&state, with).await?;
+    let same_geography = prev_info.geo.code == data.geo.code;
+    if !same_geography
+        && (ask.unit.level == UnitLevel::Village || ask.level == Some(UnitLevel::Village))
+    {
+        return Err(ApiError::bad_request(
+            "bad_level",
+            "Hai đợt dùng hai danh mục đơn vị khác nhau: không so sánh được ở cấp thôn.",
+            "The rounds use different geographies: villages cannot be compared across them.",
+        ));
+    }
+    // Only the previous villages that can fall in the unit: its province, or across the geography
+    // change the old provinces it was formed from (whole or in part).
+    let prev_provinces = province_of(data.geo, q.unit.as_deref()).map(|p| {
+        if same_geography {
+            vec![p]
+        } else {
+            ::geography::mapping(prev_info.geo.code, data.geo.code)
+                .map(|m| m.predecessors(&p).into_iter().map(str::to_owned).collect())
+                .unwrap_or_default()
+        }
+    });
+    let prev = load_stats(&state, &prev_info, prev_provinces).await?;
     if prev.layout.questionnaire != data.layout.questionnaire
-        || prev.layout.items.len() != data.layout.items.len()
+        || prev.layout.items != data.layout.items
     {
         return Err(ApiError::bad_request(
             "incomparable_rounds",
@@ -383,9 +438,10 @@ async fn compare_rounds(
                 .filter(|v| reports::contains(&ask.unit, v))
                 .filter_map(|v| reports::unit_code_at(level, v))
                 .collect();
+            let names = reports::village_names(&data.villages);
             codes
                 .iter()
-                .map(|c| reports::unit_ref(data.geo, &data.villages, level, c))
+                .map(|c| reports::unit_ref(data.geo, &names, level, c))
                 .collect()
         }
     };
@@ -399,15 +455,10 @@ async fn compare_rounds(
             ask.combine,
             &opts,
         )?);
-        let old = if unit.level == UnitLevel::Nation && ask.combine == Combine::MeanOfProvinces {
-            // The national figure as the previous round published it: mean over its own provinces.
-            reports::unit_estimates(
-                &prev.layout,
-                &prev.villages,
-                unit,
-                Combine::MeanOfProvinces,
-                &prev_opts,
-            )?
+        let old = if unit.level == UnitLevel::Nation {
+            // The nation is the nation in both geographies: every previous form counts, and the
+            // mean of provinces is over the previous round's own provinces, as it published it.
+            reports::unit_estimates(&prev.layout, &prev.villages, unit, ask.combine, &prev_opts)?
         } else {
             reports::pooled(
                 &prev.layout,
@@ -436,8 +487,20 @@ async fn compare_rounds(
         .zip(previous)
         .zip(cur_ranks.into_iter().zip(prev_ranks))
         .map(|(((unit, cur), old), (r, old_r))| {
-            let predecessors: Vec<&str> = match (mapping, unit.level) {
-                (Some(m), UnitLevel::Province | UnitLevel::Commune) => m.predecessors(&unit.code),
+            // The old units whose forms were pooled into the previous figure.
+            let predecessors: Vec<String> = match (mapping, unit.level) {
+                (Some(m), UnitLevel::Commune) => m
+                    .default_predecessors(&unit.code)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+                (Some(_), UnitLevel::Province | UnitLevel::District) => placed
+                    .iter()
+                    .filter(|v| reports::contains(&unit, v))
+                    .map(|v| v.origin_province.clone())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
                 _ => Vec::new(),
             };
             json!({

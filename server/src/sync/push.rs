@@ -459,6 +459,9 @@ pub async fn push(
 
     // One transaction; its first statement writes, so SQLite takes the write lock up front.
     let txn = state.db.begin().await?;
+    // Rows in id order: two processes inserting overlapping batches take the unique-index locks in
+    // the same order, so PostgreSQL cannot deadlock them against each other.
+    accepts.sort_by_key(|a| a.id);
     let mut inserted: std::collections::HashSet<Uuid> = std::collections::HashSet::new();
     let accept_ids: Vec<Uuid> = accepts.iter().map(|a| a.id).collect();
     let mut rows: Vec<form::ActiveModel> = Vec::with_capacity(accepts.len());
