@@ -142,3 +142,80 @@ pub async fn store_accepted(
     txn.commit().await?;
     Ok(stored)
 }
+
+/// Changes a stored form's status (e.g. a supervisor rejecting an accepted form) and keeps the
+/// index statistics right in the same transaction: leaving the counted status
+/// ([`crate::index_stats::COUNTED_STATUS`]) takes the form's answers out of its village's counts,
+/// entering it adds them. Returns the previous status, or `None` when no form has this id.
+///
+/// The row is re-read inside the transaction, so two concurrent changes of one form cannot both
+/// add (or both remove) it: on PostgreSQL the status update locks the row first.
+pub async fn change_status(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    questionnaires: &crate::sync::QuestionnaireCache,
+    layouts: &crate::index_stats::Layouts,
+    id: Uuid,
+    status: &str,
+) -> Result<Option<String>, DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+
+    use crate::index_stats::COUNTED_STATUS;
+
+    let txn = db.begin().await?;
+    let now = OffsetDateTime::now_utc();
+    // Lock the row (a write) before reading what it holds.
+    let touched = form::Entity::update_many()
+        .col_expr(form::Column::UpdatedAt, Expr::value(now))
+        .filter(form::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    if touched.rows_affected == 0 {
+        return Ok(None);
+    }
+    let Some(f) = form::Entity::find()
+        .filter(form::Column::Id.eq(id))
+        .one(&txn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let was = f.status.clone();
+    let (counted_before, counted_after) = (was == COUNTED_STATUS, status == COUNTED_STATUS);
+    if counted_before != counted_after {
+        let version = u32::try_from(f.questionnaire_version).unwrap_or(0);
+        let q = questionnaires
+            .get(&txn, &f.questionnaire_code, version)
+            .await?
+            .ok_or_else(|| {
+                DbErr::Custom(format!(
+                    "form {id} uses unknown questionnaire {} v{}",
+                    f.questionnaire_code, f.questionnaire_version
+                ))
+            })?;
+        let valid = schema::ValidAnswers::decode(&q, &f.answers)
+            .map_err(|e| DbErr::Custom(format!("form {id} answers do not decode: {e}")))?;
+        let place = FormPlace {
+            round: &f.round_code,
+            province: &f.province_code,
+            district: f.district_code.as_deref(),
+            commune: &f.commune_code,
+            village: &f.village_code,
+        };
+        let layout = layouts.get(&q);
+        let mut stats = PendingStats::default();
+        let changed = if counted_after {
+            stats.add(&layout, place, &valid)
+        } else {
+            stats.remove(&layout, place, &valid)
+        };
+        changed.map_err(|e| DbErr::Custom(format!("index stats of form {id}: {e}")))?;
+        stats.apply(&txn, now).await?;
+    }
+    form::Entity::update_many()
+        .col_expr(form::Column::Status, Expr::value(status))
+        .filter(form::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(Some(was))
+}

@@ -1646,3 +1646,73 @@ async fn forms_stored_directly_are_counted() {
     assert_eq!(result["estimates"]["n_clusters"], 1, "{result}");
     assert_eq!(result["withheld"], true, "{result}");
 }
+
+/// Stored and recomputed stats of a round, village by village: `(key, forms, counts equal)`.
+async fn stats_match(app: &TestApp, round: &str) -> Vec<(String, u32)> {
+    let s = &app.state;
+    let stored = sipas_server::index_stats::load(&s.db, &s.questionnaires, &s.layouts, round, None)
+        .await
+        .expect("load");
+    let recomputed = sipas_server::index_stats::compute_from_forms(
+        &s.db,
+        &s.questionnaires,
+        &s.layouts,
+        round,
+        None,
+    )
+    .await
+    .expect("recompute");
+    assert_eq!(stored.len(), recomputed.len(), "villages");
+    stored
+        .iter()
+        .zip(&recomputed)
+        .map(|(a, b)| {
+            assert_eq!(a.key, b.key);
+            assert_eq!(a.stats, b.stats, "stored stats of {:?} differ", a.key);
+            (
+                format!("{}/{}", a.key.stratum, a.key.cluster),
+                a.stats.n_forms(),
+            )
+        })
+        .collect()
+}
+
+/// A form rejected after acceptance (`forms::change_status`) leaves the indices in the same
+/// transaction; rejecting it again changes nothing; accepting it again brings it back.
+#[tokio::test]
+async fn a_form_rejected_later_leaves_the_indices() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let lc = commune(R25, "12", 0);
+    let forms = forms_top(&lc, "Bản 1", 4, 2);
+    push_accepted(&app, &admin, &forms).await;
+    let key = format!("{}/ban 1", lc.commune);
+    assert_eq!(stats_match(&app, R25).await, vec![(key.clone(), 4)]);
+    let s = &app.state;
+    let change = |status: &'static str, id| async move {
+        sipas_server::forms::change_status(&s.db, &s.questionnaires, &s.layouts, id, status)
+            .await
+            .expect("change status")
+    };
+    // forms_top puts the top answers first: rejecting one of them lowers the share to 1 of 3.
+    assert_eq!(
+        change("rejected", forms[0].id).await.as_deref(),
+        Some("accepted")
+    );
+    assert_eq!(stats_match(&app, R25).await, vec![(key.clone(), 3)]);
+    let unit = format!("unit={}", query_escape(&key));
+    let res = indices_of(&app, &admin, R25, &unit).await;
+    assert_eq!(res["n_forms"], 3, "{res}");
+    assert_eq!(figure(&res, "item/s1.signage")["n_valid"], 3, "{res}");
+    assert_eq!(
+        change("rejected", forms[0].id).await.as_deref(),
+        Some("rejected")
+    );
+    assert_eq!(stats_match(&app, R25).await, vec![(key.clone(), 3)]);
+    assert_eq!(
+        change("accepted", forms[0].id).await.as_deref(),
+        Some("rejected")
+    );
+    assert_eq!(stats_match(&app, R25).await, vec![(key, 4)]);
+    assert_eq!(change("rejected", Uuid::now_v7()).await, None);
+}
