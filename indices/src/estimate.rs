@@ -662,15 +662,24 @@ fn compute(layout: &StatsLayout, mode: &Mode<'_>, t: Option<f64>) -> Estimates {
         let var = value.and_then(|_| match mode {
             Mode::Empty => None,
             Mode::Single(s) => (m > 1.0).then(|| {
+                // Score unit, ratio and valid answers of each item, looked up once: this double
+                // loop runs for every village of a village-level list.
+                let urn: Vec<(f64, f64, f64)> = used
+                    .iter()
+                    .map(|&k| Some((layout.items[k].unit_score, item_r[k]?, item_n[k])))
+                    .collect::<Option<_>>()?;
+                let c = s.counts();
+                let n_items = layout.items.len();
                 let mut acc = 0.0;
-                for &k in &used {
-                    let (uk, rk, nk) = (layout.items[k].unit_score, item_r[k]?, item_n[k]);
-                    for &l in &used {
-                        let (ul, rl, nl) = (layout.items[l].unit_score, item_r[l]?, item_n[l]);
-                        let term = uk * ul * f64::from(s.ss(layout, k, l))
-                            - rl * uk * f64::from(s.sn(layout, k, l))
-                            - rk * ul * f64::from(s.sn(layout, l, k))
-                            + rk * rl * f64::from(s.nn(layout, k, l));
+                for (&k, &(uk, rk, nk)) in used.iter().zip(&urn) {
+                    let sn_k = &c[layout.off_sn + k * n_items..][..n_items];
+                    for (&l, &(ul, rl, nl)) in used.iter().zip(&urn) {
+                        let t = layout.tri(k, l);
+                        // The same terms in the same order as `ss`, `sn` and `nn` give them.
+                        let term = uk * ul * f64::from(c[layout.off_ss + t])
+                            - rl * uk * f64::from(sn_k[l])
+                            - rk * ul * f64::from(c[layout.off_sn + l * n_items + k])
+                            + rk * rl * f64::from(c[layout.off_nn + t]);
                         acc += term / (nk * nl);
                     }
                 }

@@ -241,6 +241,10 @@ impl ClusterStats {
         self.counts[i]
     }
 
+    pub(crate) fn counts(&self) -> &[u32] {
+        &self.counts
+    }
+
     /// The counts as little-endian bytes (4 per count), e.g. for a database blob.
     pub fn to_bytes(&self) -> Vec<u8> {
         self.counts.iter().flat_map(|c| c.to_le_bytes()).collect()

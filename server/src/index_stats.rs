@@ -293,8 +293,9 @@ pub struct VillageStats {
     pub stats: ClusterStats,
 }
 
-/// Reads the stats rows of a round, optionally of some provinces only. Rows whose counts do not fit
-/// their layout (which would mean a corrupted row) fail the read.
+/// Reads the stats rows of a round, optionally of some provinces only, ordered by commune and
+/// village (then questionnaire version). Rows whose counts do not fit their layout (which would
+/// mean a corrupted row) fail the read.
 pub async fn load(
     db: &impl ConnectionTrait,
     questionnaires: &QuestionnaireCache,
@@ -302,31 +303,54 @@ pub async fn load(
     round: &str,
     provinces: Option<&[String]>,
 ) -> Result<Vec<VillageStats>, DbErr> {
-    let mut query = ics::Entity::find().filter(ics::Column::RoundCode.eq(round));
+    type Row = (
+        String,
+        i32,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        Vec<u8>,
+    );
+    let mut query = ics::Entity::find()
+        .select_only()
+        .columns([
+            ics::Column::QuestionnaireCode,
+            ics::Column::QuestionnaireVersion,
+            ics::Column::CommuneCode,
+            ics::Column::ClusterKey,
+            ics::Column::ProvinceCode,
+            ics::Column::DistrictCode,
+            ics::Column::VillageLabel,
+            ics::Column::Counts,
+        ])
+        .filter(ics::Column::RoundCode.eq(round));
     if let Some(p) = provinces {
         query = query.filter(ics::Column::ProvinceCode.is_in(p.iter().cloned()));
     }
-    let rows = query
+    // No ORDER BY: a database sort would carry every row's counts blob (SQLite's sorter copies
+    // them, spilling past its cache); the rows are sorted below instead.
+    let rows: Vec<Row> = query
         .filter(ics::Column::NForms.gt(0))
-        .order_by_asc(ics::Column::CommuneCode)
-        .order_by_asc(ics::Column::ClusterKey)
+        .into_tuple()
         .all(db)
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     let mut layout_of: HashMap<(String, i32), Arc<StatsLayout>> = HashMap::new();
-    for r in rows {
-        let qkey = (r.questionnaire_code.clone(), r.questionnaire_version);
+    for (qcode, qversion, commune, cluster, province, district, label, counts) in rows {
+        let qkey = (qcode, qversion);
         let layout = match layout_of.get(&qkey) {
             Some(l) => l.clone(),
             None => {
-                let version = u32::try_from(r.questionnaire_version).unwrap_or(0);
+                let version = u32::try_from(qkey.1).unwrap_or(0);
                 let q = questionnaires
-                    .get(db, &r.questionnaire_code, version)
+                    .get(db, &qkey.0, version)
                     .await?
                     .ok_or_else(|| {
                         DbErr::Custom(format!(
                             "index stats of unknown questionnaire {} v{}",
-                            r.questionnaire_code, r.questionnaire_version
+                            qkey.0, qkey.1
                         ))
                     })?;
                 let l = layouts.get(&q);
@@ -334,24 +358,22 @@ pub async fn load(
                 l
             }
         };
-        let stats = ClusterStats::from_bytes(&layout, &r.counts).map_err(|e| {
-            DbErr::Custom(format!(
-                "index stats row {}/{}/{}: {e}",
-                r.round_code, r.commune_code, r.cluster_key
-            ))
+        let stats = ClusterStats::from_bytes(&layout, &counts).map_err(|e| {
+            DbErr::Custom(format!("index stats row {round}/{commune}/{cluster}: {e}"))
         })?;
         out.push(VillageStats {
-            key: ClusterKey::new(r.commune_code, r.cluster_key),
+            key: ClusterKey::new(commune, cluster),
             place: Place {
-                province: r.province_code,
-                district: r.district_code,
-                label: r.village_label,
+                province,
+                district,
+                label,
             },
             questionnaire: qkey,
             layout,
             stats,
         });
     }
+    out.sort_unstable_by(|a, b| (&a.key, &a.questionnaire).cmp(&(&b.key, &b.questionnaire)));
     Ok(out)
 }
 
