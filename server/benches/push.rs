@@ -4,7 +4,8 @@
 //! `cargo bench -p sipas-server --bench push` (SQLite in a temp folder), and with
 //! `SIPAS_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres` for PostgreSQL (a fresh
 //! database is created and dropped). `SIPAS_BENCH_FORMS` sets the forms per scenario (default
-//! 20,000). Batches of 100 realistic SIPAS forms; 1, 8 and 64 concurrent devices.
+//! 20,000), `SIPAS_BENCH_DEVICES` the device counts (default `1,8,64`). Batches of 100 realistic
+//! SIPAS forms.
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,46 @@ use sync_protocol::{FormSubmission, FormUnits, PROTOCOL_HEADER};
 use uuid::Uuid;
 
 const BATCH: usize = 100;
+
+/// CPU seconds used so far by this process (server and client together) and by all `postgres`
+/// processes, from `/proc` (Linux; zeros elsewhere). The machine is shared, so CPU per form is a
+/// steadier figure than wall-clock rates.
+fn cpu_seconds() -> (f64, f64) {
+    // utime + stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
+    fn ticks(stat: &str) -> Option<(String, f64)> {
+        let (head, rest) = stat.rsplit_once(") ")?;
+        let comm = head.split_once(" (")?.1.to_owned();
+        let f: Vec<&str> = rest.split(' ').collect();
+        let t = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+        Some((comm, t / 100.0))
+    }
+    let me = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| ticks(&s))
+        .map_or(0.0, |t| t.1);
+    let mut pg = 0.0;
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            if let Ok(s) = std::fs::read_to_string(e.path().join("stat"))
+                && let Some((comm, t)) = ticks(&s)
+                && comm == "postgres"
+            {
+                pg += t;
+            }
+        }
+    }
+    (me, pg)
+}
+
+/// CPU microseconds per form since `before`: this process, and PostgreSQL.
+fn cpu_per_form(before: (f64, f64), n: usize) -> String {
+    let after = cpu_seconds();
+    format!(
+        "cpu/form: bench process {:.0} µs, postgres {:.0} µs",
+        (after.0 - before.0) * 1e6 / n as f64,
+        (after.1 - before.1) * 1e6 / n as f64
+    )
+}
 const PASSWORD: &str = "bench-Field-passphrase-2026";
 
 struct Target {
@@ -186,6 +227,7 @@ async fn push_rate(label: &str, n: usize, devices: usize) -> f64 {
     for (i, chunk) in forms.chunks(BATCH).enumerate() {
         per_device[i % devices].push(serde_json::to_vec(&json!({ "forms": chunk })).unwrap());
     }
+    let cpu = cpu_seconds();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (d, bodies) in per_device.into_iter().enumerate() {
@@ -213,13 +255,14 @@ async fn push_rate(label: &str, n: usize, devices: usize) -> f64 {
         accepted += t.await.unwrap();
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_per_form(cpu, n);
     assert_eq!(accepted, n, "every form accepted");
     let _ = tx.send(());
     let _ = server.await;
     drop_database(&target).await;
     let rate = n as f64 / secs;
     println!(
-        "{label:<10} push   devices={devices:<3} forms={n:<7} {secs:>7.2} s  {rate:>9.0} forms/s"
+        "{label:<10} push   devices={devices:<3} forms={n:<7} {secs:>7.2} s  {rate:>9.0} forms/s  ({cpu})"
     );
     rate
 }
@@ -263,6 +306,7 @@ async fn plain_insert_rate(label: &str, n: usize) -> f64 {
         })
         .collect();
     let batches: Vec<Vec<form::ActiveModel>> = rows.chunks(BATCH).map(<[_]>::to_vec).collect();
+    let cpu = cpu_seconds();
     let started = Instant::now();
     let mut tasks = Vec::new();
     let per_conn = batches.len().div_ceil(8);
@@ -281,12 +325,13 @@ async fn plain_insert_rate(label: &str, n: usize) -> f64 {
         t.await.unwrap();
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_per_form(cpu, n);
     db.close_by_ref().await.ok();
     drop(app);
     drop_database(&target).await;
     let rate = n as f64 / secs;
     println!(
-        "{label:<10} insert conns=8      forms={n:<7} {secs:>7.2} s  {rate:>9.0} forms/s  (plain batched INSERT baseline)"
+        "{label:<10} insert conns=8      forms={n:<7} {secs:>7.2} s  {rate:>9.0} forms/s  (plain batched INSERT baseline; {cpu})"
     );
     rate
 }
@@ -309,7 +354,12 @@ fn main() {
             std::thread::available_parallelism().map_or(0, |n| n.get())
         );
         let baseline = plain_insert_rate(label_name, n).await;
-        for devices in [1, 8, 64] {
+        let devices: Vec<usize> = std::env::var("SIPAS_BENCH_DEVICES")
+            .ok()
+            .map(|v| v.split(',').filter_map(|d| d.trim().parse().ok()).collect())
+            .filter(|d: &Vec<usize>| !d.is_empty())
+            .unwrap_or_else(|| vec![1, 8, 64]);
+        for devices in devices {
             let rate = push_rate(label_name, n, devices).await;
             println!(
                 "{:<10} push/insert with {devices} devices: {:.2}",
