@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 const BATCH: usize = 100;
 
-/// CPU seconds used so far by this process (server and client together) and by all `postgres`
-/// processes, from `/proc` (Linux; zeros elsewhere). The machine is shared, so CPU per form is a
+/// CPU seconds used so far by this process (server and client together) and by the PostgreSQL
+/// backends serving the bench's databases, from `/proc` (Linux; zeros elsewhere). The machine is shared, so CPU per form is a
 /// steadier figure than wall-clock rates.
 fn cpu_seconds() -> (f64, f64) {
     // utime + stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
@@ -36,7 +36,11 @@ fn cpu_seconds() -> (f64, f64) {
     let mut pg = 0.0;
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.flatten() {
-            if let Ok(s) = std::fs::read_to_string(e.path().join("stat"))
+            // Only the backends serving this bench's databases (their title names the database):
+            // other users of the same PostgreSQL do not count.
+            let title = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&title).contains("sipas_bench_")
+                && let Ok(s) = std::fs::read_to_string(e.path().join("stat"))
                 && let Some((comm, t)) = ticks(&s)
                 && comm == "postgres"
             {
