@@ -7,7 +7,10 @@
 //! 20,000), `SIPAS_BENCH_DEVICES` the device counts (default `1,8,64`). Batches of 100 realistic
 //! SIPAS forms.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, EntityTrait};
 use serde_json::{Value, json};
@@ -17,10 +20,10 @@ use uuid::Uuid;
 
 const BATCH: usize = 100;
 
-/// CPU seconds used so far by this process (server and client together) and by the PostgreSQL
-/// backends serving the bench's databases, from `/proc` (Linux; zeros elsewhere). The machine is shared, so CPU per form is a
-/// steadier figure than wall-clock rates.
-fn cpu_seconds() -> (f64, f64) {
+/// CPU seconds used so far by this process (server and client together), and by each PostgreSQL
+/// backend serving the bench's databases (by pid), from `/proc` (Linux; empty elsewhere). The
+/// machine is shared, so CPU per form is a steadier figure than wall-clock rates.
+fn cpu_seconds() -> (f64, HashMap<u32, f64>) {
     // utime + stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
     fn ticks(stat: &str) -> Option<(String, f64)> {
         let (head, rest) = stat.rsplit_once(") ")?;
@@ -33,9 +36,12 @@ fn cpu_seconds() -> (f64, f64) {
         .ok()
         .and_then(|s| ticks(&s))
         .map_or(0.0, |t| t.1);
-    let mut pg = 0.0;
+    let mut pg = HashMap::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
             // Only the backends serving this bench's databases (their title names the database):
             // other users of the same PostgreSQL do not count.
             let title = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
@@ -44,22 +50,29 @@ fn cpu_seconds() -> (f64, f64) {
                 && let Some((comm, t)) = ticks(&s)
                 && comm == "postgres"
             {
-                pg += t;
+                pg.insert(pid, t);
             }
         }
     }
     (me, pg)
 }
 
-/// CPU microseconds per form since `before`: this process, and PostgreSQL.
-fn cpu_per_form(before: (f64, f64), n: usize) -> String {
+/// CPU microseconds per form since `before`: this process, and the PostgreSQL backends alive at the
+/// end (a backend that exited in between is not counted).
+fn cpu_per_form(before: &(f64, HashMap<u32, f64>), n: usize) -> String {
     let after = cpu_seconds();
+    let pg: f64 = after
+        .1
+        .iter()
+        .map(|(pid, t)| t - before.1.get(pid).copied().unwrap_or(0.0))
+        .sum();
     format!(
         "cpu/form: bench process {:.0} µs, postgres {:.0} µs",
         (after.0 - before.0) * 1e6 / n as f64,
-        (after.1 - before.1) * 1e6 / n as f64
+        pg * 1e6 / n as f64
     )
 }
+
 const PASSWORD: &str = "bench-Field-passphrase-2026";
 
 struct Target {
@@ -259,7 +272,7 @@ async fn push_rate(label: &str, n: usize, devices: usize) -> f64 {
         accepted += t.await.unwrap();
     }
     let secs = started.elapsed().as_secs_f64();
-    let cpu = cpu_per_form(cpu, n);
+    let cpu = cpu_per_form(&cpu, n);
     assert_eq!(accepted, n, "every form accepted");
     let _ = tx.send(());
     let _ = server.await;
@@ -329,7 +342,7 @@ async fn plain_insert_rate(label: &str, n: usize) -> f64 {
         t.await.unwrap();
     }
     let secs = started.elapsed().as_secs_f64();
-    let cpu = cpu_per_form(cpu, n);
+    let cpu = cpu_per_form(&cpu, n);
     db.close_by_ref().await.ok();
     drop(app);
     drop_database(&target).await;
