@@ -135,7 +135,7 @@ impl FromRequestParts<AppState> for AuthUser {
                     .and_where(device::Column::RevokedAt.is_null())
                     .to_owned(),
             ),
-            None => Expr::val(true).into(),
+            None => Expr::val(true),
         };
         let row = user::Entity::find_by_id(id)
             .expr_as(device_ok, "device_ok")
