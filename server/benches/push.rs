@@ -21,9 +21,9 @@ use uuid::Uuid;
 const BATCH: usize = 100;
 
 /// CPU seconds used so far by this process (server and client together), and by each PostgreSQL
-/// backend serving the bench's databases (by pid), from `/proc` (Linux; empty elsewhere). The
+/// backend serving the scenario's database (by pid), from `/proc` (Linux; empty elsewhere). The
 /// machine is shared, so CPU per form is a steadier figure than wall-clock rates.
-fn cpu_seconds() -> (f64, HashMap<u32, f64>) {
+fn cpu_seconds(t: &Target) -> (f64, HashMap<u32, f64>) {
     // utime + stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
     fn ticks(stat: &str) -> Option<(String, f64)> {
         let (head, rest) = stat.rsplit_once(") ")?;
@@ -37,15 +37,18 @@ fn cpu_seconds() -> (f64, HashMap<u32, f64>) {
         .and_then(|s| ticks(&s))
         .map_or(0.0, |t| t.1);
     let mut pg = HashMap::new();
+    let Some((_, database)) = &t.cleanup else {
+        return (me, pg);
+    };
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.flatten() {
             let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
                 continue;
             };
-            // Only the backends serving this bench's databases (their title names the database):
-            // other users of the same PostgreSQL do not count.
+            // Only the backends serving this scenario's database (their title names it): other
+            // users of the same PostgreSQL, other benches included, do not count.
             let title = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-            if String::from_utf8_lossy(&title).contains("sipas_bench_")
+            if String::from_utf8_lossy(&title).contains(&format!(" {database} "))
                 && let Ok(s) = std::fs::read_to_string(e.path().join("stat"))
                 && let Some((comm, t)) = ticks(&s)
                 && comm == "postgres"
@@ -59,8 +62,8 @@ fn cpu_seconds() -> (f64, HashMap<u32, f64>) {
 
 /// CPU microseconds per form since `before`: this process, and the PostgreSQL backends alive at the
 /// end (a backend that exited in between is not counted).
-fn cpu_per_form(before: &(f64, HashMap<u32, f64>), n: usize) -> String {
-    let after = cpu_seconds();
+fn cpu_per_form(t: &Target, before: &(f64, HashMap<u32, f64>), n: usize) -> String {
+    let after = cpu_seconds(t);
     let pg: f64 = after
         .1
         .iter()
@@ -273,7 +276,7 @@ async fn push_rate(label: &str, n: usize, devices: usize) -> f64 {
     for (i, chunk) in forms.chunks(BATCH).enumerate() {
         per_device[i % devices].push(serde_json::to_vec(&json!({ "forms": chunk })).unwrap());
     }
-    let cpu = cpu_seconds();
+    let cpu = cpu_seconds(&target);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (d, bodies) in per_device.into_iter().enumerate() {
@@ -304,7 +307,7 @@ async fn push_rate(label: &str, n: usize, devices: usize) -> f64 {
         accepted += t.await.unwrap();
     }
     let secs = started.elapsed().as_secs_f64();
-    let cpu = cpu_per_form(&cpu, n);
+    let cpu = cpu_per_form(&target, &cpu, n);
     assert_eq!(accepted, n, "every form accepted");
     let _ = tx.send(());
     let _ = server.await;
@@ -355,7 +358,7 @@ async fn plain_insert_rate(label: &str, n: usize) -> f64 {
         })
         .collect();
     let batches: Vec<Vec<form::ActiveModel>> = rows.chunks(BATCH).map(<[_]>::to_vec).collect();
-    let cpu = cpu_seconds();
+    let cpu = cpu_seconds(&target);
     let started = Instant::now();
     let mut tasks = Vec::new();
     let per_conn = batches.len().div_ceil(8);
@@ -374,7 +377,7 @@ async fn plain_insert_rate(label: &str, n: usize) -> f64 {
         t.await.unwrap();
     }
     let secs = started.elapsed().as_secs_f64();
-    let cpu = cpu_per_form(&cpu, n);
+    let cpu = cpu_per_form(&target, &cpu, n);
     db.close_by_ref().await.ok();
     drop(app);
     drop_database(&target).await;
