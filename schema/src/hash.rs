@@ -1,6 +1,6 @@
 //! Canonical serialisation and content hash of a questionnaire version.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::model::Questionnaire;
@@ -8,49 +8,96 @@ use crate::model::Questionnaire;
 /// Writes `v` as canonical JSON: object keys sorted by byte order at every level, no whitespace,
 /// strings and numbers as serde_json writes them (UTF-8, minimal escaping). Sorting is done here,
 /// so the result does not depend on serde_json's `preserve_order` feature.
-fn write_canonical(v: &Value, out: &mut String) {
+fn write_canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort_unstable();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                if let Some(child) = m.get(k) {
-                    write_canonical(child, out);
-                }
-            }
-            out.push('}');
-        }
+        Value::Object(m) => write_canonical_object(m, out),
         Value::Array(a) => {
-            out.push('[');
+            out.push(b'[');
             for (i, child) in a.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(child, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => write_scalar(scalar, out),
     }
+}
+
+/// Appends the JSON string literal of `s`, escaped as serde_json escapes it.
+pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(out, s);
+}
+
+fn write_scalar(v: &Value, out: &mut Vec<u8>) {
+    // Writing a scalar to a Vec cannot fail.
+    let _ = serde_json::to_writer(out, v);
+}
+
+/// Appends the canonical JSON of an object (as [`canonical_json_of`] writes it) to `out`, without
+/// building a string per key or value.
+pub fn write_canonical_object(m: &Map<String, Value>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    // Without serde_json's `preserve_order` (this workspace) a map iterates in key byte order
+    // already; sort only if some dependency turned that feature on.
+    let sorted = m
+        .keys()
+        .zip(m.keys().skip(1))
+        .all(|(a, b)| a.as_bytes() < b.as_bytes());
+    if sorted {
+        for (i, (k, child)) in m.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_json_str(k, out);
+            out.push(b':');
+            write_canonical(child, out);
+        }
+    } else {
+        let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        for (i, (k, child)) in entries.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_json_str(k, out);
+            out.push(b':');
+            write_canonical(child, out);
+        }
+    }
+    out.push(b'}');
+}
+
+/// Appends the canonical JSON of `v` (as [`canonical_json_of`] writes it) to `out`.
+pub fn write_canonical_json(v: &Value, out: &mut Vec<u8>) {
+    write_canonical(v, out);
+}
+
+fn into_string(bytes: Vec<u8>) -> String {
+    // Only UTF-8 is ever written: serde_json output of valid strings and ASCII punctuation.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Canonical JSON of any value (keys sorted recursively, no whitespace): the basis of every
 /// content hash in the system, so a device and the server hash the same content identically.
 pub fn canonical_json_of(v: &Value) -> String {
-    let mut out = String::with_capacity(1024);
+    let mut out = Vec::with_capacity(1024);
     write_canonical(v, &mut out);
-    out
+    into_string(out)
 }
 
 /// Lowercase hex SHA-256 of [`canonical_json_of`].
 pub fn canonical_hash_of(v: &Value) -> String {
-    hex(&Sha256::digest(canonical_json_of(v).as_bytes()))
+    let mut out = Vec::with_capacity(1024);
+    write_canonical(v, &mut out);
+    sha256_hex(&out)
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -69,9 +116,9 @@ impl Questionnaire {
     pub fn canonical_json(&self) -> String {
         // Serialising this model cannot fail (string keys only, no floats).
         let v = serde_json::to_value(self).unwrap_or(Value::Null);
-        let mut out = String::with_capacity(32 * 1024);
+        let mut out = Vec::with_capacity(32 * 1024);
         write_canonical(&v, &mut out);
-        out
+        into_string(out)
     }
 
     /// Lowercase hex SHA-256 of [`Questionnaire::canonical_json`]. Two files publishing the same
@@ -84,14 +131,82 @@ impl Questionnaire {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The definition before streaming (a `Value` per key, `to_string` per scalar), kept verbatim
+    /// as the reference the streaming writer must reproduce byte for byte.
+    fn reference_canonical(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort_unstable();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    if let Some(child) = m.get(k) {
+                        reference_canonical(child, out);
+                    }
+                }
+                out.push('}');
+            }
+            Value::Array(a) => {
+                out.push('[');
+                for (i, child) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    reference_canonical(child, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
 
     #[test]
     fn keys_are_sorted_recursively_without_whitespace() {
         let v: Value =
             serde_json::from_str(r#"{ "b": [ {"z":1, "a":"é\"x"} ], "a": null, "B": 2.5 }"#)
                 .unwrap();
-        let mut s = String::new();
-        write_canonical(&v, &mut s);
-        assert_eq!(s, r#"{"B":2.5,"a":null,"b":[{"a":"é\"x","z":1}]}"#);
+        assert_eq!(
+            canonical_json_of(&v),
+            r#"{"B":2.5,"a":null,"b":[{"a":"é\"x","z":1}]}"#
+        );
+    }
+
+    /// Any JSON value: unicode and control characters in keys and strings, integers of both
+    /// signs, floats (non-finite ones become `null` in a `Value`), nesting.
+    pub(crate) fn any_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+            "[a-zé\"\\\u{0}-\u{1f}\u{7f}\u{2028}😀]{0,8}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec(("[a-zA-Z_é😀\"\u{0}]{0,6}", inner), 0..6)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn streaming_writer_equals_the_reference_definition(v in any_value()) {
+            let mut reference = String::new();
+            reference_canonical(&v, &mut reference);
+            prop_assert_eq!(canonical_json_of(&v), reference.clone());
+            prop_assert_eq!(canonical_hash_of(&v), hex(&Sha256::digest(reference.as_bytes())));
+        }
     }
 }

@@ -4,9 +4,13 @@
 //! `cargo bench -p sipas-server --bench push` (SQLite in a temp folder), and with
 //! `SIPAS_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres` for PostgreSQL (a fresh
 //! database is created and dropped). `SIPAS_BENCH_FORMS` sets the forms per scenario (default
-//! 20,000). Batches of 100 realistic SIPAS forms; 1, 8 and 64 concurrent devices.
+//! 20,000), `SIPAS_BENCH_DEVICES` the device counts (default `1,8,64`). Batches of 100 realistic
+//! SIPAS forms.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, EntityTrait};
 use serde_json::{Value, json};
@@ -15,6 +19,67 @@ use sync_protocol::{FormSubmission, FormUnits, PROTOCOL_HEADER};
 use uuid::Uuid;
 
 const BATCH: usize = 100;
+
+/// CPU seconds used so far by this process (server and client together), and by each PostgreSQL
+/// backend serving the scenario's database (by pid), from `/proc` (Linux; empty elsewhere). The
+/// machine is shared, so CPU per form is a steadier figure than wall-clock rates.
+fn cpu_seconds(t: &Target) -> (f64, HashMap<u32, f64>) {
+    // utime + stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
+    fn ticks(stat: &str) -> Option<(String, f64)> {
+        let (head, rest) = stat.rsplit_once(") ")?;
+        let comm = head.split_once(" (")?.1.to_owned();
+        let f: Vec<&str> = rest.split(' ').collect();
+        let t = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+        Some((comm, t / 100.0))
+    }
+    let me = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| ticks(&s))
+        .map_or(0.0, |t| t.1);
+    let mut pg = HashMap::new();
+    let Some((_, database)) = &t.cleanup else {
+        return (me, pg);
+    };
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
+            // Only the backends serving this scenario's database (their title names it): other
+            // users of the same PostgreSQL, other benches included, do not count.
+            let title = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&title).contains(&format!(" {database} "))
+                && let Ok(s) = std::fs::read_to_string(e.path().join("stat"))
+                && let Some((comm, t)) = ticks(&s)
+                && comm == "postgres"
+            {
+                pg.insert(pid, t);
+            }
+        }
+    }
+    (me, pg)
+}
+
+/// CPU microseconds per form since `before`: this process, and the PostgreSQL backends alive at the
+/// end (a backend that exited in between is not counted).
+fn cpu_per_form(t: &Target, before: &(f64, HashMap<u32, f64>), n: usize) -> String {
+    let after = cpu_seconds(t);
+    let pg: f64 = after
+        .1
+        .iter()
+        .map(|(pid, t)| t - before.1.get(pid).copied().unwrap_or(0.0))
+        .sum();
+    let me = format!(
+        "cpu/form: bench process {:.0} µs",
+        (after.0 - before.0) * 1e6 / n as f64
+    );
+    if after.1.is_empty() {
+        me
+    } else {
+        format!("{me}, postgres {:.0} µs", pg * 1e6 / n as f64)
+    }
+}
+
 const PASSWORD: &str = "bench-Field-passphrase-2026";
 
 struct Target {
@@ -115,7 +180,12 @@ fn make_forms(n: usize) -> Vec<FormSubmission> {
         .collect()
 }
 
-async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Vec<u8>) -> Value {
+async fn send(
+    client: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> reqwest::Response {
     let mut req = client
         .post(url)
         .header("content-type", "application/json")
@@ -126,7 +196,27 @@ async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: 
     }
     let resp = req.send().await.expect("request");
     assert!(resp.status().is_success(), "{}", resp.status());
-    resp.json().await.expect("json")
+    resp
+}
+
+async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Vec<u8>) -> Value {
+    send(client, url, token, body)
+        .await
+        .json()
+        .await
+        .expect("json")
+}
+
+/// The part of a push answer the bench checks. Read into this rather than a `Value` tree: the
+/// client shares the machine's two cores with the server, and should take as little as it can.
+#[derive(serde::Deserialize)]
+struct PushAnswer {
+    results: Vec<PushOutcome>,
+}
+
+#[derive(serde::Deserialize)]
+struct PushOutcome {
+    outcome: sync_protocol::Outcome,
 }
 
 /// Forms/s accepted through HTTP push with `devices` concurrent devices.
@@ -186,6 +276,7 @@ async fn push_rate(label: &str, n: usize, devices: usize) -> f64 {
     for (i, chunk) in forms.chunks(BATCH).enumerate() {
         per_device[i % devices].push(serde_json::to_vec(&json!({ "forms": chunk })).unwrap());
     }
+    let cpu = cpu_seconds(&target);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (d, bodies) in per_device.into_iter().enumerate() {
@@ -197,12 +288,15 @@ async fn push_rate(label: &str, n: usize, devices: usize) -> f64 {
         tasks.push(tokio::spawn(async move {
             let mut accepted = 0usize;
             for body in bodies {
-                let r = post(&client, url.clone(), Some(&token), body).await;
-                accepted += r["results"]
-                    .as_array()
-                    .unwrap()
+                let r: PushAnswer = send(&client, url.clone(), Some(&token), body)
+                    .await
+                    .json()
+                    .await
+                    .expect("json");
+                accepted += r
+                    .results
                     .iter()
-                    .filter(|r| r["outcome"] == "accepted")
+                    .filter(|r| r.outcome == sync_protocol::Outcome::Accepted)
                     .count();
             }
             accepted
@@ -213,13 +307,14 @@ async fn push_rate(label: &str, n: usize, devices: usize) -> f64 {
         accepted += t.await.unwrap();
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_per_form(&target, &cpu, n);
     assert_eq!(accepted, n, "every form accepted");
     let _ = tx.send(());
     let _ = server.await;
     drop_database(&target).await;
     let rate = n as f64 / secs;
     println!(
-        "{label:<10} push   devices={devices:<3} forms={n:<7} {secs:>7.2} s  {rate:>9.0} forms/s"
+        "{label:<10} push   devices={devices:<3} forms={n:<7} {secs:>7.2} s  {rate:>9.0} forms/s  ({cpu})"
     );
     rate
 }
@@ -263,6 +358,7 @@ async fn plain_insert_rate(label: &str, n: usize) -> f64 {
         })
         .collect();
     let batches: Vec<Vec<form::ActiveModel>> = rows.chunks(BATCH).map(<[_]>::to_vec).collect();
+    let cpu = cpu_seconds(&target);
     let started = Instant::now();
     let mut tasks = Vec::new();
     let per_conn = batches.len().div_ceil(8);
@@ -281,12 +377,13 @@ async fn plain_insert_rate(label: &str, n: usize) -> f64 {
         t.await.unwrap();
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_per_form(&target, &cpu, n);
     db.close_by_ref().await.ok();
     drop(app);
     drop_database(&target).await;
     let rate = n as f64 / secs;
     println!(
-        "{label:<10} insert conns=8      forms={n:<7} {secs:>7.2} s  {rate:>9.0} forms/s  (plain batched INSERT baseline)"
+        "{label:<10} insert conns=8      forms={n:<7} {secs:>7.2} s  {rate:>9.0} forms/s  (plain batched INSERT baseline; {cpu})"
     );
     rate
 }
@@ -309,7 +406,12 @@ fn main() {
             std::thread::available_parallelism().map_or(0, |n| n.get())
         );
         let baseline = plain_insert_rate(label_name, n).await;
-        for devices in [1, 8, 64] {
+        let devices: Vec<usize> = std::env::var("SIPAS_BENCH_DEVICES")
+            .ok()
+            .map(|v| v.split(',').filter_map(|d| d.trim().parse().ok()).collect())
+            .filter(|d: &Vec<usize>| !d.is_empty())
+            .unwrap_or_else(|| vec![1, 8, 64]);
+        for devices in devices {
             let rate = push_rate(label_name, n, devices).await;
             println!(
                 "{:<10} push/insert with {devices} devices: {:.2}",

@@ -181,10 +181,104 @@ pub struct FormSubmission {
 impl FormSubmission {
     /// SHA-256 (hex) of the canonical JSON of the whole submission: the same content always gives
     /// the same hash on the device and on the server.
+    ///
+    /// Defined as `schema::canonical_hash_of(&serde_json::to_value(form))` (and `null` if the form
+    /// does not serialise, e.g. a time outside RFC 3339). Computed by writing the canonical JSON
+    /// directly, without the `Value` tree; tests prove it equal to that definition.
     pub fn content_hash(&self) -> String {
-        let v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        schema::canonical_hash_of(&v)
+        // Exhaustive on purpose: a new field must be added below, in key order.
+        let FormSubmission {
+            id,
+            round,
+            questionnaire_code,
+            questionnaire_version,
+            revision,
+            units:
+                FormUnits {
+                    province,
+                    district,
+                    commune,
+                    village,
+                },
+            household_ref,
+            started_at,
+            finished_at,
+            gps,
+            answers,
+        } = self;
+        let rfc3339 = |t: &Option<OffsetDateTime>| {
+            t.map(|t| t.format(&time::format_description::well_known::Rfc3339))
+                .transpose()
+        };
+        let (Ok(started_at), Ok(finished_at)) = (rfc3339(started_at), rfc3339(finished_at)) else {
+            return schema::canonical_hash_of(&serde_json::Value::Null);
+        };
+        let str = schema::write_json_str;
+        let mut out: Vec<u8> = Vec::with_capacity(2048);
+        // Keys in byte order, as the canonical form sorts them.
+        out.extend_from_slice(b"{\"answers\":");
+        schema::write_canonical_object(answers, &mut out);
+        if let Some(t) = &finished_at {
+            out.extend_from_slice(b",\"finished_at\":");
+            str(t, &mut out);
+        }
+        if let Some(Gps {
+            lat,
+            lon,
+            accuracy_m,
+        }) = gps
+        {
+            out.extend_from_slice(b",\"gps\":{");
+            if let Some(a) = accuracy_m {
+                out.extend_from_slice(b"\"accuracy_m\":");
+                write_f64(*a, &mut out);
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"lat\":");
+            write_f64(*lat, &mut out);
+            out.extend_from_slice(b",\"lon\":");
+            write_f64(*lon, &mut out);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b",\"household_ref\":");
+        str(household_ref, &mut out);
+        out.extend_from_slice(b",\"id\":");
+        str(
+            id.hyphenated().encode_lower(&mut Uuid::encode_buffer()),
+            &mut out,
+        );
+        out.extend_from_slice(b",\"questionnaire_code\":");
+        str(questionnaire_code, &mut out);
+        out.extend_from_slice(b",\"questionnaire_version\":");
+        out.extend_from_slice(questionnaire_version.to_string().as_bytes());
+        out.extend_from_slice(b",\"revision\":");
+        out.extend_from_slice(revision.to_string().as_bytes());
+        out.extend_from_slice(b",\"round\":");
+        str(round, &mut out);
+        if let Some(t) = &started_at {
+            out.extend_from_slice(b",\"started_at\":");
+            str(t, &mut out);
+        }
+        out.extend_from_slice(b",\"units\":{\"commune\":");
+        str(commune, &mut out);
+        if let Some(d) = district {
+            out.extend_from_slice(b",\"district\":");
+            str(d, &mut out);
+        }
+        out.extend_from_slice(b",\"province\":");
+        str(province, &mut out);
+        out.extend_from_slice(b",\"village\":");
+        str(village, &mut out);
+        out.extend_from_slice(b"}}");
+        schema::sha256_hex(&out)
     }
+}
+
+/// Appends `x` as serde_json writes an `f64` (shortest round-trip form; `null` if not finite, as
+/// in a `Value`).
+fn write_f64(x: f64, out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(out, &x);
 }
 
 /// `POST /api/v1/sync/push` body: at most [`HandshakeResponse::max_batch_forms`] forms. The body may
@@ -650,5 +744,169 @@ mod tests {
         let mut h = f.clone();
         h.units.village = "V02".into();
         assert_ne!(f.content_hash(), h.content_hash());
+    }
+
+    /// The definition of the content hash: the canonical hash of the form's `Value` tree (what
+    /// `content_hash` computed before it wrote the canonical JSON directly).
+    fn reference_hash(f: &FormSubmission) -> String {
+        schema::canonical_hash_of(&serde_json::to_value(f).unwrap_or(serde_json::Value::Null))
+    }
+
+    #[test]
+    fn content_hash_of_a_known_form_is_pinned() {
+        let mut f = form();
+        f.id = Uuid::parse_str("01939a7e-1f2a-7cc3-9a51-0123456789ab").unwrap();
+        assert_eq!(f.content_hash(), reference_hash(&f));
+        // Computed by the `Value`-tree implementation this one replaced.
+        assert_eq!(
+            f.content_hash(),
+            "84340ad593c62481af123b35b606c126900dadfe37e6ec1ea413042fcdb76730"
+        );
+        // A form that does not serialise (an offset with seconds) hashes as `null`, as before.
+        f.started_at = f
+            .started_at
+            .map(|t| t.to_offset(time::UtcOffset::from_hms(7, 0, 30).unwrap()));
+        assert_eq!(f.content_hash(), schema::sha256_hex(b"null"));
+        assert_eq!(f.content_hash(), reference_hash(&f));
+    }
+
+    mod generated {
+        use super::*;
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        fn any_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                (-1e3f64..1e3).prop_map(Value::from),
+                any::<String>().prop_map(Value::String),
+                "[a-zé\"\\\u{0}-\u{1f}\u{7f}\u{2028}😀 ]{0,12}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(3, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                    prop::collection::vec(("[a-z_é😀\"\u{0}]{0,6}", inner), 0..5)
+                        .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn any_text() -> impl Strategy<Value = String> {
+            prop_oneof![any::<String>(), "[a-zA-Z0-9ếữ\"\\\u{0}-\u{1f}😀 -]{0,16}",]
+        }
+
+        /// Times over the whole range the `time` crate holds, including years RFC 3339 cannot
+        /// write (the form then does not serialise) and offsets with seconds.
+        fn any_time() -> impl Strategy<Value = Option<OffsetDateTime>> {
+            let t = (
+                prop_oneof![-377_705_116_800i64..=253_402_300_799, 0i64..=4_102_444_800,],
+                0u32..1_000_000_000,
+                prop_oneof![
+                    Just((0i8, 0i8, 0i8)),
+                    (-23i8..=23, 0i8..=59, 0i8..=59).prop_map(|(h, m, s)| {
+                        let sign = if h < 0 { -1 } else { 1 };
+                        (h, sign * m, sign * s)
+                    })
+                ],
+            )
+                .prop_map(|(secs, nanos, (h, m, s))| {
+                    OffsetDateTime::from_unix_timestamp(secs)
+                        .unwrap()
+                        .replace_nanosecond(nanos)
+                        .unwrap()
+                        .to_offset(time::UtcOffset::from_hms(h, m, s).unwrap())
+                });
+            prop::option::of(t)
+        }
+
+        fn any_form() -> impl Strategy<Value = FormSubmission> {
+            let head = (
+                any::<u128>(),
+                any_text(),
+                any_text(),
+                any::<u32>(),
+                any::<u32>(),
+                (
+                    any_text(),
+                    prop::option::of(any_text()),
+                    any_text(),
+                    any_text(),
+                ),
+                any_text(),
+            );
+            let gps = prop::option::of((
+                any::<f64>(),
+                -180f64..180.0,
+                prop::option::of(prop_oneof![any::<f64>(), 0f64..100.0]),
+            ));
+            let answers = prop::collection::btree_map(
+                prop_oneof![any_text(), "[a-z0-9_]{1,12}"],
+                any_value(),
+                0..12,
+            );
+            (head, any_time(), any_time(), gps, answers).prop_map(
+                |(
+                    (id, round, qc, qv, rev, (p, d, c, v), hh),
+                    started_at,
+                    finished_at,
+                    gps,
+                    answers,
+                )| {
+                    FormSubmission {
+                        id: Uuid::from_u128(id),
+                        round,
+                        questionnaire_code: qc,
+                        questionnaire_version: qv,
+                        revision: rev,
+                        units: FormUnits {
+                            province: p,
+                            district: d,
+                            commune: c,
+                            village: v,
+                        },
+                        household_ref: hh,
+                        started_at,
+                        finished_at,
+                        gps: gps.map(|(lat, lon, accuracy_m)| Gps {
+                            lat,
+                            lon,
+                            accuracy_m,
+                        }),
+                        answers: answers.into_iter().collect(),
+                    }
+                },
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+            #[test]
+            fn content_hash_equals_the_value_tree_definition(f in any_form()) {
+                prop_assert_eq!(f.content_hash(), reference_hash(&f));
+            }
+        }
+
+        #[test]
+        fn content_hash_of_sample_forms_equals_the_value_tree_definition() {
+            let mut f = form();
+            for (i, answers) in [
+                schema::sample::complete_sipas_answers(),
+                schema::sample::sipas_answers_without_services(),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                f.answers = answers;
+                f.units.district = (i == 1).then(|| "105".into());
+                assert_eq!(f.content_hash(), reference_hash(&f));
+                f.gps = None;
+                f.started_at = None;
+                assert_eq!(f.content_hash(), reference_hash(&f));
+            }
+        }
     }
 }

@@ -5,7 +5,10 @@ use axum::{
     extract::FromRequestParts,
     http::{HeaderValue, StatusCode, header, request::Parts},
 };
-use sea_orm::EntityTrait;
+use sea_orm::{
+    ColumnTrait, EntityTrait, FromQueryResult, QuerySelect,
+    sea_query::{Expr, Query},
+};
 
 use crate::{
     entities::{device, user},
@@ -63,6 +66,14 @@ impl AuthUser {
     }
 }
 
+/// A user row with the device check of the same query.
+#[derive(FromQueryResult)]
+struct UserAndDevice {
+    #[sea_orm(nested)]
+    user: user::Model,
+    device_ok: bool,
+}
+
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
@@ -114,20 +125,27 @@ impl FromRequestParts<AppState> for AuthUser {
             )
         };
         let id: i64 = claims.sub.parse().map_err(|_| revoked())?;
-        let u = user::Entity::find_by_id(id)
+        // One round trip: the user row, and whether the session's device exists unrevoked.
+        let device_ok = match &claims.dev {
+            Some(dev) => Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from(device::Entity)
+                    .and_where(device::Column::Id.eq(dev.clone()))
+                    .and_where(device::Column::RevokedAt.is_null())
+                    .to_owned(),
+            ),
+            None => Expr::val(true),
+        };
+        let row = user::Entity::find_by_id(id)
+            .expr_as(device_ok, "device_ok")
+            .into_model::<UserAndDevice>()
             .one(&state.db)
             .await?
             .ok_or_else(revoked)?;
-        if !u.active || u.token_generation != claims.tgen {
+        let u = row.user;
+        if !u.active || u.token_generation != claims.tgen || !row.device_ok {
             return Err(revoked());
-        }
-        if let Some(dev) = &claims.dev {
-            let d = device::Entity::find_by_id(dev.clone())
-                .one(&state.db)
-                .await?;
-            if d.is_none_or(|d| d.revoked_at.is_some()) {
-                return Err(revoked());
-            }
         }
         AuthUser::from_model(&u, claims.dev).ok_or_else(revoked)
     }

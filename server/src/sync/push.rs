@@ -190,15 +190,17 @@ pub async fn push(
     // Parse every element on its own: one malformed form does not fail the others.
     let mut parsed: Vec<(usize, FormSubmission, String, String)> = Vec::with_capacity(n);
     for (idx, raw) in forms.into_iter().enumerate() {
-        let payload = raw.get().to_owned();
-        match serde_json::from_str::<FormSubmission>(raw.get()) {
+        let form = serde_json::from_str::<FormSubmission>(raw.get());
+        // The raw text becomes the payload without a copy.
+        let payload = Box::<str>::from(raw).into_string();
+        match form {
             Ok(f) => {
                 let hash = f.content_hash();
                 parsed.push((idx, f, hash, payload));
             }
             Err(e) => {
                 // Salvage what can be read, to file the payload under its id and round.
-                let loose: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+                let loose: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
                 let id = loose
                     .get("id")
                     .and_then(Value::as_str)
@@ -224,55 +226,59 @@ pub async fn push(
         }
     }
 
-    // What the server already holds for these ids.
+    // What the server already holds for these ids, and the rounds and questionnaire statuses: four
+    // independent reads, sent together (each on its own pooled connection).
     let ids: Vec<Uuid> = parsed.iter().map(|p| p.1.id).collect();
     let mut stored: HashMap<Uuid, String> = HashMap::new();
     let mut quarantined: HashMap<(Uuid, String), (String, String)> = HashMap::new();
-    for chunk in ids.chunks(500) {
-        let rows: Vec<(Uuid, String)> = form::Entity::find()
+    let held = async {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(500) {
+            let (forms, quarantine) = tokio::try_join!(
+                form::Entity::find()
+                    .select_only()
+                    .column(form::Column::Id)
+                    .column(form::Column::ContentHash)
+                    .filter(form::Column::Id.is_in(chunk.iter().copied()))
+                    .into_tuple::<(Uuid, String)>()
+                    .all(&state.db),
+                quarantined_form::Entity::find()
+                    .select_only()
+                    .column(quarantined_form::Column::FormId)
+                    .column(quarantined_form::Column::ContentHash)
+                    .column(quarantined_form::Column::Reason)
+                    .column(quarantined_form::Column::Errors)
+                    .filter(quarantined_form::Column::FormId.is_in(chunk.iter().copied()))
+                    .into_tuple::<(Option<Uuid>, Option<String>, String, String)>()
+                    .all(&state.db),
+            )?;
+            found.push((forms, quarantine));
+        }
+        Ok::<_, sea_orm::DbErr>(found)
+    };
+    let (held, rounds, statuses) = tokio::try_join!(
+        held,
+        round::Entity::find().all(&state.db),
+        questionnaire_version::Entity::find()
             .select_only()
-            .column(form::Column::Id)
-            .column(form::Column::ContentHash)
-            .filter(form::Column::Id.is_in(chunk.to_vec()))
-            .into_tuple()
-            .all(&state.db)
-            .await?;
-        stored.extend(rows);
-        let rows: Vec<(Option<Uuid>, Option<String>, String, String)> =
-            quarantined_form::Entity::find()
-                .select_only()
-                .column(quarantined_form::Column::FormId)
-                .column(quarantined_form::Column::ContentHash)
-                .column(quarantined_form::Column::Reason)
-                .column(quarantined_form::Column::Errors)
-                .filter(quarantined_form::Column::FormId.is_in(chunk.to_vec()))
-                .into_tuple()
-                .all(&state.db)
-                .await?;
-        for (id, hash, reason, errors) in rows {
+            .column(questionnaire_version::Column::Code)
+            .column(questionnaire_version::Column::Version)
+            .column(questionnaire_version::Column::Status)
+            .into_tuple::<(String, i32, String)>()
+            .all(&state.db),
+    )?;
+    for (forms, quarantine) in held {
+        stored.extend(forms);
+        for (id, hash, reason, errors) in quarantine {
             if let (Some(id), Some(hash)) = (id, hash) {
                 quarantined.insert((id, hash), (reason, errors));
             }
         }
     }
-
-    let rounds: HashMap<String, round::Model> = round::Entity::find()
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|r| (r.code.clone(), r))
-        .collect();
-    let statuses: HashMap<(String, i32), String> = questionnaire_version::Entity::find()
-        .select_only()
-        .column(questionnaire_version::Column::Code)
-        .column(questionnaire_version::Column::Version)
-        .column(questionnaire_version::Column::Status)
-        .into_tuple::<(String, i32, String)>()
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|(c, v, s)| ((c, v), s))
-        .collect();
+    let rounds: HashMap<String, round::Model> =
+        rounds.into_iter().map(|r| (r.code.clone(), r)).collect();
+    let statuses: HashMap<(String, i32), String> =
+        statuses.into_iter().map(|(c, v, s)| ((c, v), s)).collect();
 
     let now = OffsetDateTime::now_utc();
     // Ids decided earlier in this same batch (a form sent twice in one push).
