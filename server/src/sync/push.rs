@@ -470,13 +470,16 @@ pub async fn push(
     accepts.sort_by_key(|a| a.id);
     let mut inserted: std::collections::HashSet<Uuid> = std::collections::HashSet::new();
     let accept_ids: Vec<Uuid> = accepts.iter().map(|a| a.id).collect();
+    // Rows moved out of the accepts, 200 per statement, without copying them.
     let mut rows: Vec<form::ActiveModel> = Vec::with_capacity(accepts.len());
     for a in &mut accepts {
         rows.push(std::mem::take(&mut a.row));
     }
-    for chunk in rows.chunks(200) {
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(200));
+        let chunk = std::mem::replace(&mut rows, rest);
         // RETURNING only the id: the rows that were new, without reading the blobs back.
-        let mut stmt = form::Entity::insert_many(chunk.to_vec())
+        let mut stmt = form::Entity::insert_many(chunk)
             .on_conflict(OnConflict::column(form::Column::Id).do_nothing().to_owned())
             .into_query();
         stmt.returning_col(form::Column::Id);
