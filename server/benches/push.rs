@@ -12,9 +12,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, EntityTrait};
+use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::{Value, json};
-use sipas_server::{Application, Settings, entities::form, settings::Secret};
+use sipas_server::{Application, entities::form};
+
+mod common;
+use common::{ADMIN_PASSWORD, Target, drop_database, fresh_database, settings};
 use sync_protocol::{FormSubmission, FormUnits, PROTOCOL_HEADER};
 use uuid::Uuid;
 
@@ -81,67 +84,6 @@ fn cpu_per_form(t: &Target, before: &(f64, HashMap<u32, f64>), n: usize) -> Stri
 }
 
 const PASSWORD: &str = "bench-Field-passphrase-2026";
-
-struct Target {
-    url: String,
-    label: &'static str,
-    cleanup: Option<(String, String)>,
-}
-
-async fn fresh_database(tag: &str) -> Target {
-    let id = Uuid::new_v4().simple().to_string();
-    match std::env::var("SIPAS_BENCH_DATABASE_URL") {
-        Ok(admin) if !admin.is_empty() => {
-            let name = format!("sipas_bench_{tag}_{id}");
-            let db = Database::connect(&admin)
-                .await
-                .expect("PostgreSQL reachable");
-            db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .unwrap();
-            db.close().await.ok();
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-            Target {
-                url: format!("{base}/{name}"),
-                label: "PostgreSQL",
-                cleanup: Some((admin.clone(), name)),
-            }
-        }
-        _ => {
-            let dir = std::env::temp_dir().join(format!("sipas-bench-{tag}-{id}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            Target {
-                url: format!("sqlite://{}?mode=rwc", dir.join("sipas.db").display()),
-                label: "SQLite",
-                cleanup: None,
-            }
-        }
-    }
-}
-
-async fn drop_database(t: &Target) {
-    if let Some((admin, name)) = &t.cleanup
-        && let Ok(db) = Database::connect(admin).await
-    {
-        let _ = db
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await;
-    }
-}
-
-fn settings(url: &str) -> Settings {
-    Settings {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        database_url: Secret::new(url.to_owned()),
-        database_max_connections: 16,
-        log: "error".into(),
-        jwt_secret: Some(Secret::new(
-            "bench-jwt-key-0123456789abcdef-0123456789".into(),
-        )),
-        admin_password: Some(Secret::new("bench-Ministry-passphrase-2026".into())),
-        ..Settings::default()
-    }
-}
 
 /// Realistic forms: the complete SIPAS questionnaire, spread over Lai Châu's communes.
 fn make_forms(n: usize) -> Vec<FormSubmission> {
@@ -237,10 +179,7 @@ async fn push_rate(label: &str, n: usize, devices: usize) -> f64 {
         &client,
         format!("{base}/api/v1/auth/login"),
         None,
-        serde_json::to_vec(
-            &json!({"username": "admin", "password": "bench-Ministry-passphrase-2026"}),
-        )
-        .unwrap(),
+        serde_json::to_vec(&json!({"username": "admin", "password": ADMIN_PASSWORD})).unwrap(),
     )
     .await;
     let admin = login["access_token"].as_str().unwrap().to_owned();
