@@ -3,9 +3,14 @@
 //! never by scanning forms. Full precision, with the counts behind every figure.
 
 use ::indices::{Estimates, difference, rank, rank_change};
-use axum::{Json, Router, extract::State, routing::get};
+use axum::{
+    Json, Router,
+    extract::State,
+    response::{IntoResponse, Response},
+    routing::get,
+};
 use sea_orm::EntityTrait;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::{
@@ -237,28 +242,96 @@ fn unit_rows(
 }
 
 fn header(data: &RoundStats, ask: &Ask) -> serde_json::Map<String, Value> {
-    let mut m = serde_json::Map::new();
-    m.insert("round".into(), json!(data.round.code));
-    m.insert("geography".into(), json!(data.geo.code));
-    m.insert(
-        "questionnaire".into(),
-        json!({ "code": data.round.questionnaire_code, "version": data.round.questionnaire_version }),
-    );
-    m.insert("unit".into(), json!(ask.unit));
-    m.insert("level".into(), json!(ask.level));
-    m.insert(
-        "method".into(),
-        json!(
-            if ask.unit.level == UnitLevel::Nation && ask.level.is_none() {
-                ask.combine
-            } else {
-                Combine::Pooled
-            }
-        ),
-    );
-    m.insert("min_cell".into(), json!(data.round.min_cell_size));
-    m.insert("excluded_versions".into(), json!(data.excluded));
-    m
+    match serde_json::to_value(report_header(data, ask)) {
+        Ok(Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// The header every report starts with, typed so that large responses serialise straight to bytes.
+#[derive(Serialize)]
+struct ReportHeader<'a> {
+    round: &'a str,
+    geography: &'a str,
+    questionnaire: QuestionnaireRef<'a>,
+    unit: &'a UnitRef,
+    level: Option<UnitLevel>,
+    method: Combine,
+    min_cell: i32,
+    excluded_versions: &'a [reports::ExcludedVersion],
+}
+
+#[derive(Serialize)]
+struct QuestionnaireRef<'a> {
+    code: &'a str,
+    version: i32,
+}
+
+/// `GET .../indices`: the header and one entry per unit.
+#[derive(Serialize)]
+struct IndicesResponse<'a> {
+    #[serde(flatten)]
+    header: ReportHeader<'a>,
+    results: Vec<UnitIndices<'a>>,
+}
+
+/// One unit's satisfaction indices.
+#[derive(Serialize)]
+struct UnitIndices<'a> {
+    unit: &'a UnitRef,
+    rank: Option<u32>,
+    n_forms: u64,
+    withheld: bool,
+    estimates: IndexFigures<'a>,
+}
+
+/// The index part of [`Estimates`] (perception and expectations have their own reports).
+#[derive(Serialize)]
+struct IndexFigures<'a> {
+    method: &'a ::indices::Method,
+    variance: &'a ::indices::VarianceMethod,
+    n_clusters: u32,
+    n_strata: u32,
+    df: Option<f64>,
+    t: Option<f64>,
+    overall: &'a Option<::indices::IndexEstimate>,
+    components: &'a [::indices::IndexEstimate],
+    groups: &'a [::indices::IndexEstimate],
+    items: &'a [::indices::ItemEstimate],
+}
+
+fn report_header<'a>(data: &'a RoundStats, ask: &'a Ask) -> ReportHeader<'a> {
+    ReportHeader {
+        round: &data.round.code,
+        geography: data.geo.code,
+        questionnaire: QuestionnaireRef {
+            code: &data.round.questionnaire_code,
+            version: data.round.questionnaire_version,
+        },
+        unit: &ask.unit,
+        level: ask.level,
+        method: if ask.unit.level == UnitLevel::Nation && ask.level.is_none() {
+            ask.combine
+        } else {
+            Combine::Pooled
+        },
+        min_cell: data.round.min_cell_size,
+        excluded_versions: &data.excluded,
+    }
+}
+
+/// A JSON response written straight from typed data (no intermediate `Value` tree: a national
+/// village table is megabytes).
+fn json_response(body: &impl Serialize) -> Result<Response, ApiError> {
+    let bytes = serde_json::to_vec(body).map_err(ApiError::internal)?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response())
 }
 
 /// Satisfaction indices (items, groups, components, SIPAS) with 95% intervals and counts.
@@ -268,35 +341,34 @@ async fn get_indices(
     me: AuthUser,
     ApiPath(round_code): ApiPath<String>,
     ApiQuery(q): ApiQuery<ReportQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let (_, data, ask) = prepare(&state, &me, &round_code, &q, true).await?;
     let rows = unit_rows(&data, &ask)?;
-    let mut out = header(&data, &ask);
-    let results: Vec<Value> = rows
-        .into_iter()
-        .map(|(unit, est, r)| {
-            json!({
-                "unit": unit,
-                "rank": r,
-                "n_forms": est.n_forms,
-                "withheld": est.withheld,
-                "estimates": {
-                    "method": est.method,
-                    "variance": est.variance,
-                    "n_clusters": est.n_clusters,
-                    "n_strata": est.n_strata,
-                    "df": est.df,
-                    "t": est.t,
-                    "overall": est.overall,
-                    "components": est.components,
-                    "groups": est.groups,
-                    "items": est.items,
-                },
-            })
+    let results = rows
+        .iter()
+        .map(|(unit, est, rank)| UnitIndices {
+            unit,
+            rank: *rank,
+            n_forms: est.n_forms,
+            withheld: est.withheld,
+            estimates: IndexFigures {
+                method: &est.method,
+                variance: &est.variance,
+                n_clusters: est.n_clusters,
+                n_strata: est.n_strata,
+                df: est.df,
+                t: est.t,
+                overall: &est.overall,
+                components: &est.components,
+                groups: &est.groups,
+                items: &est.items,
+            },
         })
         .collect();
-    out.insert("results".into(), Value::Array(results));
-    Ok(Json(Value::Object(out)))
+    json_response(&IndicesResponse {
+        header: report_header(&data, &ask),
+        results,
+    })
 }
 
 /// Part 1 (perception): the share choosing each option of the 8 criteria (multi-select shares over
