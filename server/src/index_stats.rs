@@ -198,6 +198,7 @@ impl PendingStats {
                     n_forms: sea_orm::Set(delta),
                     // Empty marks a row this statement created.
                     counts: sea_orm::Set(Vec::new()),
+                    version: sea_orm::Set(1),
                     updated_at: sea_orm::Set(now),
                 }
             });
@@ -218,6 +219,10 @@ impl PendingStats {
                     .value(
                         ics::Column::UpdatedAt,
                         Expr::col((Excluded, ics::Column::UpdatedAt)),
+                    )
+                    .value(
+                        ics::Column::Version,
+                        Expr::col((ics::Entity, ics::Column::Version)).add(1),
                     )
                     .to_owned(),
                 )
@@ -276,6 +281,24 @@ impl sea_orm::sea_query::Iden for Excluded {
     fn unquoted(&self) -> &str {
         "excluded"
     }
+}
+
+/// A cheap fingerprint of a round's stored stats: the number of village rows and the sum of their
+/// versions. Every change bumps a row's version (and a rebuild starts above the old maximum), so
+/// the fingerprint changes whenever the stats do; equal fingerprints mean a cached copy is current.
+pub async fn stamp(db: &impl ConnectionTrait, round: &str) -> Result<(i64, i64), DbErr> {
+    Ok(ics::Entity::find()
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(\"version\"), 0) AS BIGINT)"),
+            "s",
+        )
+        .filter(ics::Column::RoundCode.eq(round))
+        .into_tuple()
+        .one(db)
+        .await?
+        .unwrap_or((0, 0)))
 }
 
 /// The stats of one village as read back: its key (commune, village), place and counts.
@@ -480,6 +503,20 @@ pub async fn rebuild(
 ) -> Result<usize, DbErr> {
     use sea_orm::TransactionTrait;
     let txn = db.begin().await?;
+    // New rows get a version above every old one, so that a cached copy of the round cannot take
+    // the rebuilt stats for the ones it holds (see `stamp`).
+    let (_, old_max): (i64, i64) = ics::Entity::find()
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .column_as(
+            Expr::cust("CAST(COALESCE(MAX(\"version\"), 0) AS BIGINT)"),
+            "m",
+        )
+        .filter(ics::Column::RoundCode.eq(round))
+        .into_tuple()
+        .one(&txn)
+        .await?
+        .unwrap_or((0, 0));
     ics::Entity::delete_many()
         .filter(ics::Column::RoundCode.eq(round))
         .exec(&txn)
@@ -500,6 +537,7 @@ pub async fn rebuild(
             village_label: sea_orm::Set(v.place.label),
             n_forms: sea_orm::Set(i64::from(v.stats.n_forms())),
             counts: sea_orm::Set(v.stats.to_bytes()),
+            version: sea_orm::Set(old_max + 1),
             updated_at: sea_orm::Set(now),
         })
         .collect();

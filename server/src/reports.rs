@@ -553,3 +553,29 @@ pub fn place_previous(
         unplaced,
     ))
 }
+
+/// The last whole-round [`RoundStats`] read per round, with the fingerprint it was read at
+/// ([`crate::index_stats::stamp`]). A national report then costs one small aggregate query instead
+/// of reading and decoding every village's counts (≈13 KB each) again; any change to the round's
+/// stats, by this process or another, changes the fingerprint and the next report reads afresh.
+#[derive(Default)]
+pub struct RoundStatsCache {
+    map: std::sync::Mutex<std::collections::HashMap<String, ((i64, i64), Arc<RoundStats>)>>,
+}
+
+impl RoundStatsCache {
+    /// The cached stats of `round` if they were read at `stamp` from the same round row.
+    pub fn get(&self, round: &round::Model, stamp: (i64, i64)) -> Option<Arc<RoundStats>> {
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&round.code)
+            .filter(|(s, data)| *s == stamp && data.round == *round)
+            .map(|(_, data)| data.clone())
+    }
+
+    /// Remembers stats read at `stamp` (read the stamp *before* the stats, so that a change in
+    /// between makes the entry stale rather than wrong).
+    pub fn put(&self, stamp: (i64, i64), data: Arc<RoundStats>) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(data.round.code.clone(), (stamp, data));
+    }
+}

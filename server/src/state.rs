@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use crate::{
     auth::{password::Passwords, throttle::LoginThrottle, tokens::TokenKeys},
     index_stats::Layouts,
+    reports::RoundStatsCache,
     settings::Settings,
     sync::QuestionnaireCache,
 };
@@ -29,6 +30,8 @@ pub struct AppState {
     pub questionnaires: Arc<QuestionnaireCache>,
     /// Index-stats layouts per questionnaire version.
     pub layouts: Arc<Layouts>,
+    /// Whole-round index stats last read, checked against the database before each use.
+    pub round_stats: Arc<RoundStatsCache>,
 }
 
 impl AppState {
@@ -44,6 +47,7 @@ impl AppState {
             settings: Arc::new(settings),
             questionnaires: Arc::new(QuestionnaireCache::default()),
             layouts: Arc::new(Layouts::default()),
+            round_stats: Arc::new(RoundStatsCache::default()),
         }
     }
 }

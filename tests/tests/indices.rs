@@ -1716,3 +1716,41 @@ async fn a_form_rejected_later_leaves_the_indices() {
     assert_eq!(stats_match(&app, R25).await, vec![(key, 4)]);
     assert_eq!(change("rejected", Uuid::now_v7()).await, None);
 }
+
+/// The national report reuses the round's stats while they are unchanged, and sees every change at
+/// once: new forms, a form rejected later, and a rebuild from the forms.
+#[tokio::test]
+async fn national_reports_follow_every_change() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let lc = commune(R25, "12", 0);
+    let first = forms_top(&lc, "Bản 1", 5, 5);
+    push_accepted(&app, &admin, &first).await;
+    assert_eq!(national_forms(&app, &admin).await, 5);
+    assert_eq!(national_forms(&app, &admin).await, 5);
+    push_accepted(&app, &admin, &forms_top(&lc, "Bản 2", 3, 0)).await;
+    assert_eq!(national_forms(&app, &admin).await, 8);
+    let s = &app.state;
+    sipas_server::forms::change_status(
+        &s.db,
+        &s.questionnaires,
+        &s.layouts,
+        first[0].id,
+        "rejected",
+    )
+    .await
+    .expect("reject");
+    assert_eq!(national_forms(&app, &admin).await, 7);
+    let rebuilt = sipas_server::index_stats::rebuild(&s.db, &s.questionnaires, &s.layouts, R25)
+        .await
+        .expect("rebuild");
+    assert_eq!(rebuilt, 2);
+    assert_eq!(national_forms(&app, &admin).await, 7);
+    assert_eq!(stats_match(&app, R25).await.len(), 2);
+}
+
+/// Forms behind the pooled national figure of 2025.
+async fn national_forms(app: &TestApp, token: &str) -> u64 {
+    let body = get_ok(app, token, &report(R25, "indices", "method=pooled")).await;
+    body["results"][0]["n_forms"].as_u64().expect("n_forms")
+}

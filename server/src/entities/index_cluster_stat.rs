@@ -32,6 +32,9 @@ pub struct Model {
     pub n_forms: i64,
     /// `ClusterStats::to_bytes`.
     pub counts: Vec<u8>,
+    /// Bumped by every change of the row, so that a cache of a round's stats can tell cheaply
+    /// whether it is still current (see `index_stats::stamp`).
+    pub version: i64,
     /// Last change.
     pub updated_at: TimeDateTimeWithTimeZone,
 }

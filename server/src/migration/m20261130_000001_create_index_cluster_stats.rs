@@ -24,6 +24,7 @@ impl MigrationTrait for Migration {
                     .col(string_len(IndexClusterStats::VillageLabel, 64))
                     .col(big_integer(IndexClusterStats::NForms))
                     .col(blob(IndexClusterStats::Counts))
+                    .col(big_integer(IndexClusterStats::Version))
                     .col(timestamp_with_time_zone(IndexClusterStats::UpdatedAt))
                     .primary_key(
                         Index::create()
@@ -73,6 +74,7 @@ enum IndexClusterStats {
     VillageLabel,
     NForms,
     Counts,
+    Version,
     UpdatedAt,
 }
 

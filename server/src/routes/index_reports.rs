@@ -3,6 +3,8 @@
 //! never by scanning forms. Full precision, with the counts behind every figure.
 
 use ::indices::{Estimates, difference, rank, rank_change};
+use std::sync::Arc;
+
 use axum::{
     Json, Router,
     extract::State,
@@ -97,12 +99,23 @@ fn province_of(geo: &::geography::Geography, unit: Option<&str>) -> Option<Strin
         .map(|u| u.code.clone())
 }
 
-/// Reads a round's village stats: all of them, or only those of `provinces`.
+/// Reads a round's village stats: only those of `provinces`, or all of them — the whole round
+/// through the cache, after checking it is current.
 async fn load_stats(
     state: &AppState,
     info: &RoundInfo,
     provinces: Option<Vec<String>>,
-) -> Result<RoundStats, ApiError> {
+) -> Result<Arc<RoundStats>, ApiError> {
+    let stamp = match provinces {
+        Some(_) => None,
+        None => {
+            let stamp = index_stats::stamp(&state.db, &info.round.code).await?;
+            if let Some(data) = state.round_stats.get(&info.round, stamp) {
+                return Ok(data);
+            }
+            Some(stamp)
+        }
+    };
     let rows = index_stats::load(
         &state.db,
         &state.questionnaires,
@@ -111,12 +124,16 @@ async fn load_stats(
         provinces.as_deref(),
     )
     .await?;
-    RoundStats::new(
+    let data = Arc::new(RoundStats::new(
         info.round.clone(),
         info.geo,
         state.layouts.get(&info.questionnaire),
         rows,
-    )
+    )?);
+    if let Some(stamp) = stamp {
+        state.round_stats.put(stamp, data.clone());
+    }
+    Ok(data)
 }
 
 /// Checks `level` and `method` and the caller's right to read `unit` — before any statistics are
@@ -193,7 +210,7 @@ async fn prepare(
     round_code: &str,
     q: &ReportQuery,
     allow_level: bool,
-) -> Result<(RoundInfo, RoundStats, Ask), ApiError> {
+) -> Result<(RoundInfo, Arc<RoundStats>, Ask), ApiError> {
     policy::can_read_any_indices(me)?;
     let info = round_info(state, round_code).await?;
     let checked = authorize(me, &info, q, allow_level)?;
