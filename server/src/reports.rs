@@ -560,8 +560,11 @@ pub fn place_previous(
 /// stats, by this process or another, changes the fingerprint and the next report reads afresh.
 #[derive(Default)]
 pub struct RoundStatsCache {
-    map: std::sync::Mutex<std::collections::HashMap<String, ((i64, i64), Arc<RoundStats>)>>,
+    map: std::sync::Mutex<std::collections::HashMap<String, CachedRound>>,
 }
+
+/// A cached round: the fingerprint it was read at, and the stats.
+type CachedRound = ((i64, i64), Arc<RoundStats>);
 
 impl RoundStatsCache {
     /// The cached stats of `round` if they were read at `stamp` from the same round row.
