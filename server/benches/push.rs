@@ -85,7 +85,9 @@ fn cpu_per_form(t: &Target, before: &(f64, HashMap<u32, f64>), n: usize) -> Stri
 
 const PASSWORD: &str = "bench-Field-passphrase-2026";
 
-/// Realistic forms: the complete SIPAS questionnaire, spread over Lai Châu's communes.
+/// Realistic forms: the complete SIPAS questionnaire, filled village by village as in the field —
+/// 30 households per village (SIPAS's cluster size), villages spread over Lai Châu's communes — so
+/// a batch of 100 holds the forms of three or four villages.
 fn make_forms(n: usize) -> Vec<FormSubmission> {
     let communes: Vec<String> = geography::vn_2025()
         .children("12")
@@ -105,8 +107,8 @@ fn make_forms(n: usize) -> Vec<FormSubmission> {
                 units: FormUnits {
                     province: "12".into(),
                     district: None,
-                    commune: communes[i % communes.len()].clone(),
-                    village: format!("V{:02}", i % 2),
+                    commune: communes[(i / 30) % communes.len()].clone(),
+                    village: format!("V{:02}", i / 30 / communes.len()),
                 },
                 household_ref: format!("HH-{i:06}"),
                 started_at: Some(now - time::Duration::minutes(25)),
