@@ -368,6 +368,22 @@ pub struct VillageStats {
     pub stats: ClusterStats,
 }
 
+/// The questionnaire version `(code, version)` and its stats layout; an unknown one is an error
+/// (stats and forms only ever name published versions).
+async fn definition(
+    db: &impl ConnectionTrait,
+    questionnaires: &QuestionnaireCache,
+    layouts: &Layouts,
+    (code, version): &(String, i32),
+) -> Result<(Arc<Questionnaire>, Arc<StatsLayout>), DbErr> {
+    let q = questionnaires
+        .get(db, code, u32::try_from(*version).unwrap_or(0))
+        .await?
+        .ok_or_else(|| DbErr::Custom(format!("unknown questionnaire {code} v{version}")))?;
+    let layout = layouts.get(&q);
+    Ok((q, layout))
+}
+
 /// Reads the stats rows of a round, optionally of some provinces only, ordered by commune and
 /// village (then questionnaire version). Rows whose counts do not fit their layout (which would
 /// mean a corrupted row) fail the read.
@@ -418,17 +434,7 @@ pub async fn load(
         let layout = match layout_of.get(&qkey) {
             Some(l) => l.clone(),
             None => {
-                let version = u32::try_from(qkey.1).unwrap_or(0);
-                let q = questionnaires
-                    .get(db, &qkey.0, version)
-                    .await?
-                    .ok_or_else(|| {
-                        DbErr::Custom(format!(
-                            "index stats of unknown questionnaire {} v{}",
-                            qkey.0, qkey.1
-                        ))
-                    })?;
-                let l = layouts.get(&q);
+                let (_, l) = definition(db, questionnaires, layouts, &qkey).await?;
                 layout_of.insert(qkey.clone(), l.clone());
                 l
             }
@@ -505,17 +511,8 @@ pub async fn compute_from_forms(
         for (seq, qcode, qversion, province, district, commune, village, answers) in rows {
             let key = (qcode, qversion);
             if !defs.contains_key(&key) {
-                let q = questionnaires
-                    .get(db, &key.0, u32::try_from(key.1).unwrap_or(0))
-                    .await?
-                    .ok_or_else(|| {
-                        DbErr::Custom(format!(
-                            "form {seq} uses unknown questionnaire {} v{}",
-                            key.0, key.1
-                        ))
-                    })?;
-                let layout = layouts.get(&q);
-                defs.insert(key.clone(), (q, layout));
+                let def = definition(db, questionnaires, layouts, &key).await?;
+                defs.insert(key.clone(), def);
             }
             let (q, layout) = &defs[&key];
             let valid = ValidAnswers::decode(q, &answers)

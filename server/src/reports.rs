@@ -455,6 +455,12 @@ pub fn ranking_value(e: &Estimates) -> Option<f64> {
         .map(|v| (v * 100.0).round() / 100.0)
 }
 
+/// League-table ranks of the estimates by [`ranking_value`], in their order.
+pub fn ranks(estimates: &[&Estimates]) -> Vec<Option<u32>> {
+    let values: Vec<Option<f64>> = estimates.iter().map(|e| ranking_value(e)).collect();
+    indices::rank(&values)
+}
+
 /// How a previous round's villages were placed in the current round's geography.
 #[derive(Debug, Clone, Serialize)]
 pub struct Placement {

@@ -138,15 +138,7 @@ async fn post(
 
 /// Creates an enumerator for Lai Châu and returns its access token.
 async fn enumerator_token(client: &reqwest::Client, base: &str) -> String {
-    let (_, login) = post(
-        client,
-        &format!("{base}/api/v1/auth/login"),
-        None,
-        &json!({"username": "admin", "password": ADMIN_PASSWORD}),
-    )
-    .await
-    .unwrap();
-    let admin = login["access_token"].as_str().unwrap().to_owned();
+    let admin = admin_token(client, base).await;
     let (s, body) = post(
         client,
         &format!("{base}/api/v1/users"),
@@ -201,15 +193,7 @@ fn forms(n: usize) -> Vec<FormSubmission> {
 /// add up to `expected` forms spread over the 7 villages of [`forms`], and `sipas indices check`
 /// finds the stored statistics equal to a recomputation from the stored forms.
 async fn assert_index_stats(client: &reqwest::Client, base: &str, db_url: &str, expected: usize) {
-    let (_, login) = post(
-        client,
-        &format!("{base}/api/v1/auth/login"),
-        None,
-        &json!({"username": "admin", "password": ADMIN_PASSWORD}),
-    )
-    .await
-    .unwrap();
-    let admin = login["access_token"].as_str().unwrap().to_owned();
+    let admin = admin_token(client, base).await;
     let body: Value = client
         .get(format!(
             "{base}/api/v1/rounds/sipas-2025/indices?unit=12&level=village"
@@ -245,8 +229,8 @@ async fn assert_index_stats(client: &reqwest::Client, base: &str, db_url: &str, 
     );
 }
 
-/// Every form id the server holds for the round, by paging the forms API as the ministry.
-async fn server_ids(client: &reqwest::Client, base: &str) -> Vec<Uuid> {
+/// The ministry's access token.
+async fn admin_token(client: &reqwest::Client, base: &str) -> String {
     let (_, login) = post(
         client,
         &format!("{base}/api/v1/auth/login"),
@@ -255,7 +239,12 @@ async fn server_ids(client: &reqwest::Client, base: &str) -> Vec<Uuid> {
     )
     .await
     .unwrap();
-    let admin = login["access_token"].as_str().unwrap().to_owned();
+    login["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Every form id the server holds for the round, by paging the forms API as the ministry.
+async fn server_ids(client: &reqwest::Client, base: &str) -> Vec<Uuid> {
+    let admin = admin_token(client, base).await;
     let mut ids = Vec::new();
     let mut after: Option<i64> = None;
     loop {

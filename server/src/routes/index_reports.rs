@@ -2,7 +2,7 @@
 //! two rounds, for one unit or every unit at a level under it. Read from the per-village stats,
 //! never by scanning forms. Full precision, with the counts behind every figure.
 
-use ::indices::{Estimates, difference, rank, rank_change};
+use ::indices::{Estimates, difference, rank_change};
 use std::sync::Arc;
 
 use axum::{
@@ -245,8 +245,7 @@ fn unit_rows(
                 .filter(|v| reports::contains(&ask.unit, v));
             let by = reports::by_unit(&data.layout, inside, level, &opts)?;
             let names = reports::village_names(&data.villages);
-            let values: Vec<Option<f64>> = by.values().map(reports::ranking_value).collect();
-            let ranks = rank(&values);
+            let ranks = reports::ranks(&by.values().collect::<Vec<_>>());
             Ok(by
                 .into_iter()
                 .zip(ranks)
@@ -557,18 +556,8 @@ async fn compare_rounds(
         };
         previous.push(old);
     }
-    let cur_ranks = rank(
-        &current
-            .iter()
-            .map(reports::ranking_value)
-            .collect::<Vec<_>>(),
-    );
-    let prev_ranks = rank(
-        &previous
-            .iter()
-            .map(reports::ranking_value)
-            .collect::<Vec<_>>(),
-    );
+    let cur_ranks = reports::ranks(&current.iter().collect::<Vec<_>>());
+    let prev_ranks = reports::ranks(&previous.iter().collect::<Vec<_>>());
     let mapping = ::geography::mapping(prev.geo.code, data.geo.code);
     let results: Vec<Value> = units
         .into_iter()
