@@ -257,6 +257,15 @@ fn unit_rows(
     }
 }
 
+/// The estimates of the one unit a perception or expectations request is about.
+fn one_unit(data: &RoundStats, ask: &Ask) -> Result<Estimates, ApiError> {
+    unit_rows(data, ask)?
+        .into_iter()
+        .next()
+        .map(|(_, est, _)| est)
+        .ok_or_else(|| ApiError::internal("no estimate"))
+}
+
 fn header(data: &RoundStats, ask: &Ask) -> serde_json::Map<String, Value> {
     match serde_json::to_value(report_header(data, ask)) {
         Ok(Value::Object(m)) => m,
@@ -404,10 +413,7 @@ async fn get_perception(
         .filter(|s| s.code == PERCEPTION_SECTION)
         .flat_map(|s| s.questions.iter().map(|q| q.code.as_str()))
         .collect();
-    let (_, est, _) = unit_rows(&data, &ask)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::internal("no estimate"))?;
+    let est = one_unit(&data, &ask)?;
     let mut out = header(&data, &ask);
     out.insert("n_forms".into(), json!(est.n_forms));
     out.insert("withheld".into(), json!(est.withheld));
@@ -441,10 +447,7 @@ async fn get_expectations(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let (_, data, ask) = prepare(&state, &me, &round_code, &q, false).await?;
-    let (_, est, _) = unit_rows(&data, &ask)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::internal("no estimate"))?;
+    let est = one_unit(&data, &ask)?;
     let mut out = header(&data, &ask);
     out.insert("n_forms".into(), json!(est.n_forms));
     out.insert("withheld".into(), json!(est.withheld));
