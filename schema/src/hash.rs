@@ -39,7 +39,6 @@ fn write_scalar(v: &Value, out: &mut Vec<u8>) {
 /// Appends the canonical JSON of an object (as [`canonical_json_of`] writes it) to `out`, without
 /// building a string per key or value.
 pub fn write_canonical_object(m: &Map<String, Value>, out: &mut Vec<u8>) {
-    out.push(b'{');
     // Without serde_json's `preserve_order` (this workspace) a map iterates in key byte order
     // already; sort only if some dependency turned that feature on.
     let sorted = m
@@ -47,32 +46,25 @@ pub fn write_canonical_object(m: &Map<String, Value>, out: &mut Vec<u8>) {
         .zip(m.keys().skip(1))
         .all(|(a, b)| a.as_bytes() < b.as_bytes());
     if sorted {
-        for (i, (k, child)) in m.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_json_str(k, out);
-            out.push(b':');
-            write_canonical(child, out);
-        }
+        write_entries(m.iter(), out);
     } else {
         let mut entries: Vec<(&String, &Value)> = m.iter().collect();
         entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        for (i, (k, child)) in entries.into_iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_json_str(k, out);
-            out.push(b':');
-            write_canonical(child, out);
-        }
+        write_entries(entries.into_iter(), out);
     }
-    out.push(b'}');
 }
 
-/// Appends the canonical JSON of `v` (as [`canonical_json_of`] writes it) to `out`.
-pub fn write_canonical_json(v: &Value, out: &mut Vec<u8>) {
-    write_canonical(v, out);
+fn write_entries<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    for (i, (k, child)) in entries.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json_str(k, out);
+        out.push(b':');
+        write_canonical(child, out);
+    }
+    out.push(b'}');
 }
 
 fn into_string(bytes: Vec<u8>) -> String {

@@ -75,8 +75,7 @@ pub use check::{LoadError, LoadErrorKind, is_valid_code};
 pub use codec::{DecodeError, FORMAT as ENCODING_FORMAT};
 pub use date::parse_date;
 pub use hash::{
-    canonical_hash_of, canonical_json_of, sha256_hex, write_canonical_json, write_canonical_object,
-    write_json_str,
+    canonical_hash_of, canonical_json_of, sha256_hex, write_canonical_object, write_json_str,
 };
 pub use index::{
     IndexComponent, IndexDefinition, IndexGroup, IndexItem, IndexOverall, IndexValue, IndexValues,

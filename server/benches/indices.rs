@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{ADMIN_PASSWORD, drop_database, fresh_database, settings};
+use common::{PASSWORD, device_tokens, drop_database, fresh_database, post, settings};
 use geography::Level;
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
@@ -28,14 +28,13 @@ use sipas_server::{
     index_stats::{self, VillageStats},
     reports::{self, RoundStats, UnitLevel},
 };
-use sync_protocol::{FormSubmission, FormUnits, PROTOCOL_HEADER};
+use sync_protocol::{FormSubmission, FormUnits};
 use tower::ServiceExt;
 use uuid::Uuid;
 
 const BATCH: usize = 100;
 const DEVICES: usize = 8;
 const ROUND: &str = "sipas-2023";
-const PASSWORD: &str = "bench-Field-passphrase-2026";
 
 /// One sampled village and the district index that sets its satisfaction.
 struct SampleVillage {
@@ -106,20 +105,6 @@ fn make_form(villages: &[SampleVillage], i: usize, n: usize, now: time::OffsetDa
     serde_json::to_value(f).unwrap()
 }
 
-async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Vec<u8>) -> Value {
-    let mut req = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header(PROTOCOL_HEADER, "1")
-        .body(body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let resp = req.send().await.expect("request");
-    assert!(resp.status().is_success(), "{}", resp.status());
-    resp.json().await.expect("json")
-}
-
 /// Pushes `n` forms over HTTP from `DEVICES` ministry accounts, each its own device and its own
 /// run of villages; prints the time and rate and returns the admin's token.
 async fn load(base: &str, villages: &[SampleVillage], n: usize, label: &str) -> String {
@@ -128,39 +113,10 @@ async fn load(base: &str, villages: &[SampleVillage], n: usize, label: &str) -> 
         .timeout(Duration::from_secs(300))
         .build()
         .unwrap();
-    let login = post(
-        &client,
-        format!("{base}/api/v1/auth/login"),
-        None,
-        serde_json::to_vec(&json!({"username": "admin", "password": ADMIN_PASSWORD})).unwrap(),
-    )
+    let (admin, tokens) = device_tokens(&client, base, DEVICES, |d| {
+        json!({"username": format!("bench.min{d}"), "full_name": "Bench", "role": "ministry", "password": PASSWORD})
+    })
     .await;
-    let admin = login["access_token"].as_str().unwrap().to_owned();
-    let mut tokens = Vec::new();
-    for d in 0..DEVICES {
-        let user = format!("bench.min{d}");
-        post(
-            &client,
-            format!("{base}/api/v1/users"),
-            Some(&admin),
-            serde_json::to_vec(
-                &json!({"username": user, "full_name": "Bench", "role": "ministry", "password": PASSWORD}),
-            )
-            .unwrap(),
-        )
-        .await;
-        let login = post(
-            &client,
-            format!("{base}/api/v1/auth/login"),
-            None,
-            serde_json::to_vec(
-                &json!({"username": user, "password": PASSWORD, "device_id": format!("bench-{d}")}),
-            )
-            .unwrap(),
-        )
-        .await;
-        tokens.push(login["access_token"].as_str().unwrap().to_owned());
-    }
     // Bodies are serialised before the clock starts: the devices have them ready in their outboxes.
     let built = Instant::now();
     let now = time::OffsetDateTime::now_utc();

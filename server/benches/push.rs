@@ -13,12 +13,12 @@ use std::{
 };
 
 use sea_orm::{ActiveValue::Set, EntityTrait};
-use serde_json::{Value, json};
+use serde_json::json;
 use sipas_server::{Application, entities::form};
 
 mod common;
-use common::{ADMIN_PASSWORD, Target, drop_database, fresh_database, settings};
-use sync_protocol::{FormSubmission, FormUnits, PROTOCOL_HEADER};
+use common::{PASSWORD, Target, device_tokens, drop_database, fresh_database, send, settings};
+use sync_protocol::{FormSubmission, FormUnits};
 use uuid::Uuid;
 
 const BATCH: usize = 100;
@@ -83,8 +83,6 @@ fn cpu_per_form(t: &Target, before: &(f64, HashMap<u32, f64>), n: usize) -> Stri
     }
 }
 
-const PASSWORD: &str = "bench-Field-passphrase-2026";
-
 /// Realistic forms: the complete SIPAS questionnaire, filled village by village as in the field —
 /// 30 households per village (SIPAS's cluster size), villages spread over Lai Châu's communes — so
 /// a batch of 100 holds the forms of three or four villages.
@@ -124,33 +122,6 @@ fn make_forms(n: usize) -> Vec<FormSubmission> {
         .collect()
 }
 
-async fn send(
-    client: &reqwest::Client,
-    url: String,
-    token: Option<&str>,
-    body: Vec<u8>,
-) -> reqwest::Response {
-    let mut req = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header(PROTOCOL_HEADER, "1")
-        .body(body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let resp = req.send().await.expect("request");
-    assert!(resp.status().is_success(), "{}", resp.status());
-    resp
-}
-
-async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Vec<u8>) -> Value {
-    send(client, url, token, body)
-        .await
-        .json()
-        .await
-        .expect("json")
-}
-
 /// The part of a push answer the bench checks. Read into this rather than a `Value` tree: the
 /// client shares the machine's two cores with the server, and should take as little as it can.
 #[derive(serde::Deserialize)]
@@ -177,40 +148,11 @@ async fn push_rate(label: &str, n: usize, devices: usize) -> f64 {
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    let login = post(
-        &client,
-        format!("{base}/api/v1/auth/login"),
-        None,
-        serde_json::to_vec(&json!({"username": "admin", "password": ADMIN_PASSWORD})).unwrap(),
-    )
+    let (_, tokens) = device_tokens(&client, &base, devices, |d| {
+        json!({"username": format!("bench.dtv{d}"), "full_name": "Bench", "role": "enumerator",
+            "geography": "vn-2025", "unit_code": "12", "team": "B", "password": PASSWORD})
+    })
     .await;
-    let admin = login["access_token"].as_str().unwrap().to_owned();
-    let mut tokens = Vec::new();
-    for d in 0..devices {
-        let user = format!("bench.dtv{d}");
-        post(
-            &client,
-            format!("{base}/api/v1/users"),
-            Some(&admin),
-            serde_json::to_vec(
-                &json!({"username": user, "full_name": "Bench", "role": "enumerator",
-                "geography": "vn-2025", "unit_code": "12", "team": "B", "password": PASSWORD}),
-            )
-            .unwrap(),
-        )
-        .await;
-        let login = post(
-            &client,
-            format!("{base}/api/v1/auth/login"),
-            None,
-            serde_json::to_vec(
-                &json!({"username": user, "password": PASSWORD, "device_id": format!("bench-{d}")}),
-            )
-            .unwrap(),
-        )
-        .await;
-        tokens.push(login["access_token"].as_str().unwrap().to_owned());
-    }
     // Bodies are serialised before the clock starts: the device has them ready in its outbox.
     let forms = make_forms(n);
     let mut per_device: Vec<Vec<Vec<u8>>> = vec![Vec::new(); devices];

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     entities::form,
-    index_stats::{FormPlace, PendingStats},
+    index_stats::{COUNTED_STATUS, FormPlace, PendingStats},
 };
 
 /// A form to store, already checked against its round and the submitter's scope.
@@ -122,7 +122,7 @@ pub async fn store_accepted(
         commune_code: Set(f.commune_code),
         village_code: Set(f.village_code),
         household_ref: Set(f.household_ref),
-        status: Set("accepted".into()),
+        status: Set(COUNTED_STATUS.into()),
         revision: Set(f.revision),
         content_hash: Set(hash),
         device_id: Set(f.device_id),
@@ -158,8 +158,6 @@ pub async fn change_status(
     status: &str,
 ) -> Result<Option<String>, DbErr> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
-
-    use crate::index_stats::COUNTED_STATUS;
 
     let txn = db.begin().await?;
     let now = OffsetDateTime::now_utc();

@@ -159,8 +159,7 @@ impl PendingStats {
         at: FormPlace<'_>,
         form: &ValidAnswers,
     ) -> Result<(), StatsError> {
-        let layout_ref = layout.clone();
-        self.change(layout, at).added.add_form(&layout_ref, form)
+        self.change(layout, at).added.add_form(layout, form)
     }
 
     /// Uncounts a form counted before (a form rejected after acceptance).
@@ -170,8 +169,7 @@ impl PendingStats {
         at: FormPlace<'_>,
         form: &ValidAnswers,
     ) -> Result<(), StatsError> {
-        let layout_ref = layout.clone();
-        self.change(layout, at).removed.add_form(&layout_ref, form)
+        self.change(layout, at).removed.add_form(layout, form)
     }
 
     /// Writes the changes inside the caller's transaction (see the module docs for the locking).

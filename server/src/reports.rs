@@ -94,6 +94,16 @@ pub struct UnitRef {
 }
 
 impl UnitRef {
+    /// A unit of the geography (its parent is the nation for a province).
+    fn of_unit(u: &::geography::Unit) -> UnitRef {
+        UnitRef {
+            code: u.code.clone(),
+            level: UnitLevel::of(u.level),
+            name: u.full_name(),
+            parent: u.parent.clone().or_else(|| Some(NATION.into())),
+        }
+    }
+
     /// The commune a village unit belongs to, or the unit's own code: what scopes are checked on.
     pub fn scope_code(&self) -> &str {
         match self.level {
@@ -253,12 +263,7 @@ pub fn resolve_unit(
         };
     }
     let u = geo.unit(code).ok_or_else(|| unknown_unit(code, geo))?;
-    Ok(UnitRef {
-        code: u.code.clone(),
-        level: UnitLevel::of(u.level),
-        name: u.full_name(),
-        parent: u.parent.clone().or_else(|| Some(NATION.into())),
-    })
+    Ok(UnitRef::of_unit(u))
 }
 
 fn unknown_unit(code: &str, geo: &Geography) -> ApiError {
@@ -431,12 +436,7 @@ pub fn unit_ref(
         };
     }
     match geo.unit(code) {
-        Some(u) => UnitRef {
-            code: u.code.clone(),
-            level,
-            name: u.full_name(),
-            parent: u.parent.clone().or_else(|| Some(NATION.into())),
-        },
+        Some(u) => UnitRef::of_unit(u),
         None => UnitRef {
             code: code.to_owned(),
             level,

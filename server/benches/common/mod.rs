@@ -82,3 +82,80 @@ pub fn settings(url: &str) -> Settings {
 
 /// The first ministry account's password in [`settings`].
 pub const ADMIN_PASSWORD: &str = "bench-Ministry-passphrase-2026";
+
+/// Password of the device accounts [`device_tokens`] creates.
+pub const PASSWORD: &str = "bench-Field-passphrase-2026";
+
+/// POSTs a JSON body (with the sync protocol header, and a bearer token if given); panics unless 2xx.
+pub async fn send(
+    client: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let mut req = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header(sync_protocol::PROTOCOL_HEADER, "1")
+        .body(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.expect("request");
+    assert!(resp.status().is_success(), "{}", resp.status());
+    resp
+}
+
+/// [`send`], reading the answer as JSON.
+pub async fn post(
+    client: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> serde_json::Value {
+    send(client, url, token, body)
+        .await
+        .json()
+        .await
+        .expect("json")
+}
+
+/// Logs in as the ministry admin, creates `n` accounts (`account(d)` is the `POST /users` body of
+/// account `d`, whose password must be [`PASSWORD`]) and logs each in on its own device
+/// `bench-{d}`. Returns the admin's token and the devices' tokens.
+pub async fn device_tokens(
+    client: &reqwest::Client,
+    base: &str,
+    n: usize,
+    account: impl Fn(usize) -> serde_json::Value,
+) -> (String, Vec<String>) {
+    let token = |v: serde_json::Value| v["access_token"].as_str().unwrap().to_owned();
+    let login = |body: serde_json::Value| {
+        post(
+            client,
+            format!("{base}/api/v1/auth/login"),
+            None,
+            serde_json::to_vec(&body).unwrap(),
+        )
+    };
+    let admin =
+        token(login(serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD})).await);
+    let mut tokens = Vec::with_capacity(n);
+    for d in 0..n {
+        let body = account(d);
+        post(
+            client,
+            format!("{base}/api/v1/users"),
+            Some(&admin),
+            serde_json::to_vec(&body).unwrap(),
+        )
+        .await;
+        tokens.push(token(
+            login(serde_json::json!({
+                "username": body["username"], "password": PASSWORD, "device_id": format!("bench-{d}")
+            }))
+            .await,
+        ));
+    }
+    (admin, tokens)
+}

@@ -21,7 +21,7 @@ use crate::{
     auth::{AuthUser, policy},
     entities::{device, form, quarantined_form, questionnaire_version, round},
     error::ApiError,
-    index_stats::{FormPlace, PendingStats},
+    index_stats::{COUNTED_STATUS, FormPlace, PendingStats},
     registry::STATUS_OPEN,
     state::AppState,
 };
@@ -439,7 +439,7 @@ pub async fn push(
                 commune_code: Set(f.units.commune.clone()),
                 village_code: Set(f.units.village.clone()),
                 household_ref: Set(f.household_ref.clone()),
-                status: Set("accepted".into()),
+                status: Set(COUNTED_STATUS.into()),
                 revision: Set(i32::try_from(f.revision).unwrap_or(i32::MAX)),
                 content_hash: Set(hash),
                 device_id: Set(user.device_id.clone()),
