@@ -233,6 +233,19 @@ impl StatsLayout {
     }
 
     /// Position of the upper-triangle entry `(k, l)`, `k ≤ l`, among `K(K+1)/2`.
+    /// The largest amount one form adds to a single count: 1 (a count of answers) or the largest
+    /// product of two items' score units (the cross sums). Bounds the overflow check of
+    /// [`crate::ClusterStats::add_form`].
+    pub(crate) fn max_form_amount(&self) -> u32 {
+        let max_units = self
+            .items
+            .iter()
+            .flat_map(|it| it.units.iter().copied())
+            .max()
+            .unwrap_or(0);
+        max_units.saturating_mul(max_units).max(1)
+    }
+
     pub(crate) fn tri(&self, k: usize, l: usize) -> usize {
         let (k, l) = if k <= l { (k, l) } else { (l, k) };
         let n = self.items.len();

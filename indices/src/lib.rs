@@ -81,4 +81,4 @@ pub use estimate::{
     estimate, estimate_units,
 };
 pub use layout::{ChoiceSlot, ItemSlot, RowSlot, StatsLayout};
-pub use stats::{ClusterKey, ClusterStats, StatsError};
+pub use stats::{ClusterKey, ClusterStats, FormDigest, StatsError};

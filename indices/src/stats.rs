@@ -67,45 +67,54 @@ pub struct ClusterStats {
     counts: Vec<u32>,
 }
 
-impl ClusterStats {
-    /// Empty stats (no forms) for this layout.
-    pub fn new(layout: &StatsLayout) -> Self {
-        ClusterStats {
-            counts: vec![0; layout.len()],
-        }
-    }
+/// What one valid form adds to its cluster's stats, in compact form: its scored index items
+/// (item, score units) and the single counts it adds one to (the form count, special answers,
+/// selected options, level rows) — about a hundred numbers, against the thousands of counts the
+/// cross sums touch. Computed where the form was validated, it lets the answers be dropped at once
+/// and the counts be added later, after the form was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormDigest {
+    layout_len: usize,
+    scored: Vec<(u32, u32)>,
+    ones: Vec<u32>,
+}
 
-    /// The stats of a single form: what accepting it adds to its cluster.
-    pub fn of_form(layout: &StatsLayout, form: &ValidAnswers) -> Self {
-        let mut s = ClusterStats::new(layout);
-        let c = &mut s.counts;
-        c[0] = 1;
-        // Index items: scored units, special answers.
-        let mut scored: Vec<(usize, u32)> = Vec::with_capacity(layout.items.len());
+impl FormDigest {
+    /// The digest of `form` for `layout`.
+    pub fn of(layout: &StatsLayout, form: &ValidAnswers) -> Self {
+        let idx = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+        let mut scored = Vec::with_capacity(layout.items.len());
+        let mut ones = Vec::with_capacity(64);
+        ones.push(0);
+        // Items of one grid are consecutive, so the grid's answer is looked up once for all rows.
+        let mut last: Option<(&str, Option<&Answer>)> = None;
         for (k, item) in layout.items.iter().enumerate() {
-            match form.level_answer(&item.address) {
-                Some(LevelAnswer::Level(l)) => scored.push((k, item.units(*l))),
-                Some(LevelAnswer::Special(_)) => c[layout.off_special + k] += 1,
+            let (question, row) = schema::split_address(&item.address);
+            let answer = match last {
+                Some((q, a)) if q == question => a,
+                _ => {
+                    let a = form.get(question);
+                    last = Some((question, a));
+                    a
+                }
+            };
+            let level = match (answer, row) {
+                (Some(Answer::Level(l)), None) => Some(l),
+                (Some(Answer::Grid(rows)), Some(r)) => rows.get(r),
+                _ => None,
+            };
+            match level {
+                Some(LevelAnswer::Level(l)) => scored.push((idx(k), item.units(*l))),
+                Some(LevelAnswer::Special(_)) => ones.push(idx(layout.off_special + k)),
                 None => {}
-            }
-        }
-        let n = layout.items.len();
-        for (i, &(k, uk)) in scored.iter().enumerate() {
-            for &(l, _) in &scored {
-                c[layout.off_sn + k * n + l] += uk;
-            }
-            for &(l, ul) in &scored[i..] {
-                let t = layout.tri(k, l);
-                c[layout.off_nn + t] += 1;
-                c[layout.off_ss + t] += uk * ul;
             }
         }
         for ch in &layout.choices {
             if form.get(&ch.question).is_some() {
-                c[ch.offset] += 1;
+                ones.push(idx(ch.offset));
                 for sel in form.selected_options(&ch.question) {
                     if let Some(p) = ch.options.iter().position(|o| **o == **sel) {
-                        c[ch.offset + 1 + p] += 1;
+                        ones.push(idx(ch.offset + 1 + p));
                     }
                 }
             }
@@ -119,22 +128,133 @@ impl ClusterStats {
             match answer {
                 Some(LevelAnswer::Level(l)) if row.n_levels > 0 => {
                     let i = usize::from((*l).clamp(1, row.n_levels)) - 1;
-                    c[row.offset + i] += 1;
+                    ones.push(idx(row.offset + i));
                 }
-                Some(_) => c[row.offset + usize::from(row.n_levels)] += 1,
+                Some(_) => ones.push(idx(row.offset + usize::from(row.n_levels))),
                 None => {}
             }
         }
+        FormDigest {
+            layout_len: layout.len(),
+            scored,
+            ones,
+        }
+    }
+
+    /// Calls `emit(index, amount)` for every count the form adds, each index at most once and
+    /// never with 0, always in the same order.
+    fn each_count(&self, layout: &StatsLayout, mut emit: impl FnMut(usize, u32)) {
+        for &i in &self.ones {
+            emit(i as usize, 1);
+        }
+        let n = layout.items.len();
+        let scored = &self.scored;
+        for (i, &(k, uk)) in scored.iter().enumerate() {
+            let k = k as usize;
+            if uk > 0 {
+                let row = layout.off_sn + k * n;
+                for &(l, _) in scored {
+                    emit(row + l as usize, uk);
+                }
+            }
+            // tri(k, l) for l ≥ k is tri(k, k) + (l − k).
+            let diag = layout.off_nn + layout.tri(k, k);
+            let diag_ss = layout.off_ss + layout.tri(k, k);
+            for &(l, ul) in &scored[i..] {
+                let d = l as usize - k;
+                emit(diag + d, 1);
+                if uk > 0 && ul > 0 {
+                    emit(diag_ss + d, uk * ul);
+                }
+            }
+        }
+    }
+}
+
+impl ClusterStats {
+    /// Empty stats (no forms) for this layout.
+    pub fn new(layout: &StatsLayout) -> Self {
+        ClusterStats {
+            counts: vec![0; layout.len()],
+        }
+    }
+
+    /// The stats of a single form: what accepting it adds to its cluster.
+    pub fn of_form(layout: &StatsLayout, form: &ValidAnswers) -> Self {
+        let mut s = ClusterStats::new(layout);
+        FormDigest::of(layout, form).each_count(layout, |i, x| s.counts[i] += x);
         s
     }
 
-    /// Adds an accepted form.
+    /// Adds an accepted form. Fails, changing nothing, on a layout mismatch or overflow.
     pub fn add_form(
         &mut self,
         layout: &StatsLayout,
         form: &ValidAnswers,
     ) -> Result<(), StatsError> {
-        self.add(&ClusterStats::of_form(layout, form))
+        self.add_digest(layout, &FormDigest::of(layout, form))
+    }
+
+    /// Adds a form by its digest, in place (no vector of all counts is built per form: this runs
+    /// for every accepted form inside the push transaction). Fails, changing nothing, on a layout
+    /// mismatch or overflow.
+    pub fn add_digest(
+        &mut self,
+        layout: &StatsLayout,
+        digest: &FormDigest,
+    ) -> Result<(), StatsError> {
+        self.check_layout(layout)?;
+        if digest.layout_len != layout.len() {
+            return Err(StatsError::LayoutMismatch {
+                expected: layout.len(),
+                found: digest.layout_len,
+            });
+        }
+        let counts = &mut self.counts;
+        // No count can overflow when even the largest has room for the largest amount one form
+        // adds to a count: then add without checking (the common case, by far).
+        let max = counts.iter().copied().max().unwrap_or(0);
+        if max.checked_add(layout.max_form_amount()).is_some() {
+            digest.each_count(layout, |i, x| counts[i] += x);
+            return Ok(());
+        }
+        let mut applied = 0usize;
+        let mut overflow = false;
+        digest.each_count(layout, |i, x| {
+            if overflow {
+                return;
+            }
+            match counts[i].checked_add(x) {
+                Some(v) => {
+                    counts[i] = v;
+                    applied += 1;
+                }
+                None => overflow = true,
+            }
+        });
+        if overflow {
+            // Undo the increments made before the one that overflowed (same order, same amounts).
+            let mut undone = 0usize;
+            digest.each_count(layout, |i, x| {
+                if undone < applied {
+                    counts[i] -= x;
+                    undone += 1;
+                }
+            });
+            return Err(StatsError::Overflow);
+        }
+        Ok(())
+    }
+
+    /// Removes a form by its digest; fails, changing nothing, if a count would go negative.
+    pub fn remove_digest(
+        &mut self,
+        layout: &StatsLayout,
+        digest: &FormDigest,
+    ) -> Result<(), StatsError> {
+        let mut one = ClusterStats::new(layout);
+        digest.each_count(layout, |i, x| one.counts[i] += x);
+        self.subtract(&one)
     }
 
     /// Removes a form added before (e.g. rejected after acceptance). Fails, changing nothing, when

@@ -403,3 +403,43 @@ proptest! {
         prop_assert!(all.is_empty());
     }
 }
+
+/// `add_form` adds in place; it must equal adding `of_form`, and on overflow leave the stats as
+/// they were (no partial add).
+#[test]
+fn add_form_in_place_matches_of_form_and_is_atomic_on_overflow() {
+    let q = builtin::sipas();
+    let layout = StatsLayout::new(q);
+    let forms = [
+        form(q, &[4; 39]),
+        form(q, &(0..39).map(|i| 1 + (i % 5) as u8).collect::<Vec<_>>()),
+        form_without_services(q),
+    ];
+    let mut in_place = ClusterStats::new(&layout);
+    let mut summed = ClusterStats::new(&layout);
+    for f in &forms {
+        in_place.add_form(&layout, f).expect("add");
+        summed.add(&ClusterStats::of_form(&layout, f)).expect("add");
+    }
+    assert_eq!(in_place, summed);
+
+    // Every count at the maximum but the form count: the form count is added first and fits, the
+    // next count overflows, and the form count must be taken back.
+    let mut near_full = vec![0xFF; layout.len() * 4];
+    near_full[..4].copy_from_slice(&7u32.to_le_bytes());
+    let mut full = ClusterStats::from_bytes(&layout, &near_full).expect("stats");
+    let before = full.clone();
+    assert_eq!(full.add_form(&layout, &forms[0]), Err(StatsError::Overflow));
+    assert_eq!(full, before);
+
+    let other = StatsLayout::new(&{
+        let mut q2 = q.clone();
+        q2.index = None;
+        q2
+    });
+    let mut wrong = ClusterStats::new(&other);
+    assert!(matches!(
+        wrong.add_form(&layout, &forms[0]),
+        Err(StatsError::LayoutMismatch { .. })
+    ));
+}

@@ -257,8 +257,9 @@ impl IndexDefinition {
     }
 }
 
-/// Splits an item address into (question code, grid item code).
-pub(crate) fn split_address(address: &str) -> (&str, Option<&str>) {
+/// Splits an item address (`grid.item`, or a level question's code) into (question code, grid
+/// item code).
+pub fn split_address(address: &str) -> (&str, Option<&str>) {
     match address.split_once('.') {
         Some((q, i)) => (q, Some(i)),
         None => (address, None),

@@ -79,7 +79,7 @@ pub use hash::{
 };
 pub use index::{
     IndexComponent, IndexDefinition, IndexGroup, IndexItem, IndexOverall, IndexValue, IndexValues,
-    ScoringRule,
+    ScoringRule, split_address,
 };
 pub use model::{
     ChoiceOption, CmpOp, Condition, Constraint, GridItem, Label, Question, QuestionKind,

@@ -23,6 +23,10 @@ use uuid::Uuid;
 
 const BATCH: usize = 100;
 
+// The allocator of the `sipas` binary, so the server in this process runs as in production.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// CPU seconds used so far by this process (server and client together), and by each PostgreSQL
 /// backend serving the scenario's database (by pid), from `/proc` (Linux; empty elsewhere). The
 /// machine is shared, so CPU per form is a steadier figure than wall-clock rates.

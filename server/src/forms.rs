@@ -98,10 +98,12 @@ pub async fn store_accepted(
     let valid = schema::validate(q, &f.answers).map_err(StoreError::Invalid)?;
     let now = OffsetDateTime::now_utc();
     let hash = content_hash(q, &f);
+    let layout = Arc::new(indices::StatsLayout::new(q));
+    let digest = indices::FormDigest::of(&layout, &valid);
     let mut stats = PendingStats::default();
     stats
         .add(
-            &Arc::new(indices::StatsLayout::new(q)),
+            &layout,
             FormPlace {
                 round: &f.round_code,
                 province: &f.province_code,
@@ -109,7 +111,7 @@ pub async fn store_accepted(
                 commune: &f.commune_code,
                 village: &f.village_code,
             },
-            &valid,
+            &digest,
         )
         .map_err(|e| StoreError::Db(DbErr::Custom(format!("index stats: {e}"))))?;
     let row = form::ActiveModel {
@@ -200,11 +202,12 @@ pub async fn change_status(
             village: &f.village_code,
         };
         let layout = layouts.get(&q);
+        let digest = indices::FormDigest::of(&layout, &valid);
         let mut stats = PendingStats::default();
         let changed = if counted_after {
-            stats.add(&layout, place, &valid)
+            stats.add(&layout, place, &digest)
         } else {
-            stats.remove(&layout, place, &valid)
+            stats.remove(&layout, place, &digest)
         };
         changed.map_err(|e| DbErr::Custom(format!("index stats of form {id}: {e}")))?;
         stats.apply(&txn, now).await?;

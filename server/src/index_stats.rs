@@ -17,7 +17,7 @@ use std::{
     sync::{Arc, RwLock},
 };
 
-use indices::{ClusterKey, ClusterStats, StatsError, StatsLayout};
+use indices::{ClusterKey, ClusterStats, FormDigest, StatsError, StatsLayout};
 use schema::{Questionnaire, ValidAnswers};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -109,6 +109,26 @@ struct Change {
 #[derive(Default)]
 pub struct PendingStats {
     cells: BTreeMap<Cell, Change>,
+    /// The place of the form counted last and its cell: forms come village by village, so most
+    /// forms find their cell here without building its key (folding the village code).
+    last: Option<(LastPlace, Cell)>,
+}
+
+/// A form place as given (before folding), to recognise the next form of the same village.
+struct LastPlace {
+    layout: Arc<StatsLayout>,
+    round: String,
+    commune: String,
+    village: String,
+}
+
+impl LastPlace {
+    fn is(&self, layout: &Arc<StatsLayout>, at: &FormPlace<'_>) -> bool {
+        Arc::ptr_eq(&self.layout, layout)
+            && self.round == at.round
+            && self.commune == at.commune
+            && self.village == at.village
+    }
 }
 
 /// A form's place in the stats: its round, questionnaire and units.
@@ -133,33 +153,49 @@ impl PendingStats {
     }
 
     fn change(&mut self, layout: &Arc<StatsLayout>, at: FormPlace<'_>) -> &mut Change {
-        let cell = Cell {
-            round: at.round.to_owned(),
-            questionnaire: layout.questionnaire.to_string(),
-            version: i32::try_from(layout.version).unwrap_or(i32::MAX),
-            commune: at.commune.to_owned(),
-            cluster: cluster_key(at.village),
-        };
-        self.cells.entry(cell).or_insert_with(|| Change {
-            place: Place {
-                province: at.province.to_owned(),
-                district: at.district.map(str::to_owned),
-                label: at.village.trim().to_owned(),
-            },
-            layout: layout.clone(),
-            added: ClusterStats::new(layout),
-            removed: ClusterStats::new(layout),
-        })
+        // Cells are never removed, so the last form's cell is still there.
+        let hit = self
+            .last
+            .as_ref()
+            .is_some_and(|(last, _)| last.is(layout, &at));
+        if !hit {
+            let cell = Cell {
+                round: at.round.to_owned(),
+                questionnaire: layout.questionnaire.to_string(),
+                version: i32::try_from(layout.version).unwrap_or(i32::MAX),
+                commune: at.commune.to_owned(),
+                cluster: cluster_key(at.village),
+            };
+            self.cells.entry(cell.clone()).or_insert_with(|| Change {
+                place: Place {
+                    province: at.province.to_owned(),
+                    district: at.district.map(str::to_owned),
+                    label: at.village.trim().to_owned(),
+                },
+                layout: layout.clone(),
+                added: ClusterStats::new(layout),
+                removed: ClusterStats::new(layout),
+            });
+            let place = LastPlace {
+                layout: layout.clone(),
+                round: at.round.to_owned(),
+                commune: at.commune.to_owned(),
+                village: at.village.to_owned(),
+            };
+            self.last = Some((place, cell));
+        }
+        let (_, cell) = self.last.as_ref().expect("set above");
+        self.cells.get_mut(cell).expect("inserted above")
     }
 
-    /// Counts an accepted form.
+    /// Counts an accepted form, given by its digest ([`FormDigest::of`] its valid answers).
     pub fn add(
         &mut self,
         layout: &Arc<StatsLayout>,
         at: FormPlace<'_>,
-        form: &ValidAnswers,
+        form: &FormDigest,
     ) -> Result<(), StatsError> {
-        self.change(layout, at).added.add_form(layout, form)
+        self.change(layout, at).added.add_digest(layout, form)
     }
 
     /// Uncounts a form counted before (a form rejected after acceptance).
@@ -167,9 +203,9 @@ impl PendingStats {
         &mut self,
         layout: &Arc<StatsLayout>,
         at: FormPlace<'_>,
-        form: &ValidAnswers,
+        form: &FormDigest,
     ) -> Result<(), StatsError> {
-        self.change(layout, at).removed.add_form(layout, form)
+        self.change(layout, at).removed.add_digest(layout, form)
     }
 
     /// Writes the changes inside the caller's transaction (see the module docs for the locking).
@@ -523,7 +559,7 @@ pub async fn compute_from_forms(
                 village: &village,
             };
             pending
-                .add(layout, at, &valid)
+                .add(layout, at, &FormDigest::of(layout, &valid))
                 .map_err(|e| DbErr::Custom(format!("form {seq}: {e}")))?;
         }
     }

@@ -3,8 +3,8 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use indices::StatsLayout;
-use schema::ValidAnswers;
+use indices::{FormDigest, StatsLayout};
+use schema::Questionnaire;
 
 use sea_orm::{
     ActiveValue::Set,
@@ -35,10 +35,28 @@ struct Accept {
     payload: String,
     row: form::ActiveModel,
     /// What the form adds to its village's index stats.
-    stats: (Arc<StatsLayout>, ValidAnswers),
+    stats: (Arc<StatsLayout>, FormDigest),
     /// Province, district, commune and village, for the stats.
     row_units: (String, Option<String>, String, String),
 }
+
+/// A form that parsed, with what was worked out from it before the lookups.
+struct Parsed {
+    idx: usize,
+    f: FormSubmission,
+    hash: String,
+    payload: String,
+    /// Its questionnaire version's stats layout (when the version is published) and the
+    /// validation outcome.
+    checked: Option<(Arc<StatsLayout>, Checked)>,
+}
+
+/// A form's validation outcome: what its answers add to the index stats and their stored encoding,
+/// or the field errors.
+type Checked = Result<(FormDigest, Vec<u8>), Vec<schema::FieldError>>;
+
+/// A questionnaire version with its stats layout.
+type Definition = (Arc<Questionnaire>, Arc<StatsLayout>);
 
 /// A payload headed for quarantine.
 struct Quarantine {
@@ -187,16 +205,49 @@ pub async fn push(
     let mut accepts: Vec<Accept> = Vec::new();
     let mut quarantines: Vec<Quarantine> = Vec::new();
 
-    // Parse every element on its own: one malformed form does not fail the others.
-    let mut parsed: Vec<(usize, FormSubmission, String, String)> = Vec::with_capacity(n);
+    // Parse every element on its own: one malformed form does not fail the others. Each form is
+    // hashed, validated against its questionnaire version (if published) and encoded right after
+    // it is parsed, in one pass with no await in between, and its JSON tree is dropped at once:
+    // the tree is built, read and freed on one thread while it is in that core's cache, rather
+    // than read after the lookups below, on whichever worker thread resumes this task.
+    let mut questionnaires: HashMap<(String, u32), Option<Definition>> = HashMap::new();
+    let mut parsed: Vec<Parsed> = Vec::with_capacity(n);
     for (idx, raw) in forms.into_iter().enumerate() {
         let form = serde_json::from_str::<FormSubmission>(raw.get());
         // The raw text becomes the payload without a copy.
         let payload = Box::<str>::from(raw).into_string();
         match form {
-            Ok(f) => {
+            Ok(mut f) => {
                 let hash = f.content_hash();
-                parsed.push((idx, f, hash, payload));
+                let key = (f.questionnaire_code.clone(), f.questionnaire_version);
+                let q = match questionnaires.get(&key) {
+                    Some(q) => q.clone(),
+                    None => {
+                        let q = state
+                            .questionnaires
+                            .get(&state.db, &key.0, key.1)
+                            .await?
+                            .map(|q| {
+                                let layout = state.layouts.get(&q);
+                                (q, layout)
+                            });
+                        questionnaires.insert(key, q.clone());
+                        q
+                    }
+                };
+                let checked = q.map(|(q, layout)| {
+                    let valid = schema::validate(&q, &f.answers)
+                        .map(|v| (FormDigest::of(&layout, &v), v.encode(&q)));
+                    (layout, valid)
+                });
+                f.answers = schema::Answers::new();
+                parsed.push(Parsed {
+                    idx,
+                    f,
+                    hash,
+                    payload,
+                    checked,
+                });
             }
             Err(e) => {
                 // Salvage what can be read, to file the payload under its id and round.
@@ -228,7 +279,7 @@ pub async fn push(
 
     // What the server already holds for these ids, and the rounds and questionnaire statuses: four
     // independent reads, sent together (each on its own pooled connection).
-    let ids: Vec<Uuid> = parsed.iter().map(|p| p.1.id).collect();
+    let ids: Vec<Uuid> = parsed.iter().map(|p| p.f.id).collect();
     let mut stored: HashMap<Uuid, String> = HashMap::new();
     let mut quarantined: HashMap<(Uuid, String), (String, String)> = HashMap::new();
     let held = async {
@@ -283,7 +334,14 @@ pub async fn push(
     let now = OffsetDateTime::now_utc();
     // Ids decided earlier in this same batch (a form sent twice in one push).
     let mut in_batch: HashMap<Uuid, String> = HashMap::new();
-    for (idx, f, hash, payload) in parsed {
+    for Parsed {
+        idx,
+        f,
+        hash,
+        payload,
+        checked,
+    } in parsed
+    {
         let quarantine = |outcome: Outcome, errors: Vec<FieldProblem>| Quarantine {
             idx,
             id: Some(f.id),
@@ -340,17 +398,12 @@ pub async fn push(
         };
         let version = i32::try_from(f.questionnaire_version).unwrap_or(i32::MAX);
         let status = statuses.get(&(f.questionnaire_code.clone(), version));
-        let q = match status {
+        let checked = match status {
             Some(_) if f.questionnaire_code != r.questionnaire_code => None,
-            Some(_) => {
-                state
-                    .questionnaires
-                    .get(&state.db, &f.questionnaire_code, f.questionnaire_version)
-                    .await?
-            }
+            Some(_) => checked,
             None => None,
         };
-        let Some(q) = q else {
+        let Some((layout, valid)) = checked else {
             quarantines.push(quarantine(
                 Outcome::UnknownQuestionnaire,
                 vec![problem(
@@ -406,7 +459,7 @@ pub async fn push(
             ));
             continue;
         }
-        let valid = match schema::validate(&q, &f.answers) {
+        let valid = match valid {
             Ok(v) => Some(v),
             Err(field_errors) => {
                 errors.extend(field_errors.into_iter().map(|e| FieldProblem {
@@ -418,7 +471,7 @@ pub async fn push(
                 None
             }
         };
-        let (Some(valid), true) = (valid, errors.is_empty()) else {
+        let (Some((digest, encoded)), true) = (valid, errors.is_empty()) else {
             quarantines.push(quarantine(Outcome::Invalid, errors));
             continue;
         };
@@ -450,10 +503,10 @@ pub async fn push(
                 updated_at: Set(now),
                 gps_lat: Set(f.gps.map(|g| g.lat)),
                 gps_lon: Set(f.gps.map(|g| g.lon)),
-                answers: Set(valid.encode(&q)),
+                answers: Set(encoded),
                 ..Default::default()
             },
-            stats: (state.layouts.get(&q), valid),
+            stats: (layout, digest),
             row_units: (
                 f.units.province.clone(),
                 f.units.district.clone(),
