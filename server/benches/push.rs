@@ -4,8 +4,9 @@
 //! `cargo bench -p sipas-server --bench push` (SQLite in a temp folder), and with
 //! `SIPAS_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres` for PostgreSQL (a fresh
 //! database is created and dropped). `SIPAS_BENCH_FORMS` sets the forms per scenario (default
-//! 20,000), `SIPAS_BENCH_DEVICES` the device counts (default `1,8,64`). Batches of 100 realistic
-//! SIPAS forms.
+//! 20,000), `SIPAS_BENCH_DEVICES` the device counts (default `1,8,64`), `SIPAS_BENCH_ROUNDS` how
+//! many times the whole set is measured (default 3; medians are printed last). Batches of 100
+//! realistic SIPAS forms.
 
 use std::{
     collections::HashMap,
@@ -292,18 +293,53 @@ fn main() {
             "SIPAS push benchmark on {label_name}: batches of {BATCH} forms, {} cores",
             std::thread::available_parallelism().map_or(0, |n| n.get())
         );
-        let baseline = plain_insert_rate(label_name, n).await;
         let devices: Vec<usize> = std::env::var("SIPAS_BENCH_DEVICES")
             .ok()
             .map(|v| v.split(',').filter_map(|d| d.trim().parse().ok()).collect())
             .filter(|d: &Vec<usize>| !d.is_empty())
             .unwrap_or_else(|| vec![1, 8, 64]);
-        for devices in devices {
-            let rate = push_rate(label_name, n, devices).await;
+        // The machine is shared and its speed drifts: each round measures the baseline and then
+        // every push scenario right after it, and the summary gives each ratio's median.
+        let rounds: usize = std::env::var("SIPAS_BENCH_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3)
+            .max(1);
+        let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); devices.len()];
+        let mut rates: Vec<Vec<f64>> = vec![Vec::new(); devices.len()];
+        let mut baselines = Vec::new();
+        for round in 1..=rounds {
+            println!("-- round {round} of {rounds}");
+            let baseline = plain_insert_rate(label_name, n).await;
+            baselines.push(baseline);
+            for (i, &d) in devices.iter().enumerate() {
+                let rate = push_rate(label_name, n, d).await;
+                println!(
+                    "{label_name:<10} push/insert with {d} devices: {:.2}",
+                    rate / baseline
+                );
+                rates[i].push(rate);
+                ratios[i].push(rate / baseline);
+            }
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        println!(
+            "== {label_name} summary over {rounds} rounds (medians): plain insert {:.0} forms/s",
+            median(&mut baselines)
+        );
+        for (i, d) in devices.iter().enumerate() {
             println!(
-                "{:<10} push/insert with {devices} devices: {:.2}",
-                label_name,
-                rate / baseline
+                "== {label_name} push devices={d:<3} {:>7.0} forms/s, push/insert {:.2} (rounds: {})",
+                median(&mut rates[i]),
+                median(&mut ratios[i].clone()),
+                ratios[i]
+                    .iter()
+                    .map(|r| format!("{r:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             );
         }
     });

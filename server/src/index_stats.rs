@@ -6,11 +6,14 @@
 //! writes them; [`compute_from_forms`] is the naive recomputation from the stored forms (used by
 //! `sipas indices rebuild` to repair or backfill, and as the benchmark's baseline).
 //!
-//! Concurrency: `apply` first upserts every touched row in key order with
-//! `INSERT … ON CONFLICT DO UPDATE SET n_forms = n_forms + …`, which takes the row lock on
-//! PostgreSQL (SQLite holds the database write lock already), then reads the counts it now owns and
-//! writes the sums. Two server processes adding to one village therefore serialise on that row and
-//! neither update is lost; sorting the keys prevents lock-order deadlocks between batches.
+//! Concurrency: `apply` reads every touched row with `SELECT … FOR UPDATE` in key order, which
+//! takes the row locks on PostgreSQL (SQLite holds the database write lock already), adds the
+//! changes and writes each row once, with one `INSERT … ON CONFLICT DO UPDATE … WHERE` whose
+//! condition (the version read + 1) lets it overwrite only a row this transaction read. A village
+//! row that did not exist when read and that another transaction created meanwhile is not
+//! overwritten: it is read again, locked, and written in a second pass. Two server processes adding
+//! to one village therefore serialise on that row and neither update is lost; sorting the keys
+//! prevents lock-order deadlocks between batches.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -211,101 +214,160 @@ impl PendingStats {
     /// Writes the changes inside the caller's transaction (see the module docs for the locking).
     /// Fails, so that the transaction rolls back, if a removal exceeds what was counted.
     pub async fn apply(self, txn: &impl ConnectionTrait, now: OffsetDateTime) -> Result<(), DbErr> {
-        if self.cells.is_empty() {
-            return Ok(());
+        let mut todo: Vec<(Cell, Change)> = self.cells.into_iter().collect();
+        // A village row another transaction created between the read and the write below is read
+        // again (locked, this time); that cannot repeat for a row forever, but bound it anyway.
+        for pass in 1..=8 {
+            if todo.is_empty() {
+                return Ok(());
+            }
+            if pass > 1 {
+                tracing::debug!(
+                    rows = todo.len(),
+                    pass,
+                    "village stats rows created meanwhile"
+                );
+            }
+            todo = write_cells(txn, todo, now).await?;
         }
-        let cells: Vec<(Cell, Change)> = self.cells.into_iter().collect();
-        // Upsert in key order: locks every touched row and learns the counts it holds.
-        let mut held: HashMap<Cell, Vec<u8>> = HashMap::with_capacity(cells.len());
-        for chunk in cells.chunks(100) {
-            let rows = chunk.iter().map(|(cell, ch)| {
-                let delta = i64::from(ch.added.n_forms()) - i64::from(ch.removed.n_forms());
-                ics::ActiveModel {
-                    round_code: sea_orm::Set(cell.round.clone()),
-                    questionnaire_code: sea_orm::Set(cell.questionnaire.clone()),
-                    questionnaire_version: sea_orm::Set(cell.version),
-                    commune_code: sea_orm::Set(cell.commune.clone()),
-                    cluster_key: sea_orm::Set(cell.cluster.clone()),
-                    province_code: sea_orm::Set(ch.place.province.clone()),
-                    district_code: sea_orm::Set(ch.place.district.clone()),
-                    village_label: sea_orm::Set(ch.place.label.clone()),
-                    n_forms: sea_orm::Set(delta),
-                    // Empty marks a row this statement created.
-                    counts: sea_orm::Set(Vec::new()),
-                    version: sea_orm::Set(1),
-                    updated_at: sea_orm::Set(now),
-                }
-            });
-            let mut stmt = ics::Entity::insert_many(rows)
-                .on_conflict(
-                    OnConflict::columns([
-                        ics::Column::RoundCode,
-                        ics::Column::QuestionnaireCode,
-                        ics::Column::QuestionnaireVersion,
-                        ics::Column::CommuneCode,
-                        ics::Column::ClusterKey,
-                    ])
-                    .value(
+        Err(DbErr::Custom(
+            "index stats: village rows kept appearing concurrently".into(),
+        ))
+    }
+}
+
+/// The key columns of `index_cluster_stats`, in key order.
+const KEY_COLUMNS: [ics::Column; 5] = [
+    ics::Column::RoundCode,
+    ics::Column::QuestionnaireCode,
+    ics::Column::QuestionnaireVersion,
+    ics::Column::CommuneCode,
+    ics::Column::ClusterKey,
+];
+
+fn cell_of(row: &sea_orm::QueryResult) -> Result<Cell, DbErr> {
+    Ok(Cell {
+        round: row.try_get("", "round_code")?,
+        questionnaire: row.try_get("", "questionnaire_code")?,
+        version: row.try_get("", "questionnaire_version")?,
+        commune: row.try_get("", "commune_code")?,
+        cluster: row.try_get("", "cluster_key")?,
+    })
+}
+
+/// One pass of [`PendingStats::apply`]: reads and locks the existing rows (in key order, so two
+/// transactions cannot deadlock), then writes every row's new counts in one upsert. A row that did
+/// not exist when read is inserted only if it still does not exist (the `WHERE` of `DO UPDATE`
+/// compares versions: a new row is proposed with version 1); if another transaction created it in
+/// between, it is returned to be done again. Each touched row is written once.
+async fn write_cells(
+    txn: &impl ConnectionTrait,
+    cells: Vec<(Cell, Change)>,
+    now: OffsetDateTime,
+) -> Result<Vec<(Cell, Change)>, DbErr> {
+    let mut held: HashMap<Cell, (Vec<u8>, i64, i64)> = HashMap::with_capacity(cells.len());
+    for chunk in cells.chunks(100) {
+        let mut any = sea_orm::Condition::any();
+        for (cell, _) in chunk {
+            any = any.add(
+                sea_orm::Condition::all()
+                    .add(ics::Column::RoundCode.eq(cell.round.as_str()))
+                    .add(ics::Column::QuestionnaireCode.eq(cell.questionnaire.as_str()))
+                    .add(ics::Column::QuestionnaireVersion.eq(cell.version))
+                    .add(ics::Column::CommuneCode.eq(cell.commune.as_str()))
+                    .add(ics::Column::ClusterKey.eq(cell.cluster.as_str())),
+            );
+        }
+        let mut select = ics::Entity::find()
+            .select_only()
+            .columns(KEY_COLUMNS)
+            .columns([
+                ics::Column::Counts,
+                ics::Column::NForms,
+                ics::Column::Version,
+            ])
+            .filter(any);
+        for c in KEY_COLUMNS {
+            select = select.order_by_asc(c);
+        }
+        // FOR UPDATE on PostgreSQL; SQLite has no row locks and holds the write lock already.
+        let stmt = select.lock_exclusive().into_query();
+        for row in txn.query_all(&stmt).await? {
+            let cell = cell_of(&row)?;
+            let counts: Vec<u8> = row.try_get("", "counts")?;
+            let n_forms: i64 = row.try_get("", "n_forms")?;
+            let version: i64 = row.try_get("", "version")?;
+            held.insert(cell, (counts, n_forms, version));
+        }
+    }
+    let mut rows = Vec::with_capacity(cells.len());
+    for (cell, ch) in &cells {
+        let (mut stats, n_forms, version) = match held.get(cell) {
+            Some((bytes, n, v)) if !bytes.is_empty() => (
+                decode_counts(&ch.layout, bytes)
+                    .map_err(|e| DbErr::Custom(format!("index stats row {cell:?}: {e}")))?,
+                *n,
+                *v,
+            ),
+            Some((_, n, v)) => (ClusterStats::new(&ch.layout), *n, *v),
+            None => (ClusterStats::new(&ch.layout), 0, 0),
+        };
+        stats
+            .add(&ch.added)
+            .and_then(|()| stats.subtract(&ch.removed))
+            .map_err(|e| DbErr::Custom(format!("index stats row {cell:?}: {e}")))?;
+        let delta = i64::from(ch.added.n_forms()) - i64::from(ch.removed.n_forms());
+        rows.push(ics::ActiveModel {
+            round_code: sea_orm::Set(cell.round.clone()),
+            questionnaire_code: sea_orm::Set(cell.questionnaire.clone()),
+            questionnaire_version: sea_orm::Set(cell.version),
+            commune_code: sea_orm::Set(cell.commune.clone()),
+            cluster_key: sea_orm::Set(cell.cluster.clone()),
+            province_code: sea_orm::Set(ch.place.province.clone()),
+            district_code: sea_orm::Set(ch.place.district.clone()),
+            village_label: sea_orm::Set(ch.place.label.clone()),
+            n_forms: sea_orm::Set(n_forms + delta),
+            counts: sea_orm::Set(encode_counts(&stats)),
+            // The version read plus one; 1 for a row that was not there.
+            version: sea_orm::Set(version + 1),
+            updated_at: sea_orm::Set(now),
+        });
+    }
+    let mut written: std::collections::HashSet<Cell> =
+        std::collections::HashSet::with_capacity(cells.len());
+    for chunk in rows.chunks(100) {
+        let excluded = |c: ics::Column| Expr::col((Excluded, c));
+        let mut stmt = ics::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns(KEY_COLUMNS)
+                    .update_columns([
+                        ics::Column::Counts,
                         ics::Column::NForms,
-                        Expr::col((ics::Entity, ics::Column::NForms))
-                            .add(Expr::col((Excluded, ics::Column::NForms))),
-                    )
-                    .value(
-                        ics::Column::UpdatedAt,
-                        Expr::col((Excluded, ics::Column::UpdatedAt)),
-                    )
-                    .value(
                         ics::Column::Version,
-                        Expr::col((ics::Entity, ics::Column::Version)).add(1),
+                        ics::Column::UpdatedAt,
+                    ])
+                    // Only the row this transaction read (and locked): its version is the one
+                    // proposed minus one. A row created meanwhile by another transaction fails
+                    // this and is not overwritten.
+                    .action_and_where(
+                        excluded(ics::Column::Version).eq(Expr::col((
+                            ics::Entity,
+                            ics::Column::Version,
+                        ))
+                        .add(1)),
                     )
                     .to_owned(),
-                )
-                .into_query();
-            stmt.returning(sea_orm::sea_query::Query::returning().columns([
-                ics::Column::RoundCode,
-                ics::Column::QuestionnaireCode,
-                ics::Column::QuestionnaireVersion,
-                ics::Column::CommuneCode,
-                ics::Column::ClusterKey,
-                ics::Column::Counts,
-            ]));
-            for row in txn.query_all(&stmt).await? {
-                let cell = Cell {
-                    round: row.try_get("", "round_code")?,
-                    questionnaire: row.try_get("", "questionnaire_code")?,
-                    version: row.try_get("", "questionnaire_version")?,
-                    commune: row.try_get("", "commune_code")?,
-                    cluster: row.try_get("", "cluster_key")?,
-                };
-                held.insert(cell, row.try_get("", "counts")?);
-            }
+            )
+            .into_query();
+        stmt.returning(sea_orm::sea_query::Query::returning().columns(KEY_COLUMNS));
+        for row in txn.query_all(&stmt).await? {
+            written.insert(cell_of(&row)?);
         }
-        for (cell, ch) in cells {
-            let bytes = held.get(&cell).ok_or_else(|| {
-                DbErr::Custom(format!("index stats row {cell:?} missing after upsert"))
-            })?;
-            let mut stats = if bytes.is_empty() {
-                ClusterStats::new(&ch.layout)
-            } else {
-                decode_counts(&ch.layout, bytes)
-                    .map_err(|e| DbErr::Custom(format!("index stats row {cell:?}: {e}")))?
-            };
-            stats
-                .add(&ch.added)
-                .and_then(|()| stats.subtract(&ch.removed))
-                .map_err(|e| DbErr::Custom(format!("index stats row {cell:?}: {e}")))?;
-            ics::Entity::update_many()
-                .col_expr(ics::Column::Counts, Expr::value(encode_counts(&stats)))
-                .filter(ics::Column::RoundCode.eq(cell.round))
-                .filter(ics::Column::QuestionnaireCode.eq(cell.questionnaire))
-                .filter(ics::Column::QuestionnaireVersion.eq(cell.version))
-                .filter(ics::Column::CommuneCode.eq(cell.commune))
-                .filter(ics::Column::ClusterKey.eq(cell.cluster))
-                .exec(txn)
-                .await?;
-        }
-        Ok(())
     }
+    Ok(cells
+        .into_iter()
+        .filter(|(cell, _)| !written.contains(cell))
+        .collect())
 }
 
 /// Format byte of [`encode_counts`]: LEB128 varints of the counts in layout order.

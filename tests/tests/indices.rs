@@ -1754,3 +1754,78 @@ async fn national_forms(app: &TestApp, token: &str) -> u64 {
     let body = get_ok(app, token, &report(R25, "indices", "method=pooled")).await;
     body["results"][0]["n_forms"].as_u64().expect("n_forms")
 }
+
+/// Two transactions add a form each to a village that has no stats row yet. On PostgreSQL the
+/// second reads no row, then, writing, meets the row the first created (and waits for its commit):
+/// it must add to that row, not overwrite it. SQLite has one writer at a time, so there the second
+/// transaction simply runs after the first; the counts must be the same.
+#[tokio::test]
+async fn a_village_row_created_meanwhile_is_added_to_not_overwritten() {
+    use sea_orm::TransactionTrait;
+    use sipas_server::index_stats::{FormPlace, PendingStats};
+    let app = spawn_app().await;
+    let s = app.state.clone();
+    let q = schema::builtin::sipas();
+    let layout = s.layouts.get(q);
+    let valid = schema::validate(q, &complete_sipas_answers()).expect("valid");
+    let digest = indices::FormDigest::of(&layout, &valid);
+    let c = commune(R25, "12", 0);
+    let place = FormPlace {
+        round: R25,
+        province: "12",
+        district: None,
+        commune: &c.commune,
+        village: "Bản Mới",
+    };
+    let now = sea_orm::prelude::TimeDateTimeWithTimeZone::now_utc();
+    let mut first = PendingStats::default();
+    first.add(&layout, place, &digest).expect("add");
+    let t1 = s.db.begin().await.expect("begin");
+    first.apply(&t1, now).await.expect("first apply");
+    // The second transaction: the same village, spelled another way.
+    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+    let second = {
+        let (s, layout, digest) = (s.clone(), layout.clone(), digest.clone());
+        let commune = c.commune.clone();
+        async move {
+            let mut pending = PendingStats::default();
+            let place = FormPlace {
+                round: R25,
+                province: "12",
+                district: None,
+                commune: &commune,
+                village: "ban moi",
+            };
+            pending.add(&layout, place, &digest).expect("add");
+            let t2 = s.db.begin().await.expect("begin");
+            let _ = started_tx.send(());
+            pending.apply(&t2, now).await.expect("second apply");
+            t2.commit().await.expect("commit");
+        }
+    };
+    if app.settings.is_sqlite() {
+        t1.commit().await.expect("commit");
+        second.await;
+        started.await.expect("started");
+    } else {
+        let task = tokio::spawn(second);
+        started.await.expect("started");
+        // Give the second transaction time to read (nothing) and block on the new row.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            !task.is_finished(),
+            "the second write must wait for the first"
+        );
+        t1.commit().await.expect("commit");
+        task.await.expect("second transaction");
+    }
+    let stored = sipas_server::index_stats::load(&s.db, &s.questionnaires, &s.layouts, R25, None)
+        .await
+        .expect("load");
+    assert_eq!(stored.len(), 1, "one village: the codes fold to one key");
+    let mut want = indices::ClusterStats::new(&layout);
+    want.add_digest(&layout, &digest).expect("add");
+    want.add_digest(&layout, &digest).expect("add");
+    assert_eq!(stored[0].stats, want);
+    assert_eq!(stored[0].stats.n_forms(), 2);
+}
