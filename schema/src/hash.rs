@@ -1,70 +1,23 @@
 //! Canonical serialisation and content hash of a questionnaire version.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::json::Json;
 use crate::model::Questionnaire;
 
 /// Writes `v` as canonical JSON: object keys sorted by byte order at every level, no whitespace,
-/// strings and numbers as serde_json writes them (UTF-8, minimal escaping). Sorting is done here,
-/// so the result does not depend on serde_json's `preserve_order` feature.
+/// strings and numbers as serde_json writes them (UTF-8, minimal escaping). One writer serves both
+/// representations: a `Value` is viewed as a borrowed [`Json`] and written by
+/// [`crate::json::write_canonical`].
 fn write_canonical(v: &Value, out: &mut Vec<u8>) {
-    match v {
-        Value::Object(m) => write_canonical_object(m, out),
-        Value::Array(a) => {
-            out.push(b'[');
-            for (i, child) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(child, out);
-            }
-            out.push(b']');
-        }
-        scalar => write_scalar(scalar, out),
-    }
+    crate::json::write_canonical(&Json::of_value(v), out);
 }
 
 /// Appends the JSON string literal of `s`, escaped as serde_json escapes it.
 pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
     // Writing to a Vec cannot fail.
     let _ = serde_json::to_writer(out, s);
-}
-
-fn write_scalar(v: &Value, out: &mut Vec<u8>) {
-    // Writing a scalar to a Vec cannot fail.
-    let _ = serde_json::to_writer(out, v);
-}
-
-/// Appends the canonical JSON of an object (as [`canonical_json_of`] writes it) to `out`, without
-/// building a string per key or value.
-pub fn write_canonical_object(m: &Map<String, Value>, out: &mut Vec<u8>) {
-    // Without serde_json's `preserve_order` (this workspace) a map iterates in key byte order
-    // already; sort only if some dependency turned that feature on.
-    let sorted = m
-        .keys()
-        .zip(m.keys().skip(1))
-        .all(|(a, b)| a.as_bytes() < b.as_bytes());
-    if sorted {
-        write_entries(m.iter(), out);
-    } else {
-        let mut entries: Vec<(&String, &Value)> = m.iter().collect();
-        entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        write_entries(entries.into_iter(), out);
-    }
-}
-
-fn write_entries<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
-    out.push(b'{');
-    for (i, (k, child)) in entries.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_json_str(k, out);
-        out.push(b':');
-        write_canonical(child, out);
-    }
-    out.push(b'}');
 }
 
 fn into_string(bytes: Vec<u8>) -> String {
@@ -121,7 +74,7 @@ impl Questionnaire {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 

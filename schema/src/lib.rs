@@ -67,6 +67,7 @@ mod codec;
 mod date;
 mod hash;
 pub mod index;
+pub mod json;
 mod model;
 pub mod sample;
 mod validate;
@@ -74,9 +75,7 @@ mod validate;
 pub use check::{LoadError, LoadErrorKind, is_valid_code};
 pub use codec::{DecodeError, FORMAT as ENCODING_FORMAT};
 pub use date::parse_date;
-pub use hash::{
-    canonical_hash_of, canonical_json_of, sha256_hex, write_canonical_object, write_json_str,
-};
+pub use hash::{canonical_hash_of, canonical_json_of, sha256_hex, write_json_str};
 pub use index::{
     IndexComponent, IndexDefinition, IndexGroup, IndexItem, IndexOverall, IndexValue, IndexValues,
     ScoringRule, split_address,
@@ -87,4 +86,5 @@ pub use model::{
 };
 pub use validate::{
     Answer, Answers, ErrorCode, FieldError, GpsPoint, LevelAnswer, ValidAnswers, validate,
+    validate_json,
 };

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::date::parse_date;
 use crate::index::split_address;
+use crate::json::{Json, JsonObject};
 use crate::model::{Condition, Label, Question, QuestionKind, Questionnaire, Scale};
 
 /// Answers as they arrive over the wire: question code → JSON value (see the crate docs for the
@@ -397,11 +398,11 @@ impl At<'_> {
 fn parse_level(
     at: At<'_>,
     scale: &Scale,
-    v: &Value,
+    v: &Json<'_>,
     errors: &mut Vec<FieldError>,
 ) -> Option<LevelAnswer> {
     match v {
-        Value::Number(n) => match n.as_u64() {
+        Json::Number(n) => match n.as_u64() {
             Some(l) if (1..=u64::from(scale.n_levels())).contains(&l) => {
                 Some(LevelAnswer::Level(l as u8))
             }
@@ -418,7 +419,7 @@ fn parse_level(
                 None
             }
         },
-        Value::String(s) => match scale.special_index(s) {
+        Json::String(s) => match scale.special_index(s) {
             Some(i) => Some(LevelAnswer::Special(scale.special[i].code.clone())),
             None => {
                 errors.push(unknown_option(&at.address(), s));
@@ -435,7 +436,7 @@ fn parse_level(
 fn parse_wire(
     q: &Questionnaire,
     question: &Question,
-    v: &Value,
+    v: &Json<'_>,
     errors: &mut Vec<FieldError>,
 ) -> Parsed {
     let code = question.code.as_str();
@@ -447,8 +448,8 @@ fn parse_wire(
         Parsed::Bad(Vec::new())
     };
     match (&question.kind, v) {
-        (QuestionKind::SingleChoice { options }, Value::String(s)) => {
-            match options.iter().find(|o| &o.code == s) {
+        (QuestionKind::SingleChoice { options }, Json::String(s)) => {
+            match options.iter().find(|o| o.code == *s) {
                 Some(o) => Parsed::Ok(Answer::Choice(o.code.clone())),
                 None => {
                     errors.push(unknown_option(code, s));
@@ -456,15 +457,15 @@ fn parse_wire(
                 }
             }
         }
-        (QuestionKind::MultipleChoice { options, .. }, Value::Array(items)) => {
+        (QuestionKind::MultipleChoice { options, .. }, Json::Array(items)) => {
             let before = errors.len();
             let mut picked: Vec<usize> = Vec::with_capacity(items.len().min(options.len()));
             for item in items {
-                let Value::String(s) = item else {
+                let Json::String(s) = item else {
                     errors.push(wrong_type(code, &question.kind));
                     continue;
                 };
-                match options.iter().position(|o| &o.code == s) {
+                match options.iter().position(|o| o.code == *s) {
                     None => errors.push(unknown_option(code, s)),
                     Some(i) if picked.contains(&i) => errors.push(fe(
                         code,
@@ -493,15 +494,15 @@ fn parse_wire(
                 None => Parsed::Bad(Vec::new()),
             },
         },
-        (QuestionKind::Grid { items, .. }, Value::Object(rows)) => {
+        (QuestionKind::Grid { items, .. }, Json::Object(rows)) => {
             let Some(scale) = q.scale_of(question) else {
                 return wt(errors);
             };
             let before = errors.len();
             // Collected in key order and bulk-built: cheaper than inserting row by row.
             let mut out = Vec::with_capacity(rows.len());
-            for (k, v) in rows {
-                let Some(item) = items.iter().find(|it| &it.code == k) else {
+            for (k, v) in rows.iter() {
+                let Some(item) = items.iter().find(|it| it.code == k) else {
                     errors.push(fe(
                         format!("{code}.{}", clip(k)),
                         ErrorCode::UnknownQuestion,
@@ -520,7 +521,7 @@ fn parse_wire(
             if errors.len() > before {
                 let missing = items
                     .iter()
-                    .filter(|it| rows.get(&it.code).is_none_or(Value::is_null))
+                    .filter(|it| rows.get(&it.code).is_none_or(Json::is_null))
                     .map(|it| required(&format!("{code}.{}", it.code)))
                     .collect();
                 Parsed::Bad(missing)
@@ -530,7 +531,7 @@ fn parse_wire(
                 Parsed::Ok(Answer::Grid(out.into_iter().collect()))
             }
         }
-        (QuestionKind::Integer { .. }, Value::Number(n)) => match n.as_i64() {
+        (QuestionKind::Integer { .. }, Json::Number(n)) => match n.as_i64() {
             Some(i) => Parsed::Ok(Answer::Integer(i)),
             None if n.as_u64().is_some() => {
                 errors.push(out_of_range(code, &n.to_string(), &integer_range(question)));
@@ -538,18 +539,18 @@ fn parse_wire(
             }
             None => wt(errors),
         },
-        (QuestionKind::Text { .. }, Value::String(s)) => {
+        (QuestionKind::Text { .. }, Json::String(s)) => {
             if s.trim().is_empty() {
                 Parsed::Absent
             } else {
-                Parsed::Ok(Answer::Text(s.clone()))
+                Parsed::Ok(Answer::Text(s.to_string()))
             }
         }
-        (QuestionKind::Date { .. }, Value::String(s)) => {
+        (QuestionKind::Date { .. }, Json::String(s)) => {
             if s.trim().is_empty() {
                 Parsed::Absent
             } else if parse_date(s).is_some() {
-                Parsed::Ok(Answer::Date(s.clone()))
+                Parsed::Ok(Answer::Date(s.to_string()))
             } else {
                 errors.push(fe(
                     code,
@@ -560,14 +561,12 @@ fn parse_wire(
                 Parsed::Bad(Vec::new())
             }
         }
-        (QuestionKind::Gps {}, Value::Object(m)) => {
-            let num = |k: &str| m.get(k).and_then(Value::as_f64);
-            let keys_ok = m
-                .keys()
-                .all(|k| matches!(k.as_str(), "lat" | "lon" | "accuracy"));
+        (QuestionKind::Gps {}, Json::Object(m)) => {
+            let num = |k: &str| m.get(k).and_then(Json::as_f64);
+            let keys_ok = m.keys().all(|k| matches!(k, "lat" | "lon" | "accuracy"));
             let acc = match m.get("accuracy") {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::Number(n)) => Ok(n.as_f64()),
+                None | Some(Json::Null) => Ok(None),
+                Some(Json::Number(n)) => Ok(n.as_f64()),
                 Some(_) => Err(()),
             };
             match (num("lat"), num("lon"), acc) {
@@ -850,6 +849,15 @@ pub(crate) fn validate_core<'q>(
 /// `not_relevant` (the cause is reported instead). Constraints are checked only on answers that are
 /// otherwise well-formed and in range.
 pub fn validate(q: &Questionnaire, answers: &Answers) -> Result<ValidAnswers, Vec<FieldError>> {
+    validate_json(q, &JsonObject::of_map(answers))
+}
+
+/// [`validate`] on answers read as [`Json`] (what the server does with each pushed form: no
+/// `Value` tree is built). The same text gives the same result either way.
+pub fn validate_json(
+    q: &Questionnaire,
+    answers: &JsonObject<'_>,
+) -> Result<ValidAnswers, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut matched = 0usize;
     let out = validate_core(

@@ -168,7 +168,11 @@ proptest! {
     ) {
         let mut a = build_valid(&bytes);
         a.extend(patch);
-        let _ = validate(sipas(), &a);
+        let via_map = validate(sipas(), &a);
+        // The server reads the same text as borrowed JSON: the same outcome, errors included.
+        let text = serde_json::to_string(&a).unwrap();
+        let json: schema::json::JsonObject<'_> = serde_json::from_str(&text).unwrap();
+        prop_assert_eq!(schema::validate_json(sipas(), &json), via_map);
     }
 
     #[test]

@@ -141,8 +141,12 @@ pub struct Gps {
 /// Compatibility: `gps`, `started_at`, `finished_at` are optional for every client. The server
 /// identifies a form by `id` (a client-generated UUID, v7 from the reference client) and compares
 /// content by [`FormSubmission::content_hash`], which the device can compute too.
+///
+/// `A` is how the answers are held: a `serde_json::Map` (the default, what devices build), or, on
+/// the server, a [`schema::json::JsonObject`] borrowing from the received text. The wire form and
+/// the content hash are the same for both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FormSubmission {
+pub struct FormSubmission<A = schema::Answers> {
     /// Client-generated id.
     pub id: Uuid,
     /// Round code.
@@ -175,10 +179,43 @@ pub struct FormSubmission {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gps: Option<Gps>,
     /// Answers keyed by question code (see the `schema` crate for their shapes).
-    pub answers: schema::Answers,
+    pub answers: A,
 }
 
-impl FormSubmission {
+impl<A> FormSubmission<A> {
+    /// The submission without its answers (an empty map), once they have been hashed and
+    /// validated: what the server keeps of a form while it decides the form's outcome.
+    pub fn without_answers(self) -> FormSubmission {
+        let FormSubmission {
+            id,
+            round,
+            questionnaire_code,
+            questionnaire_version,
+            revision,
+            units,
+            household_ref,
+            started_at,
+            finished_at,
+            gps,
+            answers: _,
+        } = self;
+        FormSubmission {
+            id,
+            round,
+            questionnaire_code,
+            questionnaire_version,
+            revision,
+            units,
+            household_ref,
+            started_at,
+            finished_at,
+            gps,
+            answers: schema::Answers::new(),
+        }
+    }
+}
+
+impl<A: schema::json::CanonicalObject> FormSubmission<A> {
     /// SHA-256 (hex) of the canonical JSON of the whole submission: the same content always gives
     /// the same hash on the device and on the server.
     ///
@@ -217,7 +254,7 @@ impl FormSubmission {
         let mut out: Vec<u8> = Vec::with_capacity(2048);
         // Keys in byte order, as the canonical form sorts them.
         out.extend_from_slice(b"{\"answers\":");
-        schema::write_canonical_object(answers, &mut out);
+        answers.write_canonical(&mut out);
         if let Some(t) = &finished_at {
             out.extend_from_slice(b",\"finished_at\":");
             str(t, &mut out);
@@ -887,6 +924,19 @@ mod tests {
             #[test]
             fn content_hash_equals_the_value_tree_definition(f in any_form()) {
                 prop_assert_eq!(f.content_hash(), reference_hash(&f));
+                // The server reads the same text with borrowed answers: the same hash as the
+                // device's own reading of it.
+                if let Ok(text) = serde_json::to_string(&f)
+                    && let Ok(device) = serde_json::from_str::<FormSubmission>(&text)
+                {
+                    let server: FormSubmission<schema::json::JsonObject<'_>> =
+                        serde_json::from_str(&text).expect("parses as the device's form did");
+                    prop_assert_eq!(server.content_hash(), device.content_hash());
+                    prop_assert_eq!(server.without_answers(), FormSubmission {
+                        answers: schema::Answers::new(),
+                        ..device
+                    });
+                }
             }
         }
 

@@ -4,7 +4,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use indices::{FormDigest, StatsLayout};
-use schema::Questionnaire;
+use schema::{Questionnaire, json::JsonObject};
 
 use sea_orm::{
     ActiveValue::Set,
@@ -228,11 +228,9 @@ pub async fn push(
     let mut questionnaires: HashMap<(String, u32), Option<Definition>> = HashMap::new();
     let mut parsed: Vec<Parsed> = Vec::with_capacity(n);
     for (idx, raw) in forms.into_iter().enumerate() {
-        let form = serde_json::from_str::<FormSubmission>(raw.get());
-        // The raw text becomes the payload without a copy.
-        let payload = Box::<str>::from(raw).into_string();
-        match form {
-            Ok(mut f) => {
+        // The answers are read as `JsonObject`: strings borrowed from the raw text, no `Value`.
+        let form = match serde_json::from_str::<FormSubmission<JsonObject<'_>>>(raw.get()) {
+            Ok(f) => {
                 let hash = f.content_hash();
                 let key = (f.questionnaire_code.clone(), f.questionnaire_version);
                 let q = match questionnaires.get(&key) {
@@ -251,11 +249,18 @@ pub async fn push(
                     }
                 };
                 let checked = q.map(|(q, layout)| {
-                    let valid = schema::validate(&q, &f.answers)
+                    let valid = schema::validate_json(&q, &f.answers)
                         .map(|v| (FormDigest::of(&layout, &v), v.encode(&q)));
                     (layout, valid)
                 });
-                f.answers = schema::Answers::new();
+                Ok((f.without_answers(), hash, checked))
+            }
+            Err(e) => Err(e),
+        };
+        // The raw text becomes the payload without a copy.
+        let payload = Box::<str>::from(raw).into_string();
+        match form {
+            Ok((f, hash, checked)) => {
                 parsed.push(Parsed {
                     idx,
                     f,
