@@ -232,10 +232,9 @@ impl StatsLayout {
         self.items.len()
     }
 
-    /// Position of the upper-triangle entry `(k, l)`, `k ≤ l`, among `K(K+1)/2`.
     /// The largest amount one form adds to a single count: 1 (a count of answers) or the largest
     /// product of two items' score units (the cross sums). Bounds the overflow check of
-    /// [`crate::ClusterStats::add_form`].
+    /// [`crate::ClusterStats::add_digest`].
     pub(crate) fn max_form_amount(&self) -> u32 {
         let max_units = self
             .items
@@ -246,6 +245,7 @@ impl StatsLayout {
         max_units.saturating_mul(max_units).max(1)
     }
 
+    /// Position of the upper-triangle entry `(k, l)`, `k ≤ l`, among `K(K+1)/2`.
     pub(crate) fn tri(&self, k: usize, l: usize) -> usize {
         let (k, l) = if k <= l { (k, l) } else { (l, k) };
         let n = self.items.len();

@@ -84,13 +84,13 @@ impl<'a> JsonObject<'a> {
 
     /// The object of a `serde_json::Map`, borrowing its strings.
     pub fn of_map(m: &'a Map<String, Value>) -> Self {
-        // A map iterates in key order with unique keys already.
-        JsonObject {
-            entries: m
-                .iter()
+        // Without serde_json's `preserve_order` a map iterates in key order already, and sorting
+        // sorted entries is one pass; with it (if a dependency ever turned it on) this sorts.
+        JsonObject::from_entries(
+            m.iter()
                 .map(|(k, v)| (Cow::Borrowed(k.as_str()), Json::of_value(v)))
                 .collect(),
-        }
+        )
     }
 }
 
@@ -104,6 +104,25 @@ impl<'a> Json<'a> {
             Value::String(s) => Json::String(Cow::Borrowed(s)),
             Value::Array(a) => Json::Array(a.iter().map(Json::of_value).collect()),
             Value::Object(m) => Json::Object(JsonObject::of_map(m)),
+        }
+    }
+
+    /// The same value owning all its strings.
+    pub fn into_owned(self) -> Json<'static> {
+        let own = |s: Cow<'_, str>| Cow::Owned(s.into_owned());
+        match self {
+            Json::Null => Json::Null,
+            Json::Bool(b) => Json::Bool(b),
+            Json::Number(n) => Json::Number(n),
+            Json::String(s) => Json::String(own(s)),
+            Json::Array(a) => Json::Array(a.into_iter().map(Json::into_owned).collect()),
+            Json::Object(o) => Json::Object(JsonObject {
+                entries: o
+                    .entries
+                    .into_iter()
+                    .map(|(k, v)| (own(k), v.into_owned()))
+                    .collect(),
+            }),
         }
     }
 
@@ -192,11 +211,48 @@ impl<'de> Visitor<'de> for JsonVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
-        while let Some(k) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            if entries.is_empty() && k == RAW_VALUE_TOKEN {
+                // serde_json (built with `raw_value`, as this workspace is) reads an object whose
+                // first key is this token as the JSON text held in its value; a `Value` does, so
+                // `Json` does the same and both readings of any text agree.
+                let text: String = map.next_value()?;
+                return serde_json::from_str::<Json<'_>>(&text)
+                    .map(Json::into_owned)
+                    .map_err(serde::de::Error::custom);
+            }
             let v: Json<'de> = map.next_value()?;
             entries.push((k, v));
         }
         Ok(Json::Object(JsonObject::from_entries(entries)))
+    }
+}
+
+/// The key serde_json uses to carry a raw JSON value through a map.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+/// An object key, borrowed from the text when it has no escapes (a `Cow<str>` deserialises owned).
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
     }
 }
 
@@ -291,6 +347,22 @@ mod tests {
         };
         assert!(matches!(a.get("y"), Some(Json::String(Cow::Owned(s))) if s == "é"));
         assert!(matches!(o.get("b"), Some(Json::String(Cow::Borrowed(_)))));
+    }
+
+    #[test]
+    fn the_raw_value_token_reads_as_a_value_reads_it() {
+        for text in [
+            r#"{"g":{"$serde_json::private::RawValue":"{\"lat\":1,\"lon\":2}"}}"#,
+            r#"{"$serde_json::private::RawValue":"[1,\"x\",{\"b\":1,\"a\":2}]"}"#,
+            r#"{"a":{"x":1,"$serde_json::private::RawValue":"7"}}"#,
+        ] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            let json: Json<'_> = serde_json::from_str(text).unwrap();
+            assert_eq!(canonical(&json), canonical_json_of(&value), "{text}");
+        }
+        let bad = r#"{"g":{"$serde_json::private::RawValue":5}}"#;
+        assert!(serde_json::from_str::<Value>(bad).is_err());
+        assert!(serde_json::from_str::<Json<'_>>(bad).is_err());
     }
 
     proptest! {

@@ -6,14 +6,13 @@
 //! writes them; [`compute_from_forms`] is the naive recomputation from the stored forms (used by
 //! `sipas indices rebuild` to repair or backfill, and as the benchmark's baseline).
 //!
-//! Concurrency: `apply` reads every touched row with `SELECT … FOR UPDATE` in key order, which
-//! takes the row locks on PostgreSQL (SQLite holds the database write lock already), adds the
-//! changes and writes each row once, with one `INSERT … ON CONFLICT DO UPDATE … WHERE` whose
-//! condition (the version read + 1) lets it overwrite only a row this transaction read. A village
-//! row that did not exist when read and that another transaction created meanwhile is not
-//! overwritten: it is read again, locked, and written in a second pass. Two server processes adding
-//! to one village therefore serialise on that row and neither update is lost; sorting the keys
-//! prevents lock-order deadlocks between batches.
+//! Concurrency: `apply` first creates the missing village rows empty (`ON CONFLICT DO NOTHING`, in
+//! key order), then reads every touched row with `SELECT … FOR UPDATE` in key order, which takes
+//! the row locks on PostgreSQL (SQLite holds the database write lock already), adds the changes
+//! and writes each row once, with one `INSERT … ON CONFLICT DO UPDATE … WHERE` whose condition (the
+//! version read + 1) lets it overwrite only a row this transaction read. Two server processes
+//! adding to one village therefore serialise on that row and neither update is lost; taking the
+//! locks in key order prevents deadlocks between batches (see `write_cells`).
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -255,50 +254,80 @@ fn cell_of(row: &sea_orm::QueryResult) -> Result<Cell, DbErr> {
     })
 }
 
-/// One pass of [`PendingStats::apply`]: reads and locks the existing rows (in key order, so two
-/// transactions cannot deadlock), then writes every row's new counts in one upsert. A row that did
-/// not exist when read is inserted only if it still does not exist (the `WHERE` of `DO UPDATE`
-/// compares versions: a new row is proposed with version 1); if another transaction created it in
-/// between, it is returned to be done again. Each touched row is written once.
+/// One pass of [`PendingStats::apply`], in three statements:
+///
+/// 1. `INSERT … ON CONFLICT DO NOTHING` of an empty row (no counts, version 0) for every touched
+///    village, in key order: a village new to the round gets its row now, so that
+/// 2. `SELECT … FOR UPDATE` finds and locks every touched row. Two transactions therefore take
+///    their locks in one order (new keys in key order in step 1, then all rows in key order in
+///    step 2) and cannot deadlock; locking only the rows that already existed, then creating the
+///    others while writing, did deadlock (three pushes on new villages, reproduced in
+///    `tests/tests/indices.rs`).
+/// 3. One `INSERT … ON CONFLICT DO UPDATE … WHERE` writes each row's new counts once; the condition
+///    (the version read + 1) lets it overwrite only a row this transaction read. Rows it did not
+///    write are returned to be done again (kept as a safeguard: after step 1 every row exists
+///    when it is read).
 async fn write_cells(
     txn: &impl ConnectionTrait,
     cells: Vec<(Cell, Change)>,
     now: OffsetDateTime,
 ) -> Result<Vec<(Cell, Change)>, DbErr> {
-    let mut held: HashMap<Cell, (Vec<u8>, i64, i64)> = HashMap::with_capacity(cells.len());
+    // `cells` come from a BTreeMap: in key order.
     for chunk in cells.chunks(100) {
-        let mut any = sea_orm::Condition::any();
-        for (cell, _) in chunk {
-            any = any.add(
-                sea_orm::Condition::all()
-                    .add(ics::Column::RoundCode.eq(cell.round.as_str()))
-                    .add(ics::Column::QuestionnaireCode.eq(cell.questionnaire.as_str()))
-                    .add(ics::Column::QuestionnaireVersion.eq(cell.version))
-                    .add(ics::Column::CommuneCode.eq(cell.commune.as_str()))
-                    .add(ics::Column::ClusterKey.eq(cell.cluster.as_str())),
-            );
-        }
-        let mut select = ics::Entity::find()
-            .select_only()
-            .columns(KEY_COLUMNS)
-            .columns([
-                ics::Column::Counts,
-                ics::Column::NForms,
-                ics::Column::Version,
-            ])
-            .filter(any);
-        for c in KEY_COLUMNS {
-            select = select.order_by_asc(c);
-        }
-        // FOR UPDATE on PostgreSQL; SQLite has no row locks and holds the write lock already.
-        let stmt = select.lock_exclusive().into_query();
-        for row in txn.query_all(&stmt).await? {
-            let cell = cell_of(&row)?;
-            let counts: Vec<u8> = row.try_get("", "counts")?;
-            let n_forms: i64 = row.try_get("", "n_forms")?;
-            let version: i64 = row.try_get("", "version")?;
-            held.insert(cell, (counts, n_forms, version));
-        }
+        let rows = chunk.iter().map(|(cell, ch)| ics::ActiveModel {
+            round_code: sea_orm::Set(cell.round.clone()),
+            questionnaire_code: sea_orm::Set(cell.questionnaire.clone()),
+            questionnaire_version: sea_orm::Set(cell.version),
+            commune_code: sea_orm::Set(cell.commune.clone()),
+            cluster_key: sea_orm::Set(cell.cluster.clone()),
+            province_code: sea_orm::Set(ch.place.province.clone()),
+            district_code: sea_orm::Set(ch.place.district.clone()),
+            village_label: sea_orm::Set(ch.place.label.clone()),
+            n_forms: sea_orm::Set(0),
+            // Empty: no forms counted yet.
+            counts: sea_orm::Set(Vec::new()),
+            version: sea_orm::Set(0),
+            updated_at: sea_orm::Set(now),
+        });
+        ics::Entity::insert_many(rows)
+            .on_conflict(OnConflict::columns(KEY_COLUMNS).do_nothing().to_owned())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    let mut held: HashMap<Cell, (Vec<u8>, i64, i64)> = HashMap::with_capacity(cells.len());
+    // One statement for all rows (a push touches at most a few hundred villages), so the rows are
+    // locked in one order, the database's.
+    let mut any = sea_orm::Condition::any();
+    for (cell, _) in &cells {
+        any = any.add(
+            sea_orm::Condition::all()
+                .add(ics::Column::RoundCode.eq(cell.round.as_str()))
+                .add(ics::Column::QuestionnaireCode.eq(cell.questionnaire.as_str()))
+                .add(ics::Column::QuestionnaireVersion.eq(cell.version))
+                .add(ics::Column::CommuneCode.eq(cell.commune.as_str()))
+                .add(ics::Column::ClusterKey.eq(cell.cluster.as_str())),
+        );
+    }
+    let mut select = ics::Entity::find()
+        .select_only()
+        .columns(KEY_COLUMNS)
+        .columns([
+            ics::Column::Counts,
+            ics::Column::NForms,
+            ics::Column::Version,
+        ])
+        .filter(any);
+    for c in KEY_COLUMNS {
+        select = select.order_by_asc(c);
+    }
+    // FOR UPDATE on PostgreSQL; SQLite has no row locks and holds the write lock already.
+    let stmt = select.lock_exclusive().into_query();
+    for row in txn.query_all(&stmt).await? {
+        let cell = cell_of(&row)?;
+        let counts: Vec<u8> = row.try_get("", "counts")?;
+        let n_forms: i64 = row.try_get("", "n_forms")?;
+        let version: i64 = row.try_get("", "version")?;
+        held.insert(cell, (counts, n_forms, version));
     }
     let mut rows = Vec::with_capacity(cells.len());
     for (cell, ch) in &cells {
@@ -309,6 +338,7 @@ async fn write_cells(
                 *n,
                 *v,
             ),
+            // The empty row step 1 created.
             Some((_, n, v)) => (ClusterStats::new(&ch.layout), *n, *v),
             None => (ClusterStats::new(&ch.layout), 0, 0),
         };
@@ -328,7 +358,7 @@ async fn write_cells(
             village_label: sea_orm::Set(ch.place.label.clone()),
             n_forms: sea_orm::Set(n_forms + delta),
             counts: sea_orm::Set(encode_counts(&stats)),
-            // The version read plus one; 1 for a row that was not there.
+            // The version read plus one.
             version: sea_orm::Set(version + 1),
             updated_at: sea_orm::Set(now),
         });

@@ -1756,9 +1756,9 @@ async fn national_forms(app: &TestApp, token: &str) -> u64 {
 }
 
 /// Two transactions add a form each to a village that has no stats row yet. On PostgreSQL the
-/// second reads no row, then, writing, meets the row the first created (and waits for its commit):
-/// it must add to that row, not overwrite it. SQLite has one writer at a time, so there the second
-/// transaction simply runs after the first; the counts must be the same.
+/// second must wait for the row the first created (until the first commits) and then add to it,
+/// not overwrite it. SQLite has one writer at a time, so there the second transaction simply runs
+/// after the first; the counts must be the same.
 #[tokio::test]
 async fn a_village_row_created_meanwhile_is_added_to_not_overwritten() {
     use sea_orm::TransactionTrait;
@@ -1828,4 +1828,100 @@ async fn a_village_row_created_meanwhile_is_added_to_not_overwritten() {
     want.add_digest(&layout, &digest).expect("add");
     assert_eq!(stored[0].stats, want);
     assert_eq!(stored[0].stats.n_forms(), 2);
+}
+
+/// Three pushes on villages new to the round, interleaved so that, when only the rows that already
+/// existed were locked before writing, PostgreSQL found a deadlock (found in review: A reads
+/// {a, b, c} with a and b absent and waits for c; C creates b; B reads {a, b, d}, locks b and waits
+/// for d; then A creates a and waits for b while B waits for a). Now the missing rows are created
+/// first, in key order, and every push completes with every form counted. SQLite has one writer at
+/// a time: there the same pushes run one after the other and must count the same.
+#[tokio::test]
+async fn pushes_creating_village_rows_concurrently_do_not_deadlock() {
+    use sea_orm::TransactionTrait;
+    use sipas_server::index_stats::{FormPlace, PendingStats};
+    let app = spawn_app().await;
+    let s = app.state.clone();
+    let q = schema::builtin::sipas();
+    let layout = s.layouts.get(q);
+    let valid = schema::validate(q, &complete_sipas_answers()).expect("valid");
+    let digest = indices::FormDigest::of(&layout, &valid);
+    let commune = commune(R25, "12", 0).commune;
+    let now = sea_orm::prelude::TimeDateTimeWithTimeZone::now_utc();
+    let pending = |villages: &[&str]| {
+        let mut p = PendingStats::default();
+        for v in villages {
+            let place = FormPlace {
+                round: R25,
+                province: "12",
+                district: None,
+                commune: &commune,
+                village: v,
+            };
+            p.add(&layout, place, &digest).expect("add");
+        }
+        p
+    };
+    let apply = |villages: &'static [&'static str]| {
+        let (p, db) = (pending(villages), s.db.clone());
+        async move {
+            let t = db.begin().await.expect("begin");
+            p.apply(&t, now).await?;
+            t.commit().await
+        }
+    };
+    // Villages c and d have rows already.
+    apply(&["c", "d"]).await.expect("setup");
+    if app.settings.is_sqlite() {
+        for villages in [
+            &["c"][..],
+            &["d"],
+            &["a", "b", "c"],
+            &["b"],
+            &["a", "b", "d"],
+        ] {
+            let (p, t) = (pending(villages), s.db.begin().await.expect("begin"));
+            p.apply(&t, now).await.expect("apply");
+            t.commit().await.expect("commit");
+        }
+    } else {
+        let pause = || tokio::time::sleep(std::time::Duration::from_millis(400));
+        // D holds c and E holds d until told to commit.
+        let d = s.db.begin().await.expect("begin");
+        pending(&["c"]).apply(&d, now).await.expect("apply D");
+        let e = s.db.begin().await.expect("begin");
+        pending(&["d"]).apply(&e, now).await.expect("apply E");
+        let a = tokio::spawn(apply(&["a", "b", "c"]));
+        pause().await;
+        let c = tokio::spawn(apply(&["b"]));
+        pause().await;
+        let b = tokio::spawn(apply(&["a", "b", "d"]));
+        pause().await;
+        d.commit().await.expect("commit D");
+        pause().await;
+        e.commit().await.expect("commit E");
+        for (name, task) in [("A", a), ("B", b), ("C", c)] {
+            let r = task.await.expect("task");
+            assert!(r.is_ok(), "push {name}: {r:?}");
+        }
+    }
+    let stored = sipas_server::index_stats::load(&s.db, &s.questionnaires, &s.layouts, R25, None)
+        .await
+        .expect("load");
+    let counted: BTreeMap<String, u32> = stored
+        .iter()
+        .map(|v| (v.key.cluster.clone(), v.stats.n_forms()))
+        .collect();
+    let want: BTreeMap<String, u32> = [("a", 2), ("b", 3), ("c", 3), ("d", 3)]
+        .into_iter()
+        .map(|(k, n)| (k.to_owned(), n))
+        .collect();
+    assert_eq!(counted, want);
+    for v in &stored {
+        let mut expected = indices::ClusterStats::new(&layout);
+        for _ in 0..v.stats.n_forms() {
+            expected.add_digest(&layout, &digest).expect("add");
+        }
+        assert_eq!(v.stats, expected, "{}", v.key.cluster);
+    }
 }
