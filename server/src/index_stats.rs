@@ -254,6 +254,31 @@ fn cell_of(row: &sea_orm::QueryResult) -> Result<Cell, DbErr> {
     })
 }
 
+/// The `index_cluster_stats` row of a village.
+fn stats_row(
+    cell: &Cell,
+    place: &Place,
+    n_forms: i64,
+    counts: Vec<u8>,
+    version: i64,
+    now: OffsetDateTime,
+) -> ics::ActiveModel {
+    ics::ActiveModel {
+        round_code: sea_orm::Set(cell.round.clone()),
+        questionnaire_code: sea_orm::Set(cell.questionnaire.clone()),
+        questionnaire_version: sea_orm::Set(cell.version),
+        commune_code: sea_orm::Set(cell.commune.clone()),
+        cluster_key: sea_orm::Set(cell.cluster.clone()),
+        province_code: sea_orm::Set(place.province.clone()),
+        district_code: sea_orm::Set(place.district.clone()),
+        village_label: sea_orm::Set(place.label.clone()),
+        n_forms: sea_orm::Set(n_forms),
+        counts: sea_orm::Set(counts),
+        version: sea_orm::Set(version),
+        updated_at: sea_orm::Set(now),
+    }
+}
+
 /// One pass of [`PendingStats::apply`], in three statements:
 ///
 /// 1. `INSERT … ON CONFLICT DO NOTHING` of an empty row (no counts, version 0) for every touched
@@ -274,21 +299,10 @@ async fn write_cells(
 ) -> Result<Vec<(Cell, Change)>, DbErr> {
     // `cells` come from a BTreeMap: in key order.
     for chunk in cells.chunks(100) {
-        let rows = chunk.iter().map(|(cell, ch)| ics::ActiveModel {
-            round_code: sea_orm::Set(cell.round.clone()),
-            questionnaire_code: sea_orm::Set(cell.questionnaire.clone()),
-            questionnaire_version: sea_orm::Set(cell.version),
-            commune_code: sea_orm::Set(cell.commune.clone()),
-            cluster_key: sea_orm::Set(cell.cluster.clone()),
-            province_code: sea_orm::Set(ch.place.province.clone()),
-            district_code: sea_orm::Set(ch.place.district.clone()),
-            village_label: sea_orm::Set(ch.place.label.clone()),
-            n_forms: sea_orm::Set(0),
-            // Empty: no forms counted yet.
-            counts: sea_orm::Set(Vec::new()),
-            version: sea_orm::Set(0),
-            updated_at: sea_orm::Set(now),
-        });
+        // Empty counts, version 0: no forms counted yet.
+        let rows = chunk
+            .iter()
+            .map(|(cell, ch)| stats_row(cell, &ch.place, 0, Vec::new(), 0, now));
         ics::Entity::insert_many(rows)
             .on_conflict(OnConflict::columns(KEY_COLUMNS).do_nothing().to_owned())
             .exec_without_returning(txn)
@@ -347,21 +361,15 @@ async fn write_cells(
             .and_then(|()| stats.subtract(&ch.removed))
             .map_err(|e| DbErr::Custom(format!("index stats row {cell:?}: {e}")))?;
         let delta = i64::from(ch.added.n_forms()) - i64::from(ch.removed.n_forms());
-        rows.push(ics::ActiveModel {
-            round_code: sea_orm::Set(cell.round.clone()),
-            questionnaire_code: sea_orm::Set(cell.questionnaire.clone()),
-            questionnaire_version: sea_orm::Set(cell.version),
-            commune_code: sea_orm::Set(cell.commune.clone()),
-            cluster_key: sea_orm::Set(cell.cluster.clone()),
-            province_code: sea_orm::Set(ch.place.province.clone()),
-            district_code: sea_orm::Set(ch.place.district.clone()),
-            village_label: sea_orm::Set(ch.place.label.clone()),
-            n_forms: sea_orm::Set(n_forms + delta),
-            counts: sea_orm::Set(encode_counts(&stats)),
-            // The version read plus one.
-            version: sea_orm::Set(version + 1),
-            updated_at: sea_orm::Set(now),
-        });
+        // The version read plus one.
+        rows.push(stats_row(
+            cell,
+            &ch.place,
+            n_forms + delta,
+            encode_counts(&stats),
+            version + 1,
+            now,
+        ));
     }
     let mut written: std::collections::HashSet<Cell> =
         std::collections::HashSet::with_capacity(cells.len());

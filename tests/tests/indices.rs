@@ -1755,6 +1755,17 @@ async fn national_forms(app: &TestApp, token: &str) -> u64 {
     body["results"][0]["n_forms"].as_u64().expect("n_forms")
 }
 
+/// The SIPAS stats layout and what one complete sample form adds to a village.
+fn one_form_digest(
+    s: &sipas_server::AppState,
+) -> (std::sync::Arc<indices::StatsLayout>, indices::FormDigest) {
+    let q = schema::builtin::sipas();
+    let layout = s.layouts.get(q);
+    let valid = schema::validate(q, &complete_sipas_answers()).expect("valid");
+    let digest = indices::FormDigest::of(&layout, &valid);
+    (layout, digest)
+}
+
 /// Two transactions add a form each to a village that has no stats row yet. On PostgreSQL the
 /// second must wait for the row the first created (until the first commits) and then add to it,
 /// not overwrite it. SQLite has one writer at a time, so there the second transaction simply runs
@@ -1765,10 +1776,7 @@ async fn a_village_row_created_meanwhile_is_added_to_not_overwritten() {
     use sipas_server::index_stats::{FormPlace, PendingStats};
     let app = spawn_app().await;
     let s = app.state.clone();
-    let q = schema::builtin::sipas();
-    let layout = s.layouts.get(q);
-    let valid = schema::validate(q, &complete_sipas_answers()).expect("valid");
-    let digest = indices::FormDigest::of(&layout, &valid);
+    let (layout, digest) = one_form_digest(&s);
     let c = commune(R25, "12", 0);
     let place = FormPlace {
         round: R25,
@@ -1842,10 +1850,7 @@ async fn pushes_creating_village_rows_concurrently_do_not_deadlock() {
     use sipas_server::index_stats::{FormPlace, PendingStats};
     let app = spawn_app().await;
     let s = app.state.clone();
-    let q = schema::builtin::sipas();
-    let layout = s.layouts.get(q);
-    let valid = schema::validate(q, &complete_sipas_answers()).expect("valid");
-    let digest = indices::FormDigest::of(&layout, &valid);
+    let (layout, digest) = one_form_digest(&s);
     let commune = commune(R25, "12", 0).commune;
     let now = sea_orm::prelude::TimeDateTimeWithTimeZone::now_utc();
     let pending = |villages: &[&str]| {
