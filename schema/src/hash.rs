@@ -74,7 +74,7 @@ impl Questionnaire {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -123,31 +123,9 @@ pub(crate) mod tests {
         );
     }
 
-    /// Any JSON value: unicode and control characters in keys and strings, integers of both
-    /// signs, floats (non-finite ones become `null` in a `Value`), nesting.
-    pub(crate) fn any_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            any::<u64>().prop_map(Value::from),
-            any::<f64>().prop_map(Value::from),
-            (-1e6f64..1e6).prop_map(Value::from),
-            any::<String>().prop_map(Value::String),
-            "[a-zé\"\\\u{0}-\u{1f}\u{7f}\u{2028}😀]{0,8}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 64, 8, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                prop::collection::vec(("[a-zA-Z_é😀\"\u{0}]{0,6}", inner), 0..6)
-                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
-            ]
-        })
-    }
-
     proptest! {
         #[test]
-        fn streaming_writer_equals_the_reference_definition(v in any_value()) {
+        fn streaming_writer_equals_the_reference_definition(v in crate::testing::any_json()) {
             let mut reference = String::new();
             reference_canonical(&v, &mut reference);
             prop_assert_eq!(canonical_json_of(&v), reference.clone());

@@ -318,7 +318,7 @@ impl CanonicalObject for JsonObject<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::tests::any_value;
+    use crate::testing::any_json;
     use crate::{canonical_json_of, hash::sha256_hex};
     use proptest::prelude::*;
 
@@ -369,7 +369,7 @@ mod tests {
         /// Whatever the text, reading it as `Json` or as a `Value` gives the same canonical JSON
         /// (so the same content hash) and the same structure.
         #[test]
-        fn json_reads_as_a_value_does(v in any_value()) {
+        fn json_reads_as_a_value_does(v in any_json()) {
             let text = serde_json::to_string(&v).unwrap();
             let value: Value = serde_json::from_str(&text).unwrap();
             let json: Json<'_> = serde_json::from_str(&text).unwrap();

@@ -70,6 +70,8 @@ pub mod index;
 pub mod json;
 mod model;
 pub mod sample;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod validate;
 
 pub use check::{LoadError, LoadErrorKind, is_valid_code};

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{PASSWORD, device_tokens, drop_database, fresh_database, post, settings};
+use common::{PASSWORD, device_tokens, drop_database, fresh_database, push_all, settings};
 use geography::Level;
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
@@ -136,31 +136,7 @@ async fn load(base: &str, villages: &[SampleVillage], n: usize, label: &str) -> 
         built.elapsed().as_secs_f64()
     );
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for (d, bodies) in bodies.into_iter().enumerate() {
-        let (client, token, url) = (
-            client.clone(),
-            tokens[d].clone(),
-            format!("{base}/api/v1/sync/push"),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut accepted = 0usize;
-            for body in bodies {
-                let r = post(&client, url.clone(), Some(&token), body).await;
-                accepted += r["results"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter(|r| r["outcome"] == "accepted")
-                    .count();
-            }
-            accepted
-        }));
-    }
-    let mut accepted = 0;
-    for t in tasks {
-        accepted += t.await.unwrap();
-    }
+    let accepted = push_all(&client, base, &tokens, bodies).await;
     let secs = started.elapsed().as_secs_f64();
     assert_eq!(accepted, n, "every form accepted");
     println!(

@@ -18,7 +18,7 @@ use serde_json::json;
 use sipas_server::{Application, entities::form};
 
 mod common;
-use common::{PASSWORD, Target, device_tokens, drop_database, fresh_database, send, settings};
+use common::{PASSWORD, Target, device_tokens, drop_database, fresh_database, push_all, settings};
 use sync_protocol::{FormSubmission, FormUnits};
 use uuid::Uuid;
 
@@ -127,18 +127,6 @@ fn make_forms(n: usize) -> Vec<FormSubmission> {
         .collect()
 }
 
-/// The part of a push answer the bench checks. Read into this rather than a `Value` tree: the
-/// client shares the machine's two cores with the server, and should take as little as it can.
-#[derive(serde::Deserialize)]
-struct PushAnswer {
-    results: Vec<PushOutcome>,
-}
-
-#[derive(serde::Deserialize)]
-struct PushOutcome {
-    outcome: sync_protocol::Outcome,
-}
-
 /// Forms/s accepted through HTTP push with `devices` concurrent devices.
 async fn push_rate(label: &str, n: usize, devices: usize) -> f64 {
     let target = fresh_database(&format!("push{devices}")).await;
@@ -166,34 +154,7 @@ async fn push_rate(label: &str, n: usize, devices: usize) -> f64 {
     }
     let cpu = cpu_seconds(&target);
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for (d, bodies) in per_device.into_iter().enumerate() {
-        let (client, token, url) = (
-            client.clone(),
-            tokens[d].clone(),
-            format!("{base}/api/v1/sync/push"),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut accepted = 0usize;
-            for body in bodies {
-                let r: PushAnswer = send(&client, url.clone(), Some(&token), body)
-                    .await
-                    .json()
-                    .await
-                    .expect("json");
-                accepted += r
-                    .results
-                    .iter()
-                    .filter(|r| r.outcome == sync_protocol::Outcome::Accepted)
-                    .count();
-            }
-            accepted
-        }));
-    }
-    let mut accepted = 0;
-    for t in tasks {
-        accepted += t.await.unwrap();
-    }
+    let accepted = push_all(&client, &base, &tokens, per_device).await;
     let secs = started.elapsed().as_secs_f64();
     let cpu = cpu_per_form(&target, &cpu, n);
     assert_eq!(accepted, n, "every form accepted");

@@ -9,10 +9,9 @@
 //! Concurrency: `apply` first creates the missing village rows empty (`ON CONFLICT DO NOTHING`, in
 //! key order), then reads every touched row with `SELECT … FOR UPDATE` in key order, which takes
 //! the row locks on PostgreSQL (SQLite holds the database write lock already), adds the changes
-//! and writes each row once, with one `INSERT … ON CONFLICT DO UPDATE … WHERE` whose condition (the
-//! version read + 1) lets it overwrite only a row this transaction read. Two server processes
-//! adding to one village therefore serialise on that row and neither update is lost; taking the
-//! locks in key order prevents deadlocks between batches (see `write_cells`).
+//! and writes each row once, with one `INSERT … ON CONFLICT DO UPDATE`. Two server processes adding
+//! to one village therefore serialise on that row and neither update is lost; taking the locks in
+//! key order prevents deadlocks between batches (see `write_cells`).
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -24,7 +23,7 @@ use schema::{Questionnaire, ValidAnswers};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     QueryTrait,
-    sea_query::{Expr, ExprTrait, OnConflict},
+    sea_query::{Expr, OnConflict},
 };
 use time::OffsetDateTime;
 
@@ -213,25 +212,10 @@ impl PendingStats {
     /// Writes the changes inside the caller's transaction (see the module docs for the locking).
     /// Fails, so that the transaction rolls back, if a removal exceeds what was counted.
     pub async fn apply(self, txn: &impl ConnectionTrait, now: OffsetDateTime) -> Result<(), DbErr> {
-        let mut todo: Vec<(Cell, Change)> = self.cells.into_iter().collect();
-        // A village row another transaction created between the read and the write below is read
-        // again (locked, this time); that cannot repeat for a row forever, but bound it anyway.
-        for pass in 1..=8 {
-            if todo.is_empty() {
-                return Ok(());
-            }
-            if pass > 1 {
-                tracing::debug!(
-                    rows = todo.len(),
-                    pass,
-                    "village stats rows created meanwhile"
-                );
-            }
-            todo = write_cells(txn, todo, now).await?;
+        if self.cells.is_empty() {
+            return Ok(());
         }
-        Err(DbErr::Custom(
-            "index stats: village rows kept appearing concurrently".into(),
-        ))
+        write_cells(txn, self.cells.into_iter().collect(), now).await
     }
 }
 
@@ -279,7 +263,7 @@ fn stats_row(
     }
 }
 
-/// One pass of [`PendingStats::apply`], in three statements:
+/// [`PendingStats::apply`], in three statements:
 ///
 /// 1. `INSERT … ON CONFLICT DO NOTHING` of an empty row (no counts, version 0) for every touched
 ///    village, in key order: a village new to the round gets its row now, so that
@@ -288,15 +272,13 @@ fn stats_row(
 ///    step 2) and cannot deadlock; locking only the rows that already existed, then creating the
 ///    others while writing, did deadlock (three pushes on new villages, reproduced in
 ///    `tests/tests/indices.rs`).
-/// 3. One `INSERT … ON CONFLICT DO UPDATE … WHERE` writes each row's new counts once; the condition
-///    (the version read + 1) lets it overwrite only a row this transaction read. Rows it did not
-///    write are returned to be done again (kept as a safeguard: after step 1 every row exists
-///    when it is read).
+/// 3. One `INSERT … ON CONFLICT DO UPDATE` writes each row's new counts once (every row exists
+///    and is this transaction's by then, so it always updates).
 async fn write_cells(
     txn: &impl ConnectionTrait,
     cells: Vec<(Cell, Change)>,
     now: OffsetDateTime,
-) -> Result<Vec<(Cell, Change)>, DbErr> {
+) -> Result<(), DbErr> {
     // `cells` come from a BTreeMap: in key order.
     for chunk in cells.chunks(100) {
         // Empty counts, version 0: no forms counted yet.
@@ -354,7 +336,12 @@ async fn write_cells(
             ),
             // The empty row step 1 created.
             Some((_, n, v)) => (ClusterStats::new(&ch.layout), *n, *v),
-            None => (ClusterStats::new(&ch.layout), 0, 0),
+            // Step 1 made sure the row exists; writing counts that were not read would lose them.
+            None => {
+                return Err(DbErr::Custom(format!(
+                    "index stats row {cell:?} missing after it was created"
+                )));
+            }
         };
         stats
             .add(&ch.added)
@@ -371,11 +358,8 @@ async fn write_cells(
             now,
         ));
     }
-    let mut written: std::collections::HashSet<Cell> =
-        std::collections::HashSet::with_capacity(cells.len());
     for chunk in rows.chunks(100) {
-        let excluded = |c: ics::Column| Expr::col((Excluded, c));
-        let mut stmt = ics::Entity::insert_many(chunk.to_vec())
+        ics::Entity::insert_many(chunk.to_vec())
             .on_conflict(
                 OnConflict::columns(KEY_COLUMNS)
                     .update_columns([
@@ -384,28 +368,12 @@ async fn write_cells(
                         ics::Column::Version,
                         ics::Column::UpdatedAt,
                     ])
-                    // Only the row this transaction read (and locked): its version is the one
-                    // proposed minus one. A row created meanwhile by another transaction fails
-                    // this and is not overwritten.
-                    .action_and_where(
-                        excluded(ics::Column::Version).eq(Expr::col((
-                            ics::Entity,
-                            ics::Column::Version,
-                        ))
-                        .add(1)),
-                    )
                     .to_owned(),
             )
-            .into_query();
-        stmt.returning(sea_orm::sea_query::Query::returning().columns(KEY_COLUMNS));
-        for row in txn.query_all(&stmt).await? {
-            written.insert(cell_of(&row)?);
-        }
+            .exec_without_returning(txn)
+            .await?;
     }
-    Ok(cells
-        .into_iter()
-        .filter(|(cell, _)| !written.contains(cell))
-        .collect())
+    Ok(())
 }
 
 /// Format byte of [`encode_counts`]: LEB128 varints of the counts in layout order.
@@ -458,15 +426,6 @@ pub fn decode_counts(layout: &StatsLayout, bytes: &[u8]) -> Result<ClusterStats,
         return Err(mismatch(raw.len() / 4));
     }
     ClusterStats::from_bytes(layout, &raw)
-}
-
-/// `excluded`, the row proposed for insertion in `ON CONFLICT DO UPDATE` (PostgreSQL and SQLite).
-struct Excluded;
-
-impl sea_orm::sea_query::Iden for Excluded {
-    fn unquoted(&self) -> &str {
-        "excluded"
-    }
 }
 
 /// A cheap fingerprint of a round's stored stats: the number of village rows and the sum of their

@@ -810,27 +810,6 @@ mod tests {
     mod generated {
         use super::*;
         use proptest::prelude::*;
-        use serde_json::Value;
-
-        fn any_value() -> impl Strategy<Value = Value> {
-            let leaf = prop_oneof![
-                Just(Value::Null),
-                any::<bool>().prop_map(Value::Bool),
-                any::<i64>().prop_map(Value::from),
-                any::<u64>().prop_map(Value::from),
-                any::<f64>().prop_map(Value::from),
-                (-1e3f64..1e3).prop_map(Value::from),
-                any::<String>().prop_map(Value::String),
-                "[a-zé\"\\\u{0}-\u{1f}\u{7f}\u{2028}😀 ]{0,12}".prop_map(Value::String),
-            ];
-            leaf.prop_recursive(3, 48, 6, |inner| {
-                prop_oneof![
-                    prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-                    prop::collection::vec(("[a-z_é😀\"\u{0}]{0,6}", inner), 0..5)
-                        .prop_map(|kv| Value::Object(kv.into_iter().collect())),
-                ]
-            })
-        }
 
         fn any_text() -> impl Strategy<Value = String> {
             prop_oneof![any::<String>(), "[a-zA-Z0-9ếữ\"\\\u{0}-\u{1f}😀 -]{0,16}",]
@@ -882,7 +861,7 @@ mod tests {
             ));
             let answers = prop::collection::btree_map(
                 prop_oneof![any_text(), "[a-z0-9_]{1,12}"],
-                any_value(),
+                schema::testing::any_json(),
                 0..12,
             );
             (head, any_time(), any_time(), gps, answers).prop_map(

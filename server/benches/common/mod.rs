@@ -159,3 +159,54 @@ pub async fn device_tokens(
     }
     (admin, tokens)
 }
+
+/// The part of a push answer the benches check. Read into this rather than a `Value` tree: the
+/// client shares the machine's two cores with the server, and should take as little as it can.
+#[derive(serde::Deserialize)]
+struct PushAnswer {
+    results: Vec<PushOutcome>,
+}
+
+#[derive(serde::Deserialize)]
+struct PushOutcome {
+    outcome: sync_protocol::Outcome,
+}
+
+/// Pushes each device's bodies in order, all devices at once (device `d` with `tokens[d]`), and
+/// returns how many forms were accepted.
+pub async fn push_all(
+    client: &reqwest::Client,
+    base: &str,
+    tokens: &[String],
+    per_device: Vec<Vec<Vec<u8>>>,
+) -> usize {
+    let mut tasks = Vec::new();
+    for (d, bodies) in per_device.into_iter().enumerate() {
+        let (client, token, url) = (
+            client.clone(),
+            tokens[d].clone(),
+            format!("{base}/api/v1/sync/push"),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut accepted = 0usize;
+            for body in bodies {
+                let r: PushAnswer = send(&client, url.clone(), Some(&token), body)
+                    .await
+                    .json()
+                    .await
+                    .expect("json");
+                accepted += r
+                    .results
+                    .iter()
+                    .filter(|r| r.outcome == sync_protocol::Outcome::Accepted)
+                    .count();
+            }
+            accepted
+        }));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        accepted += t.await.unwrap();
+    }
+    accepted
+}
