@@ -119,8 +119,18 @@ impl FormDigest {
                 }
             }
         }
+        // Rows of one grid are consecutive too.
+        let mut last: Option<(&str, Option<&Answer>)> = None;
         for row in &layout.rows {
-            let answer = match (&row.item, form.get(&row.question)) {
+            let answer = match last {
+                Some((q, a)) if q == &*row.question => a,
+                _ => {
+                    let a = form.get(&row.question);
+                    last = Some((&row.question, a));
+                    a
+                }
+            };
+            let answer = match (&row.item, answer) {
                 (None, Some(Answer::Level(a))) => Some(a),
                 (Some(item), Some(Answer::Grid(rows))) => rows.get(&**item),
                 _ => None,

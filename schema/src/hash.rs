@@ -16,6 +16,15 @@ fn write_canonical(v: &Value, out: &mut Vec<u8>) {
 
 /// Appends the JSON string literal of `s`, escaped as serde_json escapes it.
 pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
+    // serde_json escapes exactly the control characters, `"` and `\\`; most strings (codes,
+    // Vietnamese text) have none, and are copied as they are.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     // Writing to a Vec cannot fail.
     let _ = serde_json::to_writer(out, s);
 }
@@ -124,6 +133,15 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn strings_are_written_as_serde_json_writes_them(
+            s in prop_oneof![any::<String>(), "[a-zà-ỹ\"\\\\\u{0}-\u{1f}\u{7f} ]{0,12}"]
+        ) {
+            let mut out = Vec::new();
+            write_json_str(&s, &mut out);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&s).unwrap());
+        }
+
         #[test]
         fn streaming_writer_equals_the_reference_definition(v in crate::testing::any_json()) {
             let mut reference = String::new();

@@ -859,36 +859,78 @@ pub fn validate_json(
     answers: &JsonObject<'_>,
 ) -> Result<ValidAnswers, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let mut matched = 0usize;
+    let (slots, unknown) = answer_slots(q, answers);
     let out = validate_core(
         q,
-        |_, question, errors| match answers.get(&question.code) {
+        |pos, question, errors| match slots.get(pos).copied().flatten() {
             None => Parsed::Absent,
-            Some(v) => {
-                matched += 1;
-                parse_wire(q, question, v, errors)
-            }
+            Some(v) => parse_wire(q, question, v, errors),
         },
         &mut errors,
     );
-    if matched < answers.len() {
-        for key in answers.keys() {
-            if q.question(key).is_none() {
-                errors.push(fe(
-                    clip(key),
-                    ErrorCode::UnknownQuestion,
-                    format!("Không có câu hỏi “{}” trong phiếu.", clip(key)),
-                    format!(
-                        "There is no question \"{}\" in this questionnaire.",
-                        clip(key)
-                    ),
-                ));
-            }
-        }
+    for key in unknown {
+        errors.push(fe(
+            clip(key),
+            ErrorCode::UnknownQuestion,
+            format!("Không có câu hỏi “{}” trong phiếu.", clip(key)),
+            format!(
+                "There is no question \"{}\" in this questionnaire.",
+                clip(key)
+            ),
+        ));
     }
     if errors.is_empty() {
         Ok(ValidAnswers { answers: out })
     } else {
         Err(errors)
     }
+}
+
+/// Each question's answer, by question position, and the keys that name no question (in key
+/// order): one pass over the answers through a small hash table of the question codes, rather
+/// than a binary search of the answers per question (which was a third of the validation time).
+/// Question codes are unique (the questionnaire check rejects duplicates).
+fn answer_slots<'j, 'a>(
+    q: &Questionnaire,
+    answers: &'j JsonObject<'a>,
+) -> (Vec<Option<&'j Json<'a>>>, Vec<&'j str>) {
+    // FNV-1a: short keys, no hashing-flood concern (the table lives for one call, and its size
+    // is bounded by the questionnaire, not by the input).
+    fn fnv(s: &str) -> usize {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in s.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        h as usize
+    }
+    const EMPTY: usize = usize::MAX;
+    let codes: Vec<&str> = q.questions().map(|x| x.code.as_str()).collect();
+    let mask = (codes.len() * 2).next_power_of_two().max(8) - 1;
+    let mut table = vec![EMPTY; mask + 1];
+    for (pos, code) in codes.iter().enumerate() {
+        let mut h = fnv(code) & mask;
+        while table[h] != EMPTY {
+            h = (h + 1) & mask;
+        }
+        table[h] = pos;
+    }
+    let mut slots = vec![None; codes.len()];
+    let mut unknown = Vec::new();
+    for (key, value) in answers.iter() {
+        let mut h = fnv(key) & mask;
+        loop {
+            match table[h] {
+                EMPTY => {
+                    unknown.push(key);
+                    break;
+                }
+                pos if codes[pos] == key => {
+                    slots[pos] = Some(value);
+                    break;
+                }
+                _ => h = (h + 1) & mask,
+            }
+        }
+    }
+    (slots, unknown)
 }

@@ -6,10 +6,10 @@
 //! writes them; [`compute_from_forms`] is the naive recomputation from the stored forms (used by
 //! `sipas indices rebuild` to repair or backfill, and as the benchmark's baseline).
 //!
-//! Concurrency: `apply` first creates the missing village rows empty (`ON CONFLICT DO NOTHING`, in
-//! key order), then reads every touched row with `SELECT … FOR UPDATE` in key order, which takes
-//! the row locks on PostgreSQL (SQLite holds the database write lock already), adds the changes
-//! and writes each row once, with one `INSERT … ON CONFLICT DO UPDATE`. Two server processes adding
+//! Concurrency: `apply` first creates the missing village rows empty and locks the existing ones
+//! (one `INSERT … ON CONFLICT DO UPDATE … RETURNING`, in key order), which reads every touched row
+//! and takes its row lock on PostgreSQL (SQLite holds the database write lock already), adds the
+//! changes and writes each row once, with one `INSERT … ON CONFLICT DO UPDATE`. Two server processes adding
 //! to one village therefore serialise on that row and neither update is lost; taking the locks in
 //! key order prevents deadlocks between batches (see `write_cells`).
 
@@ -23,7 +23,7 @@ use schema::{Questionnaire, ValidAnswers};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     QueryTrait,
-    sea_query::{Expr, OnConflict},
+    sea_query::{Expr, OnConflict, Query},
 };
 use time::OffsetDateTime;
 
@@ -263,67 +263,54 @@ fn stats_row(
     }
 }
 
-/// [`PendingStats::apply`], in three statements:
+/// [`PendingStats::apply`], in two statements:
 ///
-/// 1. `INSERT … ON CONFLICT DO NOTHING` of an empty row (no counts, version 0) for every touched
-///    village, in key order: a village new to the round gets its row now, so that
-/// 2. `SELECT … FOR UPDATE` finds and locks every touched row. Two transactions therefore take
-///    their locks in one order (new keys in key order in step 1, then all rows in key order in
-///    step 2) and cannot deadlock; locking only the rows that already existed, then creating the
+/// 1. `INSERT … ON CONFLICT DO UPDATE … RETURNING` of an empty row (no counts, version 0) for
+///    every touched village, in key order: a village new to the round gets its row, an existing
+///    row is locked by a no-op update (its version set to itself), and either way the row comes
+///    back with what it holds. Two transactions therefore take their row locks in one order, key
+///    order, and cannot deadlock; locking only the rows that already existed, then creating the
 ///    others while writing, did deadlock (three pushes on new villages, reproduced in
-///    `tests/tests/indices.rs`).
-/// 3. One `INSERT … ON CONFLICT DO UPDATE` writes each row's new counts once (every row exists
+///    `tests/tests/indices.rs`). SQLite holds the database write lock already.
+/// 2. One `INSERT … ON CONFLICT DO UPDATE` writes each row's new counts once (every row exists
 ///    and is this transaction's by then, so it always updates).
+///
+/// Step 1 replaced an `INSERT … DO NOTHING` plus a `SELECT … FOR UPDATE` whose `WHERE` named
+/// every key: one statement fewer per push, and no plan to go stale as the table grows.
 async fn write_cells(
     txn: &impl ConnectionTrait,
     cells: Vec<(Cell, Change)>,
     now: OffsetDateTime,
 ) -> Result<(), DbErr> {
+    let mut held: HashMap<Cell, (Vec<u8>, i64, i64)> = HashMap::with_capacity(cells.len());
     // `cells` come from a BTreeMap: in key order.
     for chunk in cells.chunks(100) {
         // Empty counts, version 0: no forms counted yet.
         let rows = chunk
             .iter()
             .map(|(cell, ch)| stats_row(cell, &ch.place, 0, Vec::new(), 0, now));
-        ics::Entity::insert_many(rows)
-            .on_conflict(OnConflict::columns(KEY_COLUMNS).do_nothing().to_owned())
-            .exec_without_returning(txn)
-            .await?;
-    }
-    let mut held: HashMap<Cell, (Vec<u8>, i64, i64)> = HashMap::with_capacity(cells.len());
-    // One statement for all rows (a push touches at most a few hundred villages), so the rows are
-    // locked in one order, the database's.
-    let mut any = sea_orm::Condition::any();
-    for (cell, _) in &cells {
-        any = any.add(
-            sea_orm::Condition::all()
-                .add(ics::Column::RoundCode.eq(cell.round.as_str()))
-                .add(ics::Column::QuestionnaireCode.eq(cell.questionnaire.as_str()))
-                .add(ics::Column::QuestionnaireVersion.eq(cell.version))
-                .add(ics::Column::CommuneCode.eq(cell.commune.as_str()))
-                .add(ics::Column::ClusterKey.eq(cell.cluster.as_str())),
-        );
-    }
-    let mut select = ics::Entity::find()
-        .select_only()
-        .columns(KEY_COLUMNS)
-        .columns([
+        let mut stmt = ics::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns(KEY_COLUMNS)
+                    .value(
+                        ics::Column::Version,
+                        Expr::col((ics::Entity, ics::Column::Version)),
+                    )
+                    .to_owned(),
+            )
+            .into_query();
+        stmt.returning(Query::returning().columns(KEY_COLUMNS.into_iter().chain([
             ics::Column::Counts,
             ics::Column::NForms,
             ics::Column::Version,
-        ])
-        .filter(any);
-    for c in KEY_COLUMNS {
-        select = select.order_by_asc(c);
-    }
-    // FOR UPDATE on PostgreSQL; SQLite has no row locks and holds the write lock already.
-    let stmt = select.lock_exclusive().into_query();
-    for row in txn.query_all(&stmt).await? {
-        let cell = cell_of(&row)?;
-        let counts: Vec<u8> = row.try_get("", "counts")?;
-        let n_forms: i64 = row.try_get("", "n_forms")?;
-        let version: i64 = row.try_get("", "version")?;
-        held.insert(cell, (counts, n_forms, version));
+        ])));
+        for row in txn.query_all(&stmt).await? {
+            let cell = cell_of(&row)?;
+            let counts: Vec<u8> = row.try_get("", "counts")?;
+            let n_forms: i64 = row.try_get("", "n_forms")?;
+            let version: i64 = row.try_get("", "version")?;
+            held.insert(cell, (counts, n_forms, version));
+        }
     }
     let mut rows = Vec::with_capacity(cells.len());
     for (cell, ch) in &cells {

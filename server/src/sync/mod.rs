@@ -2,9 +2,10 @@
 //! outcomes, quarantine), status and pull. The HTTP layer is `routes::sync`.
 //!
 //! Idempotency is enforced by the database, not by process memory: a form's id is unique in
-//! `forms`, accepted forms are inserted with `ON CONFLICT (id) DO NOTHING RETURNING`, and a form
-//! that lost that race is compared with the stored one by content hash. Several server processes
-//! may share one PostgreSQL.
+//! `forms`. A push looks its ids up, decides each form, and inserts the accepted ones; if another
+//! push stored one of those ids in between, the unique index rejects the insert, the transaction
+//! rolls back, and the push is decided again from fresh lookups (where that form now answers
+//! `duplicate` or `conflict`). Several server processes may share one PostgreSQL.
 
 pub mod changes;
 mod exchange;
