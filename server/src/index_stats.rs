@@ -9,9 +9,9 @@
 //! Concurrency: `apply` first creates the missing village rows empty and locks the existing ones
 //! (one `INSERT … ON CONFLICT DO UPDATE … RETURNING`, in key order), which reads every touched row
 //! and takes its row lock on PostgreSQL (SQLite holds the database write lock already), adds the
-//! changes and writes each row once, with one `INSERT … ON CONFLICT DO UPDATE`. Two server processes adding
-//! to one village therefore serialise on that row and neither update is lost; taking the locks in
-//! key order prevents deadlocks between batches (see `write_cells`).
+//! changes and writes each row once, with one `INSERT … ON CONFLICT DO UPDATE`. Two server
+//! processes adding to one village therefore serialise on that row and neither update is lost;
+//! taking the locks in key order prevents deadlocks between batches (see `write_cells`).
 
 use std::{
     collections::{BTreeMap, HashMap},

@@ -358,6 +358,9 @@ async fn held(db: &sea_orm::DatabaseConnection, ids: &[Uuid]) -> Result<Vec<Held
             .and_where(quarantined_form::Column::ContentHash.is_not_null())
             .union(UnionType::All, forms)
             .to_owned();
+        let mut add = |id: Uuid, hash: String, reason: Option<String>, errors: Option<String>| {
+            out.push((id, hash, reason.zip(errors)));
+        };
         if db.get_database_backend() == DbBackend::Postgres {
             use sea_orm::sqlx::{AssertSqlSafe, Row};
             let sql = stmt.to_string(PostgresQueryBuilder);
@@ -365,25 +368,23 @@ async fn held(db: &sea_orm::DatabaseConnection, ids: &[Uuid]) -> Result<Vec<Held
                 .fetch_all(db.get_postgres_connection_pool())
                 .await
                 .map_err(|e| DbErr::Query(sea_orm::RuntimeErr::SqlxError(e.into())))?;
+            let get = |e: sea_orm::sqlx::Error| DbErr::Custom(format!("held forms: {e}"));
             for r in rows {
-                let get = |e: sea_orm::sqlx::Error| DbErr::Custom(format!("held forms: {e}"));
-                let reason: Option<String> = r.try_get(2).map_err(get)?;
-                let errors: Option<String> = r.try_get(3).map_err(get)?;
-                out.push((
+                add(
                     r.try_get(0).map_err(get)?,
                     r.try_get(1).map_err(get)?,
-                    reason.zip(errors),
-                ));
+                    r.try_get(2).map_err(get)?,
+                    r.try_get(3).map_err(get)?,
+                );
             }
         } else {
             for r in db.query_all(&stmt).await? {
-                let reason: Option<String> = r.try_get_by_index(2)?;
-                let errors: Option<String> = r.try_get_by_index(3)?;
-                out.push((
+                add(
                     r.try_get_by_index(0)?,
                     r.try_get_by_index(1)?,
-                    reason.zip(errors),
-                ));
+                    r.try_get_by_index(2)?,
+                    r.try_get_by_index(3)?,
+                );
             }
         }
     }
