@@ -44,14 +44,16 @@ impl<'a> JsonObject<'a> {
     pub fn from_entries(mut entries: Vec<(Cow<'a, str>, Json<'a>)>) -> Self {
         // Stable: equal keys keep their text order, so the last one is the one to keep.
         entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        let mut out: Vec<(Cow<'a, str>, Json<'a>)> = Vec::with_capacity(entries.len());
-        for e in entries {
-            match out.last_mut() {
-                Some(last) if last.0 == e.0 => *last = e,
-                _ => out.push(e),
+        // In place: of a run of equal keys the first entry stays, holding the last one's value
+        // (`later` is the one removed, after the swap holding the earlier value).
+        entries.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(later, kept);
             }
-        }
-        JsonObject { entries: out }
+            same
+        });
+        JsonObject { entries }
     }
 
     /// The value of `key`.
@@ -210,7 +212,8 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+        // serde_json gives no size hint; 8 holds a grid's rows without growing.
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8).min(64));
         while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
             if entries.is_empty() && k == RAW_VALUE_TOKEN {
                 // serde_json (built with `raw_value`, as this workspace is) reads an object whose
@@ -330,7 +333,8 @@ mod tests {
 
     #[test]
     fn a_repeated_key_keeps_its_last_value_as_serde_json_does() {
-        let text = r#"{"b":1,"a":{"y":"\u00e9","x":[1,2.5,-3]},"b":"last","":null}"#;
+        // `b` three times: the last of a run of equal keys wins, not the second.
+        let text = r#"{"b":1,"a":{"y":"\u00e9","x":[1,2.5,-3]},"b":2,"b":"last","":null}"#;
         let value: Value = serde_json::from_str(text).unwrap();
         let json: Json<'_> = serde_json::from_str(text).unwrap();
         let Json::Object(o) = &json else {
