@@ -660,31 +660,13 @@ async fn store(
         });
     }
 
-    // One transaction; its first statement writes, so SQLite takes the write lock up front.
-    let txn = state.db.begin().await?;
     // Rows in id order: two processes inserting overlapping batches take the unique-index locks in
     // the same order, so PostgreSQL cannot deadlock them against each other.
     accepts.sort_by_key(|a| a.id);
-    // Rows moved out of the accepts, 200 per statement, without copying them.
-    let mut rows: Vec<form::ActiveModel> = Vec::with_capacity(accepts.len());
-    for a in &mut accepts {
-        rows.push(std::mem::take(&mut a.row));
-    }
-    while !rows.is_empty() {
-        let rest = rows.split_off(rows.len().min(200));
-        let chunk = std::mem::replace(&mut rows, rest);
-        if let Err(e) = form::Entity::insert_many(chunk)
-            .exec_without_returning(&txn)
-            .await
-        {
-            let raced = matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)));
-            txn.rollback().await?;
-            return Err(if raced { Attempt::Raced } else { e.into() });
-        }
-    }
-    let accepted = accepts.len() as i64;
+    // Everything that needs no database is worked out before the transaction, so the locks it
+    // takes (SQLite's one write lock above all) are held for the statements only.
     let mut stats = PendingStats::default();
-    for a in accepts {
+    for a in &accepts {
         let f = a.form;
         let place = FormPlace {
             round: &f.round,
@@ -696,14 +678,8 @@ async fn store(
         stats
             .add(a.stats.0, place, a.stats.1)
             .map_err(|e| ApiError::internal(format!("index stats of form {}: {e}", a.id)))?;
-        results[a.idx] = Some(FormResult {
-            id: Some(a.id),
-            outcome: Outcome::Accepted,
-            errors: vec![],
-            content_hash: Some(a.hash.to_owned()),
-        });
     }
-    let qrows: Vec<quarantined_form::ActiveModel> = quarantines
+    let mut qrows: Vec<quarantined_form::ActiveModel> = quarantines
         .iter()
         .map(|q| quarantined_form::ActiveModel {
             form_id: Set(q.id),
@@ -718,8 +694,30 @@ async fn store(
             ..Default::default()
         })
         .collect();
-    for chunk in qrows.chunks(200) {
-        quarantined_form::Entity::insert_many(chunk.to_vec())
+    // Rows moved out of the accepts, 200 per statement, without copying them.
+    let mut rows: Vec<form::ActiveModel> = Vec::with_capacity(accepts.len());
+    for a in &mut accepts {
+        rows.push(std::mem::take(&mut a.row));
+    }
+
+    // One transaction; its first statement writes, so SQLite takes the write lock up front.
+    let txn = state.db.begin().await?;
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(200));
+        let chunk = std::mem::replace(&mut rows, rest);
+        if let Err(e) = form::Entity::insert_many(chunk)
+            .exec_without_returning(&txn)
+            .await
+        {
+            let raced = matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)));
+            txn.rollback().await?;
+            return Err(if raced { Attempt::Raced } else { e.into() });
+        }
+    }
+    while !qrows.is_empty() {
+        let rest = qrows.split_off(qrows.len().min(200));
+        let chunk = std::mem::replace(&mut qrows, rest);
+        quarantined_form::Entity::insert_many(chunk)
             .exec_without_returning(&txn)
             .await?;
     }
@@ -734,13 +732,21 @@ async fn store(
             )
             .col_expr(
                 device::Column::FormsAccepted,
-                Expr::col(device::Column::FormsAccepted).add(accepted),
+                Expr::col(device::Column::FormsAccepted).add(accepts.len() as i64),
             )
             .filter(device::Column::Id.eq(dev.clone()))
             .exec(&txn)
             .await?;
     }
     txn.commit().await?;
+    for a in &accepts {
+        results[a.idx] = Some(FormResult {
+            id: Some(a.id),
+            outcome: Outcome::Accepted,
+            errors: vec![],
+            content_hash: Some(a.hash.to_owned()),
+        });
+    }
     for q in quarantines {
         if results[q.idx].is_none() {
             results[q.idx] = Some(FormResult {
