@@ -889,7 +889,6 @@ pub fn validate_json(
 /// Each question's answer, by question position, and the keys that name no question (in key
 /// order): one pass over the answers through a small hash table of the question codes, rather
 /// than a binary search of the answers per question (which was a third of the validation time).
-/// Question codes are unique (the questionnaire check rejects duplicates).
 fn answer_slots<'j, 'a>(
     q: &Questionnaire,
     answers: &'j JsonObject<'a>,
@@ -907,12 +906,19 @@ fn answer_slots<'j, 'a>(
     let codes: Vec<&str> = q.questions().map(|x| x.code.as_str()).collect();
     let mask = (codes.len() * 2).next_power_of_two().max(8) - 1;
     let mut table = vec![EMPTY; mask + 1];
+    // A code that repeats an earlier question's (a definition that skipped the check) reads the
+    // same answer as that question, as a lookup by code did.
+    let mut repeats: Vec<(usize, usize)> = Vec::new();
     for (pos, code) in codes.iter().enumerate() {
         let mut h = fnv(code) & mask;
-        while table[h] != EMPTY {
+        while table[h] != EMPTY && codes[table[h]] != *code {
             h = (h + 1) & mask;
         }
-        table[h] = pos;
+        if table[h] == EMPTY {
+            table[h] = pos;
+        } else {
+            repeats.push((pos, table[h]));
+        }
     }
     let mut slots = vec![None; codes.len()];
     let mut unknown = Vec::new();
@@ -931,6 +937,9 @@ fn answer_slots<'j, 'a>(
                 _ => h = (h + 1) & mask,
             }
         }
+    }
+    for (pos, first) in repeats {
+        slots[pos] = slots[first];
     }
     (slots, unknown)
 }

@@ -451,3 +451,29 @@ fn hostile_keys_are_clipped_in_errors() {
     assert!(e[0].question.len() < 100);
     assert!(e[0].message.vi.len() < 300);
 }
+
+/// A definition that never went through `check` may repeat a question code; each question with
+/// that code reads the one answer under it, as a lookup by code always did (no false `required`).
+#[test]
+fn a_repeated_question_code_reads_the_same_answer() {
+    let mut q: Questionnaire = sipas().clone();
+    let age = q.sections[0].questions[0].clone();
+    assert_eq!(age.code, "age");
+    assert!(age.required);
+    let last = q.sections.len() - 1;
+    q.sections[last].questions.push(age);
+    let v = validate(&q, &complete_sipas_answers()).expect("valid");
+    assert_eq!(
+        v.get("age"),
+        validate(sipas(), &complete_sipas_answers())
+            .unwrap()
+            .get("age")
+    );
+    let e = validate(&q, &apply(complete_sipas_answers(), &json!({"age": null}))).unwrap_err();
+    assert_eq!(
+        e.iter()
+            .map(|e| (e.question.as_str(), e.code))
+            .collect::<Vec<_>>(),
+        [("age", Required), ("age", Required)]
+    );
+}

@@ -1841,9 +1841,10 @@ async fn a_village_row_created_meanwhile_is_added_to_not_overwritten() {
 /// Three pushes on villages new to the round, interleaved so that, when only the rows that already
 /// existed were locked before writing, PostgreSQL found a deadlock (found in review: A reads
 /// {a, b, c} with a and b absent and waits for c; C creates b; B reads {a, b, d}, locks b and waits
-/// for d; then A creates a and waits for b while B waits for a). Now the missing rows are created
-/// first, in key order, and every push completes with every form counted. SQLite has one writer at
-/// a time: there the same pushes run one after the other and must count the same.
+/// for d; then A creates a and waits for b while B waits for a). Now every touched row is created
+/// or locked in one statement, in key order, and every push completes with every form counted.
+/// SQLite has one writer at a time: there the same pushes run one after the other and must count
+/// the same.
 #[tokio::test]
 async fn pushes_creating_village_rows_concurrently_do_not_deadlock() {
     use sea_orm::TransactionTrait;
