@@ -334,10 +334,10 @@ type HeldRow = (Uuid, String, Option<(String, String)>);
 /// On PostgreSQL the statement is sent unprepared, ids inlined (uuids, rendered by sea-query), so
 /// it is planned for the table as it is now. A prepared statement switches, after five runs, to a
 /// generic plan that it keeps until the table is analyzed: prepared while `forms` was nearly empty
-/// (a new database, the first pushes of a round, before autovacuum's first ANALYZE), it kept a
+/// (a new server's first pushes, before autovacuum first analyzes the table), it kept a
 /// sequential scan, and as the table grew each push read all of it (measured: 3 ms per push at
 /// 20,000 forms, more than the insert; 0.2 ms planned afresh). Forcing custom plans for the whole
-/// connection instead (`plan_cache_mode`) re-planned every 100-row INSERT too, and was slower.
+/// connection instead (`plan_cache_mode`) re-planned every 100-row INSERT too, and was no faster.
 async fn held(db: &sea_orm::DatabaseConnection, ids: &[Uuid]) -> Result<Vec<HeldRow>, DbErr> {
     let mut out = Vec::new();
     for chunk in ids.chunks(500) {
