@@ -86,18 +86,20 @@ impl FormDigest {
         let mut scored = Vec::with_capacity(layout.items.len());
         let mut ones = Vec::with_capacity(64);
         ones.push(0);
-        // Items of one grid are consecutive, so the grid's answer is looked up once for all rows.
+        // Items (and rows) of one grid are consecutive, so the grid's answer is looked up once for
+        // all its rows.
         let mut last: Option<(&str, Option<&Answer>)> = None;
+        let mut answer_to = |question| match last {
+            Some((q, a)) if q == question => a,
+            _ => {
+                let a = form.get(question);
+                last = Some((question, a));
+                a
+            }
+        };
         for (k, item) in layout.items.iter().enumerate() {
             let (question, row) = schema::split_address(&item.address);
-            let answer = match last {
-                Some((q, a)) if q == question => a,
-                _ => {
-                    let a = form.get(question);
-                    last = Some((question, a));
-                    a
-                }
-            };
+            let answer = answer_to(question);
             let level = match (answer, row) {
                 (Some(Answer::Level(l)), None) => Some(l),
                 (Some(Answer::Grid(rows)), Some(r)) => rows.get(r),
@@ -119,18 +121,8 @@ impl FormDigest {
                 }
             }
         }
-        // Rows of one grid are consecutive too.
-        let mut last: Option<(&str, Option<&Answer>)> = None;
         for row in &layout.rows {
-            let answer = match last {
-                Some((q, a)) if q == &*row.question => a,
-                _ => {
-                    let a = form.get(&row.question);
-                    last = Some((&row.question, a));
-                    a
-                }
-            };
-            let answer = match (&row.item, answer) {
+            let answer = match (&row.item, answer_to(&row.question)) {
                 (None, Some(Answer::Level(a))) => Some(a),
                 (Some(item), Some(Answer::Grid(rows))) => rows.get(&**item),
                 _ => None,

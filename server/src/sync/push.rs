@@ -324,9 +324,14 @@ pub async fn push(
     ))
 }
 
-/// A row of [`held`]: a form id and content hash the server holds, with the quarantine's reason
-/// and field errors when it is a quarantined payload rather than a stored form.
-type HeldRow = (Uuid, String, Option<(String, String)>);
+/// What the server already holds under a push's form ids (see [`held`]).
+#[derive(Default)]
+struct Held {
+    /// Content hash of each stored form.
+    stored: HashMap<Uuid, String>,
+    /// Reason and field errors (JSON) of each quarantined payload, by id and content hash.
+    quarantined: HashMap<(Uuid, String), (String, String)>,
+}
 
 /// What the server already holds under these form ids: stored forms and quarantined payloads,
 /// in one statement (per 500 ids).
@@ -338,8 +343,8 @@ type HeldRow = (Uuid, String, Option<(String, String)>);
 /// sequential scan, and as the table grew each push read all of it (measured: 3 ms per push at
 /// 20,000 forms, more than the insert; 0.2 ms planned afresh). Forcing custom plans for the whole
 /// connection instead (`plan_cache_mode`) re-planned every 100-row INSERT too, and was no faster.
-async fn held(db: &sea_orm::DatabaseConnection, ids: &[Uuid]) -> Result<Vec<HeldRow>, DbErr> {
-    let mut out = Vec::new();
+async fn held(db: &sea_orm::DatabaseConnection, ids: &[Uuid]) -> Result<Held, DbErr> {
+    let mut out = Held::default();
     for chunk in ids.chunks(500) {
         let forms = Query::select()
             .column(form::Column::Id)
@@ -359,9 +364,18 @@ async fn held(db: &sea_orm::DatabaseConnection, ids: &[Uuid]) -> Result<Vec<Held
             .and_where(quarantined_form::Column::ContentHash.is_not_null())
             .union(UnionType::All, forms)
             .to_owned();
-        let mut add = |id: Uuid, hash: String, reason: Option<String>, errors: Option<String>| {
-            out.push((id, hash, reason.zip(errors)));
-        };
+        // A stored form's row has no reason (a quarantined one always has).
+        let mut add =
+            |id: Uuid, hash: String, reason: Option<String>, errors: Option<String>| match reason
+                .zip(errors)
+            {
+                None => {
+                    out.stored.insert(id, hash);
+                }
+                Some(q) => {
+                    out.quarantined.insert((id, hash), q);
+                }
+            };
         if db.get_database_backend() == DbBackend::Postgres {
             use sea_orm::sqlx::{AssertSqlSafe, Row};
             let sql = stmt.to_string(PostgresQueryBuilder);
@@ -467,19 +481,11 @@ async fn store(
     // What the server already holds for these ids, and the rounds and questionnaire statuses:
     // independent reads, sent together (each on its own pooled connection).
     let ids: Vec<Uuid> = parsed.iter().map(|p| p.f.id).collect();
-    let mut stored: HashMap<Uuid, String> = HashMap::new();
-    let mut quarantined: HashMap<(Uuid, String), (String, String)> = HashMap::new();
     let (held, registry) = tokio::try_join!(held(&state.db, &ids), registry(&state.db))?;
-    for (id, hash, quarantine) in held {
-        match quarantine {
-            None => {
-                stored.insert(id, hash);
-            }
-            Some(q) => {
-                quarantined.insert((id, hash), q);
-            }
-        }
-    }
+    let Held {
+        stored,
+        quarantined,
+    } = held;
     let Registry { rounds, statuses } = registry;
 
     let now = OffsetDateTime::now_utc();
