@@ -143,6 +143,40 @@ impl FormDigest {
         }
     }
 
+    /// Adds what [`Self::each_count`] emits, with no overflow check (the caller made sure none can
+    /// occur). The cross sums are added a row at a time over dense vectors of the items' scored
+    /// flags and units (0 for an unscored item adds nothing), which the compiler vectorises: with
+    /// SIPAS's 39 items a form touches about 3,000 counts, and one scattered add per count was
+    /// the largest part of a push's stats work.
+    fn add_dense(&self, layout: &StatsLayout, counts: &mut [u32]) {
+        for &i in &self.ones {
+            counts[i as usize] += 1;
+        }
+        let n = layout.items.len();
+        let mut scored = vec![0u32; n];
+        let mut units = vec![0u32; n];
+        for &(k, uk) in &self.scored {
+            scored[k as usize] = 1;
+            units[k as usize] = uk;
+        }
+        let add = |to: &mut [u32], from: &[u32], times: u32| {
+            for (c, x) in to.iter_mut().zip(from) {
+                *c += times * x;
+            }
+        };
+        for &(k, uk) in &self.scored {
+            let k = k as usize;
+            if uk > 0 {
+                let row = layout.off_sn + k * n;
+                add(&mut counts[row..row + n], &scored, uk);
+                let diag_ss = layout.off_ss + layout.tri(k, k);
+                add(&mut counts[diag_ss..diag_ss + n - k], &units[k..], uk);
+            }
+            let diag = layout.off_nn + layout.tri(k, k);
+            add(&mut counts[diag..diag + n - k], &scored[k..], 1);
+        }
+    }
+
     /// Calls `emit(index, amount)` for every count the form adds, each index at most once and
     /// never with 0, always in the same order.
     fn each_count(&self, layout: &StatsLayout, mut emit: impl FnMut(usize, u32)) {
@@ -217,7 +251,7 @@ impl ClusterStats {
         // adds to a count: then add without checking (the common case, by far).
         let max = counts.iter().copied().max().unwrap_or(0);
         if max.checked_add(layout.max_form_amount()).is_some() {
-            digest.each_count(layout, |i, x| counts[i] += x);
+            digest.add_dense(layout, counts);
             return Ok(());
         }
         let mut applied = 0usize;

@@ -368,6 +368,60 @@ impl tower_http::catch_panic::ResponseForPanic for PanicResponder {
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
+/// A JSON request body kept as its bytes, for a handler that parses it itself (borrowing strings
+/// from it rather than copying them): the `Content-Type` and body-size checks of [`ApiJson`], with
+/// the same problem+json rejections. The handler turns a parse error into an [`ApiError`] with
+/// [`JsonBytes::rejection`], as [`ApiJson`] would have.
+#[derive(Debug, Clone)]
+pub struct JsonBytes(pub axum::body::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for JsonBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        // What `axum::Json` accepts: `application/json` or `application/<anything>+json`.
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .and_then(|v| v.trim().split_once('/'))
+            .is_some_and(|(ty, sub)| {
+                ty.eq_ignore_ascii_case("application")
+                    && (sub.eq_ignore_ascii_case("json")
+                        || sub
+                            .rsplit_once('+')
+                            .is_some_and(|(_, suffix)| suffix.eq_ignore_ascii_case("json")))
+            });
+        if !json {
+            return Err(JsonRejection::from(
+                axum::extract::rejection::MissingJsonContentType::default(),
+            )
+            .into());
+        }
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(JsonBytes)
+            .map_err(|e| JsonRejection::from(e).into())
+    }
+}
+
+impl JsonBytes {
+    /// The error [`ApiJson<T>`] answers for this body (it does not deserialize as `T`); called
+    /// only once the handler's own parse failed.
+    pub fn rejection<T: serde::de::DeserializeOwned>(&self) -> ApiError {
+        match Json::<T>::from_bytes(&self.0) {
+            Err(r) => r.into(),
+            Ok(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                "Nội dung JSON không đúng cấu trúc yêu cầu.",
+                "The JSON does not have the expected shape.",
+            ),
+        }
+    }
+}
+
 /// Query-string extractor whose rejections are problem+json.
 #[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]

@@ -336,6 +336,101 @@ async fn a_conflicting_form_under_an_existing_id_keeps_both() {
     assert_eq!(body["forms"][0]["same_content"], false);
 }
 
+/// POSTs a push body as raw text, with this content type.
+async fn push_text(app: &TestApp, token: &str, content_type: &str, body: String) -> (u16, Value) {
+    let req = app
+        .client
+        .post(app.url("/api/v1/sync/push"))
+        .bearer_auth(token)
+        .header(PROTOCOL_HEADER, "1")
+        .header("content-type", content_type)
+        .body(body);
+    e2e::read(req.send().await.unwrap()).await
+}
+
+/// A quarantined form keeps the text the device sent, byte for byte, whether every form of its
+/// push parsed (the forms are read in one pass, and the text is found afterwards) or one did not
+/// (each form is read on its own); and a body that is not a push gets the JSON body errors.
+#[tokio::test]
+async fn quarantined_payloads_are_kept_as_sent() {
+    let (app, token) = with_enumerator().await;
+    // Spacing, key order and an escaped character a re-serialisation would not reproduce.
+    let text = |f: &FormSubmission| {
+        let v = serde_json::to_value(f).unwrap();
+        let mut fields: Vec<String> = v
+            .as_object()
+            .unwrap()
+            .iter()
+            .rev()
+            .map(|(k, v)| format!("\n  \"{k}\" :  {v}"))
+            .collect();
+        fields.push("\"note\": \"\\u0041\"".into());
+        format!("{{{}\n}}", fields.join(" ,"))
+    };
+    let payloads = || async {
+        use sea_orm::{EntityTrait, QueryOrder};
+        sipas_server::entities::quarantined_form::Entity::find()
+            .order_by_asc(sipas_server::entities::quarantined_form::Column::Seq)
+            .all(&app.state.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|q| q.payload)
+            .collect::<Vec<_>>()
+    };
+    let mut invalid = form();
+    invalid.answers.insert("age".into(), json!(12));
+    let (valid, invalid_text) = (form(), text(&invalid));
+    let body = format!("{{ \"forms\" : [ {} ,\n {invalid_text} ] }}", text(&valid));
+    let (s, r) = push_text(&app, &token, "application/json", body).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["results"][0]["outcome"], "accepted");
+    assert_eq!(r["results"][1]["outcome"], "invalid");
+    assert_eq!(payloads().await, std::slice::from_ref(&invalid_text));
+
+    // With a malformed form beside it, each form is read alone: same outcome, same payload.
+    let mut again = form();
+    again.answers.insert("age".into(), json!(12));
+    let again_text = text(&again);
+    let malformed = r#"{"id": "not-a-uuid", "answers": 5}"#;
+    let body = format!("{{\"forms\": [{again_text}, {malformed}]}}");
+    let (s, r) = push_text(&app, &token, "application/json; charset=utf-8", body).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["results"][0]["outcome"], "invalid");
+    assert_eq!(r["results"][1]["errors"][0]["code"], "malformed");
+    let mut want = [invalid_text, again_text, malformed.to_owned()];
+    let mut got = payloads().await;
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+
+    // Bodies that are not a push.
+    for (content_type, body, status, code) in [
+        ("application/json", "{\"forms\": [", 400, "malformed_json"),
+        ("application/json", "{\"forms\": 3}", 422, "invalid_body"),
+        ("application/json", "[]", 422, "invalid_body"),
+        (
+            "text/plain",
+            "{\"forms\": []}",
+            415,
+            "unsupported_media_type",
+        ),
+    ] {
+        let (s, r) = push_text(&app, &token, content_type, body.into()).await;
+        assert_problem(s, &r, status, code);
+    }
+    let (s, r) = push_text(
+        &app,
+        &token,
+        "application/vnd.sipas+json",
+        "{\"forms\": []}".into(),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(quarantine_count(&app).await, 3);
+    assert_eq!(form_count(&app).await, 1);
+}
+
 #[tokio::test]
 async fn a_mixed_batch_gets_an_answer_per_form() {
     let (app, token) = with_enumerator().await;
@@ -470,6 +565,63 @@ async fn older_open_versions_are_accepted_and_closed_ones_refused() {
     assert_eq!(r.results[0].outcome, Outcome::QuestionnaireClosed);
     assert_eq!(form_count(&app).await, 2);
     assert_eq!(quarantine_count(&app).await, 1);
+}
+
+/// A payload kept in quarantine is answered its first outcome when sent again (no second row),
+/// until it can be accepted: a form filled on a version published only later is accepted on
+/// the resend after publication, stored once, and a duplicate after that. The batch it travels
+/// in does not matter: alone, or beside an invalid form.
+#[tokio::test]
+async fn a_quarantined_payload_is_accepted_once_it_can_be() {
+    let (app, token) = with_enumerator().await;
+    let admin = app.admin_token().await;
+    let (mut early, mut early_too) = (form(), form());
+    early.questionnaire_version = 2;
+    early_too.questionnaire_version = 2;
+    let mut invalid = form();
+    invalid.answers.insert("age".into(), json!(12));
+    let r = push(&app, &token, &values(&[early.clone(), early_too.clone()])).await;
+    assert!(
+        r.results
+            .iter()
+            .all(|r| r.outcome == Outcome::UnknownQuestionnaire)
+    );
+    let r = push(&app, &token, &values(&[early.clone(), invalid.clone()])).await;
+    assert_eq!(r.results[0].outcome, Outcome::UnknownQuestionnaire);
+    assert_eq!(r.results[0].errors[0].code, "unknown_questionnaire");
+    assert_eq!(r.results[1].outcome, Outcome::Invalid);
+    assert_eq!(quarantine_count(&app).await, 3);
+
+    let mut v2 = serde_json::to_value(schema::builtin::sipas()).unwrap();
+    v2["version"] = json!(2);
+    let (s, _) = app.post_as(&admin, "/api/v1/questionnaires", &v2).await;
+    assert_eq!(s, 201);
+    // Alone in its push, and beside a payload that stays invalid.
+    let r = push(&app, &token, &values(std::slice::from_ref(&early))).await;
+    assert_eq!(r.results[0].outcome, Outcome::Accepted, "{r:?}");
+    let r = push(&app, &token, &values(&[invalid.clone(), early_too.clone()])).await;
+    assert_eq!(r.results[0].outcome, Outcome::Invalid);
+    assert!(r.results[0].errors.iter().any(|e| e.field == "age"));
+    assert_eq!(r.results[1].outcome, Outcome::Accepted, "{r:?}");
+    let early_id = early.id;
+    let r = push(&app, &token, &values(&[early, early_too, invalid])).await;
+    let outcomes: Vec<Outcome> = r.results.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [Outcome::Duplicate, Outcome::Duplicate, Outcome::Invalid]
+    );
+    assert_eq!(form_count(&app).await, 2);
+    assert_eq!(quarantine_count(&app).await, 3);
+    // Status reports the stored form, not its old quarantine row.
+    let (_, body) = sync_call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/sync/status",
+        Some(&json!({"forms": [{"id": early_id}]})),
+    )
+    .await;
+    assert_eq!(body["forms"][0]["state"], "accepted", "{body}");
 }
 
 #[tokio::test]

@@ -8,7 +8,6 @@ use axum::{
     routing::{get, post},
 };
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use sync_protocol::{
     HandshakeRequest, HandshakeResponse, MAX_BATCH_FORMS, PullResponse, PushResponse,
     StatusRequest, StatusResponse,
@@ -17,7 +16,7 @@ use tower_http::decompression::RequestDecompressionLayer;
 
 use crate::{
     auth::AuthUser,
-    error::{ApiError, ApiJson, ApiQuery},
+    error::{ApiError, ApiJson, ApiQuery, JsonBytes},
     state::AppState,
     sync,
 };
@@ -44,22 +43,18 @@ async fn handshake(
     Ok(Json(sync::handshake(&state, &me, body).await?))
 }
 
-/// The push body as read: each form stays raw JSON so a malformed one fails alone.
-#[derive(Deserialize)]
-struct RawPush {
-    forms: Vec<Box<RawValue>>,
-}
-
 /// Receives a batch of forms; answers per form, after the batch is committed.
-#[tracing::instrument(skip_all, fields(user = %me.username, forms = body.forms.len()))]
+#[tracing::instrument(skip_all, fields(user = %me.username, forms = tracing::field::Empty))]
 async fn push(
     State(state): State<AppState>,
     me: AuthUser,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<RawPush>,
+    body: JsonBytes,
 ) -> Result<Json<PushResponse>, ApiError> {
+    let body = sync::PushBody::read(&body)?;
+    tracing::Span::current().record("forms", body.len());
     sync::check_header(&headers)?;
-    if body.forms.len() > MAX_BATCH_FORMS {
+    if body.len() > MAX_BATCH_FORMS {
         return Err(ApiError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
             "batch_too_large",
@@ -67,7 +62,7 @@ async fn push(
             format!("At most {MAX_BATCH_FORMS} forms per push."),
         ));
     }
-    let results = sync::push(&state, &me, body.forms).await?;
+    let results = sync::push(&state, &me, body).await?;
     Ok(Json(PushResponse { results }))
 }
 

@@ -2,10 +2,12 @@
 //! outcomes, quarantine), status and pull. The HTTP layer is `routes::sync`.
 //!
 //! Idempotency is enforced by the database, not by process memory: a form's id is unique in
-//! `forms`. A push looks its ids up, decides each form, and inserts the accepted ones; if another
-//! push stored one of those ids in between, the unique index rejects the insert, the transaction
-//! rolls back, and the push is decided again from fresh lookups (where that form now answers
-//! `duplicate` or `conflict`). Several server processes may share one PostgreSQL.
+//! `forms`. A push first assumes its ids are new: when every form is accepted it inserts them
+//! with no lookup, and the unique index refuses an id the server already holds. Then, or when a
+//! form is not accepted, the transaction rolls back and the push is decided again after looking
+//! its ids up (a held form answers `duplicate` or `conflict`, a payload quarantined before its
+//! first outcome); if another push stores one of them in between, the same happens again.
+//! Several server processes may share one PostgreSQL.
 
 pub mod changes;
 mod exchange;
@@ -23,7 +25,7 @@ use sync_protocol::{PROTOCOL_HEADER, SUPPORTED_PROTOCOL_VERSIONS};
 use crate::{error::ApiError, registry};
 
 pub use exchange::{handshake, pull, status};
-pub use push::push;
+pub use push::{PushBody, push};
 
 /// Lowest protocol version this server accepts.
 pub fn min_version() -> u32 {

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::{
     auth::{AuthUser, policy},
     entities::{device, form, quarantined_form, questionnaire_version, round},
-    error::ApiError,
+    error::{ApiError, JsonBytes},
     index_stats::{COUNTED_STATUS, FormPlace, PendingStats},
     registry::STATUS_OPEN,
     state::AppState,
@@ -38,15 +38,20 @@ struct Accept<'a> {
     form: &'a FormSubmission,
 }
 
-/// How many times a push is tried when another push stores one of its forms first.
+/// How many times a push is tried, after its lookups, when another push stores one of its forms
+/// first.
 const ATTEMPTS: usize = 5;
 
 /// Why one attempt at storing a push did not finish.
 enum Attempt {
-    /// Another push (of this or another server process) stored one of these form ids between this
-    /// push's lookup and its insert: the transaction was rolled back; trying again finds that form
-    /// stored, and answers `duplicate` or `conflict` for it.
+    /// The insert met a form id the server holds: stored before the push's lookup (when it made
+    /// none), or by another push (of this or another server process) since. The transaction was
+    /// rolled back; trying again with the lookups finds that form stored, and answers `duplicate`
+    /// or `conflict` for it.
     Raced,
+    /// An attempt without the lookups (see [`store`]) met a form it would not accept: its outcome
+    /// depends on whether the same payload was quarantined before. Nothing was written.
+    Unsure,
     /// Anything else: the push fails.
     Failed(ApiError),
 }
@@ -62,7 +67,6 @@ struct Parsed {
     idx: usize,
     f: FormSubmission,
     hash: String,
-    payload: String,
     /// Its questionnaire version's stats layout (when the version is published) and the
     /// validation outcome.
     checked: Option<(Arc<StatsLayout>, Checked)>,
@@ -211,108 +215,208 @@ fn check_units(geo: &::geography::Geography, f: &FormSubmission, errors: &mut Ve
     }
 }
 
+/// A push body as read: every form parsed in one pass over the body when all of them have the
+/// protocol's shape (the common case), or else each form's text on its own, so that a malformed
+/// form fails alone.
+pub struct PushBody<'b> {
+    forms: Forms<'b>,
+    payloads: Payloads<'b>,
+}
+
+enum Forms<'b> {
+    /// Every form parsed, strings borrowed from the body.
+    Parsed(Vec<FormSubmission<JsonObject<'b>>>),
+    /// At least one form does not have the protocol's shape: each form's text, to parse alone.
+    Texts(Vec<&'b RawValue>),
+}
+
+/// The body's shape, `{"forms": [...]}`, with each form read as `F`: parsed, left as its text, or
+/// skipped (to explain a body that is not this shape).
+#[derive(serde::Deserialize)]
+struct Shape<F> {
+    forms: Vec<F>,
+}
+
+/// Each form's text as sent: what a quarantined form keeps as its payload.
+struct Payloads<'b> {
+    body: &'b [u8],
+    texts: std::sync::OnceLock<Vec<&'b str>>,
+}
+
+impl<'b> Payloads<'b> {
+    /// Form `idx`'s text. When the forms were parsed in one pass, the body is split into the
+    /// forms' texts the first time one is needed: only a quarantined form needs its text.
+    fn get(&self, idx: usize) -> String {
+        let texts = self.texts.get_or_init(|| {
+            serde_json::from_slice::<Shape<&'b RawValue>>(self.body)
+                .map(|r| r.forms.into_iter().map(RawValue::get).collect())
+                .unwrap_or_default()
+        });
+        match texts.get(idx) {
+            Some(t) => (*t).to_owned(),
+            // Cannot happen (the body parsed before); keep the whole body rather than nothing.
+            None => String::from_utf8_lossy(self.body).into_owned(),
+        }
+    }
+}
+
+impl<'b> PushBody<'b> {
+    /// Reads a push body; fails (with the error [`crate::error::ApiJson`] gives) only when the body
+    /// is not a JSON object with a `forms` array.
+    pub fn read(body: &'b JsonBytes) -> Result<Self, ApiError> {
+        let bytes: &'b [u8] = &body.0;
+        let payloads = |texts| Payloads { body: bytes, texts };
+        if let Ok(p) = serde_json::from_slice::<Shape<FormSubmission<JsonObject<'b>>>>(bytes) {
+            return Ok(PushBody {
+                forms: Forms::Parsed(p.forms),
+                payloads: payloads(std::sync::OnceLock::new()),
+            });
+        }
+        let raw = serde_json::from_slice::<Shape<&'b RawValue>>(bytes)
+            .map_err(|_| body.rejection::<Shape<serde::de::IgnoredAny>>())?;
+        let texts: Vec<&str> = raw.forms.iter().map(|t| t.get()).collect();
+        Ok(PushBody {
+            forms: Forms::Texts(raw.forms),
+            payloads: payloads(std::sync::OnceLock::from(texts)),
+        })
+    }
+
+    /// Number of forms in the push.
+    pub fn len(&self) -> usize {
+        match &self.forms {
+            Forms::Parsed(f) => f.len(),
+            Forms::Texts(t) => t.len(),
+        }
+    }
+
+    /// Whether the push holds no form.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The questionnaire versions a push's forms name, looked up once per push.
+type Definitions = HashMap<(String, u32), Option<Definition>>;
+
+/// Hashes a parsed form, validates it against its questionnaire version (if published) and
+/// encodes it, then drops its answers.
+async fn prepare(
+    state: &AppState,
+    questionnaires: &mut Definitions,
+    idx: usize,
+    f: FormSubmission<JsonObject<'_>>,
+) -> Result<Parsed, ApiError> {
+    let hash = f.content_hash();
+    let key = (f.questionnaire_code.clone(), f.questionnaire_version);
+    let q = match questionnaires.get(&key) {
+        Some(q) => q.clone(),
+        None => {
+            let q = state
+                .questionnaires
+                .get(&state.db, &key.0, key.1)
+                .await?
+                .map(|q| {
+                    let layout = state.layouts.get(&q);
+                    (q, layout)
+                });
+            questionnaires.insert(key, q.clone());
+            q
+        }
+    };
+    let checked = q.map(|(q, layout)| {
+        let valid = schema::validate_json(&q, &f.answers)
+            .map(|v| (FormDigest::of(&layout, &v), v.encode(&q)));
+        (layout, valid)
+    });
+    Ok(Parsed {
+        idx,
+        f: f.without_answers(),
+        hash,
+        checked,
+    })
+}
+
 /// Handles one push: every form gets an outcome, and nothing is answered before it is committed.
 pub async fn push(
     state: &AppState,
     user: &AuthUser,
-    forms: Vec<Box<RawValue>>,
+    body: PushBody<'_>,
 ) -> Result<Vec<FormResult>, ApiError> {
     policy::can_submit_forms(user)?;
-    let n = forms.len();
+    let n = body.len();
+    let payloads = body.payloads;
     let mut quarantines: Vec<Quarantine> = Vec::new();
 
-    // Parse every element on its own: one malformed form does not fail the others. Each form is
-    // hashed, validated against its questionnaire version (if published) and encoded right after
-    // it is parsed, in one pass with no await in between, and its JSON tree is dropped at once:
-    // the tree is built, read and freed on one thread while it is in that core's cache, rather
-    // than read after the lookups below, on whichever worker thread resumes this task.
-    let mut questionnaires: HashMap<(String, u32), Option<Definition>> = HashMap::new();
+    // Each form is hashed, validated against its questionnaire version (if published) and
+    // encoded in turn, and its JSON tree dropped at once, before the lookups below.
+    let mut questionnaires = Definitions::new();
     let mut parsed: Vec<Parsed> = Vec::with_capacity(n);
-    for (idx, raw) in forms.into_iter().enumerate() {
-        // The answers are read as `JsonObject`: strings borrowed from the raw text, no `Value`.
-        let form = match serde_json::from_str::<FormSubmission<JsonObject<'_>>>(raw.get()) {
-            Ok(f) => {
-                let hash = f.content_hash();
-                let key = (f.questionnaire_code.clone(), f.questionnaire_version);
-                let q = match questionnaires.get(&key) {
-                    Some(q) => q.clone(),
-                    None => {
-                        let q = state
-                            .questionnaires
-                            .get(&state.db, &key.0, key.1)
-                            .await?
-                            .map(|q| {
-                                let layout = state.layouts.get(&q);
-                                (q, layout)
-                            });
-                        questionnaires.insert(key, q.clone());
-                        q
+    match body.forms {
+        Forms::Parsed(forms) => {
+            for (idx, f) in forms.into_iter().enumerate() {
+                parsed.push(prepare(state, &mut questionnaires, idx, f).await?);
+            }
+        }
+        Forms::Texts(texts) => {
+            // Parse every form on its own: one malformed form does not fail the others.
+            for (idx, raw) in texts.into_iter().enumerate() {
+                match serde_json::from_str::<FormSubmission<JsonObject<'_>>>(raw.get()) {
+                    Ok(f) => parsed.push(prepare(state, &mut questionnaires, idx, f).await?),
+                    Err(e) => {
+                        // Salvage what can be read, to file the payload under its id and round.
+                        let loose: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+                        let id = loose
+                            .get("id")
+                            .and_then(Value::as_str)
+                            .and_then(|s| Uuid::parse_str(s).ok());
+                        quarantines.push(Quarantine {
+                            idx,
+                            id,
+                            round: loose
+                                .get("round")
+                                .and_then(Value::as_str)
+                                .map(str::to_owned),
+                            outcome: Outcome::Invalid,
+                            errors: vec![problem(
+                                "form",
+                                "malformed",
+                                "Phiếu không đúng cấu trúc của giao thức đồng bộ.",
+                                format!("The form does not have the sync protocol's shape: {e}"),
+                            )],
+                            payload: raw.get().to_owned(),
+                            hash: None,
+                        });
                     }
-                };
-                let checked = q.map(|(q, layout)| {
-                    let valid = schema::validate_json(&q, &f.answers)
-                        .map(|v| (FormDigest::of(&layout, &v), v.encode(&q)));
-                    (layout, valid)
-                });
-                Ok((f.without_answers(), hash, checked))
-            }
-            Err(e) => Err(e),
-        };
-        // The raw text becomes the payload without a copy.
-        let payload = Box::<str>::from(raw).into_string();
-        match form {
-            Ok((f, hash, checked)) => {
-                parsed.push(Parsed {
-                    idx,
-                    f,
-                    hash,
-                    payload,
-                    checked,
-                });
-            }
-            Err(e) => {
-                // Salvage what can be read, to file the payload under its id and round.
-                let loose: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
-                let id = loose
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .and_then(|s| Uuid::parse_str(s).ok());
-                quarantines.push(Quarantine {
-                    idx,
-                    id,
-                    round: loose
-                        .get("round")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    outcome: Outcome::Invalid,
-                    errors: vec![problem(
-                        "form",
-                        "malformed",
-                        "Phiếu không đúng cấu trúc của giao thức đồng bộ.",
-                        format!("The form does not have the sync protocol's shape: {e}"),
-                    )],
-                    payload,
-                    hash: None,
-                });
+                }
             }
         }
     }
 
     // The forms are inserted with a plain INSERT (no ON CONFLICT: about a fifth cheaper on
-    // PostgreSQL, measured in `benches/push.rs`); the ids were looked up first, so the unique index
-    // only fires when another push stored the same id in between. Then this push starts again from
-    // the lookups, and finds it stored: the database, not a lock in this process, keeps every form
-    // once.
-    for attempt in 1..=ATTEMPTS {
-        match store(state, user, n, &parsed, &quarantines).await {
+    // PostgreSQL, measured in `benches/push.rs`). The first attempt assumes every id is new, as
+    // nearly every push's are, and reads nothing about them: if every form is accepted, the
+    // unique index alone stands between a held id and a second copy. If it fires (a resend, or
+    // another push storing the same id meanwhile), or a form is not accepted (whether it was
+    // quarantined before is then needed), the push is decided again after looking its ids up,
+    // and a held form answers `duplicate` or `conflict`. The database, not a lock in this
+    // process, keeps every form once.
+    let mut look_up = false;
+    let mut races = 0;
+    loop {
+        match store(state, user, n, &parsed, &quarantines, &payloads, look_up).await {
             Ok(results) => return Ok(results),
-            Err(Attempt::Raced) if attempt < ATTEMPTS => {
+            Err(Attempt::Unsure) => look_up = true,
+            Err(Attempt::Raced) if !look_up => look_up = true,
+            Err(Attempt::Raced) => {
+                races += 1;
+                if races == ATTEMPTS {
+                    break;
+                }
                 tracing::info!(
-                    attempt,
+                    attempt = races,
                     "a form of this push was stored meanwhile; trying again"
                 );
             }
-            Err(Attempt::Raced) => break,
             Err(Attempt::Failed(e)) => return Err(e),
         }
     }
@@ -466,13 +570,17 @@ async fn registry(db: &sea_orm::DatabaseConnection) -> Result<Registry, DbErr> {
     Ok(out)
 }
 
-/// One attempt at deciding and storing a parsed push (see [`push`]).
+/// One attempt at deciding and storing a parsed push (see [`push`]). Without `look_up` the
+/// attempt assumes the server holds none of these ids and stores the push only if every form is
+/// accepted.
 async fn store(
     state: &AppState,
     user: &AuthUser,
     n: usize,
     parsed: &[Parsed],
     malformed: &[Quarantine],
+    payloads: &Payloads<'_>,
+    look_up: bool,
 ) -> Result<Vec<FormResult>, Attempt> {
     let mut results: Vec<Option<FormResult>> = vec![None; n];
     let mut accepts: Vec<Accept<'_>> = Vec::new();
@@ -480,8 +588,12 @@ async fn store(
 
     // What the server already holds for these ids, and the rounds and questionnaire statuses:
     // independent reads, sent together (each on its own pooled connection).
-    let ids: Vec<Uuid> = parsed.iter().map(|p| p.f.id).collect();
-    let (held, registry) = tokio::try_join!(held(&state.db, &ids), registry(&state.db))?;
+    let (held, registry) = if look_up {
+        let ids: Vec<Uuid> = parsed.iter().map(|p| p.f.id).collect();
+        tokio::try_join!(held(&state.db, &ids), registry(&state.db))?
+    } else {
+        (Held::default(), registry(&state.db).await?)
+    };
     let Held {
         stored,
         quarantined,
@@ -495,20 +607,10 @@ async fn store(
         idx,
         f,
         hash,
-        payload,
         checked,
     } in parsed
     {
         let idx = *idx;
-        let quarantine = |outcome: Outcome, errors: Vec<FieldProblem>| Quarantine {
-            idx,
-            id: Some(f.id),
-            round: Some(f.round.clone()),
-            outcome,
-            errors,
-            payload: payload.clone(),
-            hash: Some(hash.clone()),
-        };
         let held = stored.get(&f.id).or_else(|| in_batch.get(&f.id));
         // Already held with this content: the original outcome again.
         if held == Some(hash) {
@@ -520,118 +622,133 @@ async fn store(
             });
             continue;
         }
-        // A resend of a payload already quarantined: the original outcome again, no new row.
-        if let Some((reason, errors)) = quarantined.get(&(f.id, hash.clone())) {
-            results[idx] = Some(FormResult {
-                id: Some(f.id),
-                outcome: parse_outcome(reason),
-                errors: serde_json::from_str(errors).unwrap_or_default(),
-                content_hash: Some(hash.clone()),
-            });
-            continue;
-        }
-        if held.is_some() {
-            quarantines.push(quarantine(
-                Outcome::Conflict,
-                vec![problem(
-                    "id",
-                    "conflict",
-                    "Máy chủ đã có một phiếu khác với cùng mã phiếu và số lần sửa. Cả hai được giữ lại để kiểm tra.",
-                    "The server already holds a different form with this id and revision. Both are kept for review.",
-                )],
-            ));
-            continue;
-        }
-        let Some(r) = rounds.get(&f.round).filter(|r| r.status == STATUS_OPEN) else {
-            quarantines.push(quarantine(
-                Outcome::UnknownRound,
-                vec![problem(
-                    "round",
-                    "unknown_round",
-                    format!("Không có đợt khảo sát '{}' đang mở.", f.round),
-                    format!("No open survey round '{}'.", f.round),
-                )],
-            ));
-            continue;
-        };
-        let version = i32::try_from(f.questionnaire_version).unwrap_or(i32::MAX);
-        let status = statuses.get(&(f.questionnaire_code.clone(), version));
-        let checked = match status {
-            Some(_) if f.questionnaire_code != r.questionnaire_code => None,
-            Some(_) => checked.as_ref(),
-            None => None,
-        };
-        let Some((layout, valid)) = checked else {
-            quarantines.push(quarantine(
-                Outcome::UnknownQuestionnaire,
-                vec![problem(
-                    "questionnaire_version",
-                    "unknown_questionnaire",
-                    format!(
-                        "Đợt '{}' không dùng bảng hỏi {} phiên bản {}.",
-                        f.round, f.questionnaire_code, f.questionnaire_version
-                    ),
-                    format!(
-                        "Round '{}' does not use questionnaire {} version {}.",
-                        f.round, f.questionnaire_code, f.questionnaire_version
-                    ),
-                )],
-            ));
-            continue;
-        };
-        if status.map(String::as_str) != Some(STATUS_OPEN) {
-            quarantines.push(quarantine(
-                Outcome::QuestionnaireClosed,
-                vec![problem(
-                    "questionnaire_version",
-                    "questionnaire_closed",
-                    format!(
-                        "Bảng hỏi {} phiên bản {} đã đóng, không nhận phiếu mới.",
-                        f.questionnaire_code, f.questionnaire_version
-                    ),
-                    format!(
-                        "Questionnaire {} version {} is closed to new forms.",
-                        f.questionnaire_code, f.questionnaire_version
-                    ),
-                )],
-            ));
-            continue;
-        }
-        let Some(geo) = ::geography::by_code(&r.geography_code) else {
-            return Err(Attempt::Failed(ApiError::internal(format!(
-                "round {} uses unknown geography {}",
-                r.code, r.geography_code
-            ))));
-        };
-        let mut errors = Vec::new();
-        check_units(geo, f, &mut errors);
-        if errors.is_empty() && !policy::covers_unit(user, &r.geography_code, &f.units.commune) {
-            quarantines.push(quarantine(
-                Outcome::Forbidden,
-                vec![problem(
-                    "units.commune",
-                    "out_of_scope",
-                    "Xã này nằm ngoài địa bàn được phân công cho bạn.",
-                    "This commune is outside your assigned area.",
-                )],
-            ));
-            continue;
-        }
-        let valid = match valid {
-            Ok(v) => Some(v),
-            Err(field_errors) => {
-                errors.extend(field_errors.iter().map(|e| FieldProblem {
-                    field: e.question.clone(),
-                    code: e.code.as_str().to_owned(),
-                    message: e.message.vi.clone(),
-                    message_en: e.message.en.clone(),
-                }));
-                None
+        // The form's verdict: accepted (its stats, encoding and questionnaire version), or the
+        // outcome and errors it is quarantined with.
+        let verdict = 'verdict: {
+            if held.is_some() {
+                break 'verdict Err((
+                    Outcome::Conflict,
+                    vec![problem(
+                        "id",
+                        "conflict",
+                        "Máy chủ đã có một phiếu khác với cùng mã phiếu và số lần sửa. Cả hai được giữ lại để kiểm tra.",
+                        "The server already holds a different form with this id and revision. Both are kept for review.",
+                    )],
+                ));
+            }
+            let Some(r) = rounds.get(&f.round).filter(|r| r.status == STATUS_OPEN) else {
+                break 'verdict Err((
+                    Outcome::UnknownRound,
+                    vec![problem(
+                        "round",
+                        "unknown_round",
+                        format!("Không có đợt khảo sát '{}' đang mở.", f.round),
+                        format!("No open survey round '{}'.", f.round),
+                    )],
+                ));
+            };
+            let version = i32::try_from(f.questionnaire_version).unwrap_or(i32::MAX);
+            let status = statuses.get(&(f.questionnaire_code.clone(), version));
+            let checked = match status {
+                Some(_) if f.questionnaire_code != r.questionnaire_code => None,
+                Some(_) => checked.as_ref(),
+                None => None,
+            };
+            let Some((layout, valid)) = checked else {
+                break 'verdict Err((
+                    Outcome::UnknownQuestionnaire,
+                    vec![problem(
+                        "questionnaire_version",
+                        "unknown_questionnaire",
+                        format!(
+                            "Đợt '{}' không dùng bảng hỏi {} phiên bản {}.",
+                            f.round, f.questionnaire_code, f.questionnaire_version
+                        ),
+                        format!(
+                            "Round '{}' does not use questionnaire {} version {}.",
+                            f.round, f.questionnaire_code, f.questionnaire_version
+                        ),
+                    )],
+                ));
+            };
+            if status.map(String::as_str) != Some(STATUS_OPEN) {
+                break 'verdict Err((
+                    Outcome::QuestionnaireClosed,
+                    vec![problem(
+                        "questionnaire_version",
+                        "questionnaire_closed",
+                        format!(
+                            "Bảng hỏi {} phiên bản {} đã đóng, không nhận phiếu mới.",
+                            f.questionnaire_code, f.questionnaire_version
+                        ),
+                        format!(
+                            "Questionnaire {} version {} is closed to new forms.",
+                            f.questionnaire_code, f.questionnaire_version
+                        ),
+                    )],
+                ));
+            }
+            let Some(geo) = ::geography::by_code(&r.geography_code) else {
+                return Err(Attempt::Failed(ApiError::internal(format!(
+                    "round {} uses unknown geography {}",
+                    r.code, r.geography_code
+                ))));
+            };
+            let mut errors = Vec::new();
+            check_units(geo, f, &mut errors);
+            if errors.is_empty() && !policy::covers_unit(user, &r.geography_code, &f.units.commune)
+            {
+                break 'verdict Err((
+                    Outcome::Forbidden,
+                    vec![problem(
+                        "units.commune",
+                        "out_of_scope",
+                        "Xã này nằm ngoài địa bàn được phân công cho bạn.",
+                        "This commune is outside your assigned area.",
+                    )],
+                ));
+            }
+            match valid {
+                Ok(valid) if errors.is_empty() => Ok((layout, valid, version)),
+                Ok(_) => Err((Outcome::Invalid, errors)),
+                Err(field_errors) => {
+                    errors.extend(field_errors.iter().map(|e| FieldProblem {
+                        field: e.question.clone(),
+                        code: e.code.as_str().to_owned(),
+                        message: e.message.vi.clone(),
+                        message_en: e.message.en.clone(),
+                    }));
+                    Err((Outcome::Invalid, errors))
+                }
             }
         };
-        let (Some((digest, encoded)), true) = (valid, errors.is_empty()) else {
-            quarantines.push(quarantine(Outcome::Invalid, errors));
-            continue;
+        let (layout, (digest, encoded), version) = match verdict {
+            Ok(accepted) => accepted,
+            // Whether this payload was quarantined before is not known without the lookups.
+            Err(_) if !look_up => return Err(Attempt::Unsure),
+            Err((outcome, errors)) => {
+                match quarantined.get(&(f.id, hash.clone())) {
+                    // Quarantined before: its first outcome again, and no second row.
+                    Some((reason, errors)) => {
+                        results[idx] = Some(FormResult {
+                            id: Some(f.id),
+                            outcome: parse_outcome(reason),
+                            errors: serde_json::from_str(errors).unwrap_or_default(),
+                            content_hash: Some(hash.clone()),
+                        });
+                    }
+                    None => quarantines.push(Quarantine {
+                        idx,
+                        id: Some(f.id),
+                        round: Some(f.round.clone()),
+                        outcome,
+                        errors,
+                        payload: payloads.get(idx),
+                        hash: Some(hash.clone()),
+                    }),
+                }
+                continue;
+            }
         };
         in_batch.insert(f.id, hash.clone());
         accepts.push(Accept {
