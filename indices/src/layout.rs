@@ -96,6 +96,8 @@ pub struct StatsLayout {
     pub(crate) off_nn: usize,
     pub(crate) off_ss: usize,
     pub(crate) off_sn: usize,
+    /// See [`StatsLayout::max_form_amount`]; computed once, read for every form added.
+    max_form_amount: u32,
     pub(crate) len: usize,
 }
 
@@ -200,7 +202,13 @@ impl StatsLayout {
                 _ => {}
             }
         }
+        let max_units = items
+            .iter()
+            .flat_map(|it| it.units.iter().copied())
+            .max()
+            .unwrap_or(0);
         StatsLayout {
+            max_form_amount: max_units.saturating_mul(max_units).max(1),
             questionnaire: q.code.as_str().into(),
             version: q.version,
             items,
@@ -236,13 +244,7 @@ impl StatsLayout {
     /// product of two items' score units (the cross sums). Bounds the overflow check of
     /// [`crate::ClusterStats::add_digest`].
     pub(crate) fn max_form_amount(&self) -> u32 {
-        let max_units = self
-            .items
-            .iter()
-            .flat_map(|it| it.units.iter().copied())
-            .max()
-            .unwrap_or(0);
-        max_units.saturating_mul(max_units).max(1)
+        self.max_form_amount
     }
 
     /// Position of the upper-triangle entry `(k, l)`, `k ≤ l`, among `K(K+1)/2`.

@@ -153,27 +153,31 @@ impl FormDigest {
             counts[i as usize] += 1;
         }
         let n = layout.items.len();
+        // Per item: 1 if scored, and its score units (both 0 for an item not scored).
         let mut scored = vec![0u32; n];
         let mut units = vec![0u32; n];
         for &(k, uk) in &self.scored {
             scored[k as usize] = 1;
             units[k as usize] = uk;
         }
-        let add = |to: &mut [u32], from: &[u32], times: u32| {
-            for (c, x) in to.iter_mut().zip(from) {
-                *c += times * x;
-            }
-        };
         for &(k, uk) in &self.scored {
             let k = k as usize;
             if uk > 0 {
                 let row = layout.off_sn + k * n;
-                add(&mut counts[row..row + n], &scored, uk);
+                // `uk` where the other item is scored: a mask, no multiplication (baseline
+                // x86-64 has no 32-bit vector multiply).
+                for (c, &s) in counts[row..row + n].iter_mut().zip(&scored) {
+                    *c += uk & s.wrapping_neg();
+                }
                 let diag_ss = layout.off_ss + layout.tri(k, k);
-                add(&mut counts[diag_ss..diag_ss + n - k], &units[k..], uk);
+                for (c, &u) in counts[diag_ss..diag_ss + n - k].iter_mut().zip(&units[k..]) {
+                    *c += uk * u;
+                }
             }
             let diag = layout.off_nn + layout.tri(k, k);
-            add(&mut counts[diag..diag + n - k], &scored[k..], 1);
+            for (c, &s) in counts[diag..diag + n - k].iter_mut().zip(&scored[k..]) {
+                *c += s;
+            }
         }
     }
 

@@ -348,6 +348,48 @@ async fn push_text(app: &TestApp, token: &str, content_type: &str, body: String)
     e2e::read(req.send().await.unwrap()).await
 }
 
+/// A push refused as a whole says why, in this order: a body that is not a push, no protocol
+/// header, too many forms; and stores nothing.
+#[tokio::test]
+async fn a_push_refused_as_a_whole_stores_nothing() {
+    let (app, token) = with_enumerator().await;
+    let small = |i: usize| {
+        let mut f = form();
+        f.answers = schema::Answers::new();
+        f.household_ref = format!("H{i}");
+        f
+    };
+    let too_many: Vec<FormSubmission> = (0..=sync_protocol::MAX_BATCH_FORMS).map(small).collect();
+    let body = serde_json::to_string(&json!({ "forms": values(&too_many) })).unwrap();
+    let (s, r) = push_text(&app, &token, "application/json", body.clone()).await;
+    assert_problem(s, &r, 413, "batch_too_large");
+    // Without the protocol header.
+    let resp = app
+        .client
+        .post(app.url("/api/v1/sync/push"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let (s, r) = e2e::read(resp).await;
+    assert_problem(s, &r, 400, "protocol_header_missing");
+    let resp = app
+        .client
+        .post(app.url("/api/v1/sync/push"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{\"forms\": {}}")
+        .send()
+        .await
+        .unwrap();
+    let (s, r) = e2e::read(resp).await;
+    assert_problem(s, &r, 422, "invalid_body");
+    assert_eq!(form_count(&app).await, 0);
+    assert_eq!(quarantine_count(&app).await, 0);
+}
+
 /// A quarantined form keeps the text the device sent, byte for byte, whether every form of its
 /// push parsed (the forms are read in one pass, and the text is found afterwards) or one did not
 /// (each form is read on its own); and a body that is not a push gets the JSON body errors.

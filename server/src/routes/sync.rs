@@ -9,8 +9,7 @@ use axum::{
 };
 use serde::Deserialize;
 use sync_protocol::{
-    HandshakeRequest, HandshakeResponse, MAX_BATCH_FORMS, PullResponse, PushResponse,
-    StatusRequest, StatusResponse,
+    HandshakeRequest, HandshakeResponse, PullResponse, PushResponse, StatusRequest, StatusResponse,
 };
 use tower_http::decompression::RequestDecompressionLayer;
 
@@ -44,25 +43,14 @@ async fn handshake(
 }
 
 /// Receives a batch of forms; answers per form, after the batch is committed.
-#[tracing::instrument(skip_all, fields(user = %me.username, forms = tracing::field::Empty))]
+#[tracing::instrument(skip_all, fields(user = %me.username))]
 async fn push(
     State(state): State<AppState>,
     me: AuthUser,
     headers: HeaderMap,
     body: JsonBytes,
 ) -> Result<Json<PushResponse>, ApiError> {
-    let body = sync::PushBody::read(&body)?;
-    tracing::Span::current().record("forms", body.len());
-    sync::check_header(&headers)?;
-    if body.len() > MAX_BATCH_FORMS {
-        return Err(ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
-            format!("Tối đa {MAX_BATCH_FORMS} phiếu mỗi lần gửi."),
-            format!("At most {MAX_BATCH_FORMS} forms per push."),
-        ));
-    }
-    let results = sync::push(&state, &me, body).await?;
+    let results = sync::push(&state, &me, &headers, &body).await?;
     Ok(Json(PushResponse { results }))
 }
 

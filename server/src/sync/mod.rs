@@ -25,7 +25,7 @@ use sync_protocol::{PROTOCOL_HEADER, SUPPORTED_PROTOCOL_VERSIONS};
 use crate::{error::ApiError, registry};
 
 pub use exchange::{handshake, pull, status};
-pub use push::{PushBody, push};
+pub use push::push;
 
 /// Lowest protocol version this server accepts.
 pub fn min_version() -> u32 {
@@ -124,6 +124,15 @@ pub struct QuestionnaireCache {
 }
 
 impl QuestionnaireCache {
+    /// The definition of `code` v`version` if this cache holds it (no database read).
+    pub fn cached(&self, code: &str, version: u32) -> Option<Arc<schema::Questionnaire>> {
+        self.map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(code.to_owned(), version))
+            .cloned()
+    }
+
     /// The definition of `code` v`version`, if published.
     pub async fn get(
         &self,
