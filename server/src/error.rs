@@ -379,19 +379,16 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for JsonBytes {
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        // What `axum::Json` accepts: `application/json` or `application/<anything>+json`.
+        // What `axum::Json` accepts, parsed as it parses it: `application/json` or
+        // `application/<subtype>+json`.
         let json = req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .and_then(|v| v.trim().split_once('/'))
-            .is_some_and(|(ty, sub)| {
-                ty.eq_ignore_ascii_case("application")
-                    && (sub.eq_ignore_ascii_case("json")
-                        || sub
-                            .rsplit_once('+')
-                            .is_some_and(|(_, suffix)| suffix.eq_ignore_ascii_case("json")))
+            .and_then(|v| v.parse::<mime::Mime>().ok())
+            .is_some_and(|m| {
+                m.type_() == "application"
+                    && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
             });
         if !json {
             return Err(JsonRejection::from(

@@ -17,7 +17,9 @@
 //!   too, a second device), the server answers `duplicate` and stores nothing twice; the report
 //!   counts those.
 //! - A permanent outcome (`invalid`, `conflict`, `forbidden`, `unknown_*`, …) is stored with its
-//!   problems and never retried: resending the same content cannot change it.
+//!   problems and never retried: resending the same content gets the same answer until something
+//!   changes on the server (a version published, a round opened, the enumerator's area widened),
+//!   which is for a person to see to, not for a retry loop.
 //! - The pull cursor is saved together with each page of changes, so a pull resumes where it
 //!   stopped; a cursor the server no longer knows (410 `cursor_invalid`) is dropped and the pull
 //!   restarts from scratch (changes are keyed by `seq`, so a repeat overwrites).

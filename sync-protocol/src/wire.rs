@@ -367,7 +367,9 @@ impl Outcome {
         )
     }
 
-    /// Resending the same content cannot change the answer: show it to the user instead.
+    /// Resending the same content gets the same answer until something changes on the server
+    /// (a version published, a round opened, the sender's area widened): show it to the user
+    /// instead of retrying.
     pub fn is_permanent(self) -> bool {
         !self.is_stored()
     }

@@ -337,7 +337,12 @@ async fn a_conflicting_form_under_an_existing_id_keeps_both() {
 }
 
 /// POSTs a push body as raw text, with this content type.
-async fn push_text(app: &TestApp, token: &str, content_type: &str, body: String) -> (u16, Value) {
+async fn push_text(
+    app: &TestApp,
+    token: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> (u16, Value) {
     let req = app
         .client
         .post(app.url("/api/v1/sync/push"))
@@ -458,19 +463,35 @@ async fn quarantined_payloads_are_kept_as_sent() {
             "unsupported_media_type",
         ),
     ] {
-        let (s, r) = push_text(&app, &token, content_type, body.into()).await;
+        let (s, r) = push_text(&app, &token, content_type, body).await;
         assert_problem(s, &r, status, code);
     }
+    // A byte that is not UTF-8 inside a form: the body is not JSON.
+    let mut bytes = format!("{{\"forms\": [{}]}}", text(&form())).into_bytes();
+    // Inside a string (the note's escaped `A`), where only a check of the bytes finds it.
+    let at = bytes.windows(6).position(|w| w == b"\\u0041").unwrap();
+    bytes[at] = 0xFF;
+    let (s, r) = push_text(&app, &token, "application/json", bytes).await;
+    assert_problem(s, &r, 400, "malformed_json");
     let (s, r) = push_text(
         &app,
         &token,
         "application/vnd.sipas+json",
-        "{\"forms\": []}".into(),
+        "{\"forms\": []}",
     )
     .await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(quarantine_count(&app).await, 3);
     assert_eq!(form_count(&app).await, 1);
+
+    // The same invalid payload twice in one batch: one row, the same answer twice.
+    let mut twice = form();
+    twice.answers.insert("age".into(), json!(12));
+    let r = push(&app, &token, &values(&[twice.clone(), twice])).await;
+    assert_eq!(r.results[0].outcome, Outcome::Invalid);
+    assert_eq!(r.results[1].outcome, Outcome::Invalid);
+    assert_eq!(r.results[0].errors, r.results[1].errors);
+    assert_eq!(quarantine_count(&app).await, 4);
 }
 
 #[tokio::test]

@@ -3,11 +3,12 @@
 //!
 //! Idempotency is enforced by the database, not by process memory: a form's id is unique in
 //! `forms`. A push first assumes its ids are new: when every form is accepted it inserts them
-//! with no lookup, and the unique index refuses an id the server already holds. Then, or when a
-//! form is not accepted, the transaction rolls back and the push is decided again after looking
-//! its ids up (a held form answers `duplicate` or `conflict`, a payload quarantined before its
-//! first outcome); if another push stores one of them in between, the same happens again.
-//! Several server processes may share one PostgreSQL.
+//! with no lookup, and the unique index refuses an id the server already holds (the transaction
+//! rolls back). Then, or when a form would not be accepted (before anything is written), the
+//! push is decided again after looking its ids up: a held form answers `duplicate` or
+//! `conflict`, a payload quarantined before its first outcome. If another push stores one of
+//! those ids in between, the insert is refused again and the push decided again. Several server
+//! processes may share one PostgreSQL.
 
 pub mod changes;
 mod exchange;

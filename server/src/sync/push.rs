@@ -235,8 +235,8 @@ enum Forms<'b> {
     Texts(Vec<&'b RawValue>),
 }
 
-/// The body's shape, `{"forms": [...]}`, with each form read as `F`: left as its text, or
-/// skipped (to explain a body that is not this shape).
+/// The body's shape, `{"forms": [...]}`, with each form left as its text (borrowed while the
+/// body is split, owned to explain a body that is not this shape).
 #[derive(serde::Deserialize)]
 struct Shape<F> {
     forms: Vec<F>,
@@ -368,8 +368,8 @@ impl<'b> PushBody<'b> {
         let bytes: &'b [u8] = &body.0;
         let payloads = |texts| Payloads { body: bytes, texts };
         // The whole body's UTF-8 checked at once (vectorised) rather than string by string as
-        // the parser reads bytes; a body that is not UTF-8 is read form by form below, where
-        // only the forms with bad bytes fail.
+        // the parser reads bytes. A body that is not UTF-8 is refused below, as before: splitting
+        // it into the forms' texts checks the bytes too.
         if let Ok(text) = std::str::from_utf8(bytes) {
             let (mut prepared, mut pending, mut n) = (Vec::new(), Vec::new(), 0);
             let mut de = serde_json::Deserializer::from_str(text);
@@ -394,7 +394,7 @@ impl<'b> PushBody<'b> {
             }
         }
         let raw = serde_json::from_slice::<Shape<&'b RawValue>>(bytes)
-            .map_err(|_| body.rejection::<Shape<serde::de::IgnoredAny>>())?;
+            .map_err(|_| body.rejection::<Shape<Box<RawValue>>>())?;
         let texts: Vec<&str> = raw.forms.iter().map(|t| t.get()).collect();
         Ok(PushBody {
             forms: Forms::Texts(raw.forms),
@@ -750,8 +750,9 @@ async fn registry(db: &sea_orm::DatabaseConnection) -> Result<Registry, DbErr> {
 }
 
 /// One attempt at deciding and storing a parsed push (see [`push`]). Without `look_up` the
-/// attempt assumes the server holds none of these ids and stores the push only if every form is
-/// accepted.
+/// attempt assumes the server holds none of these ids, and goes on to store the push only if
+/// every form that parsed is accepted (malformed ones are quarantined either way: they have no
+/// content hash to look up).
 async fn store(
     state: &AppState,
     user: &AuthUser,
@@ -782,6 +783,9 @@ async fn store(
     let now = OffsetDateTime::now_utc();
     // Ids decided earlier in this same batch (a form sent twice in one push).
     let mut in_batch: HashMap<Uuid, String> = HashMap::new();
+    // Payloads this push quarantines, by id and content hash: the same payload twice in one
+    // batch gets one row, and the second the first one's answer.
+    let mut filed: HashMap<(Uuid, &str), usize> = HashMap::new();
     for Parsed {
         idx,
         f,
@@ -906,17 +910,25 @@ async fn store(
             // Whether this payload was quarantined before is not known without the lookups.
             Err(_) if !look_up => return Err(Attempt::Unsure),
             Err((outcome, errors)) => {
-                match quarantined.get(&(f.id, hash.clone())) {
+                if let Some((reason, errors)) = quarantined.get(&(f.id, hash.clone())) {
                     // Quarantined before: its first outcome again, and no second row.
-                    Some((reason, errors)) => {
-                        results[idx] = Some(FormResult {
-                            id: Some(f.id),
-                            outcome: parse_outcome(reason),
-                            errors: serde_json::from_str(errors).unwrap_or_default(),
-                            content_hash: Some(hash.clone()),
-                        });
-                    }
-                    None => quarantines.push(Quarantine {
+                    results[idx] = Some(FormResult {
+                        id: Some(f.id),
+                        outcome: parse_outcome(reason),
+                        errors: serde_json::from_str(errors).unwrap_or_default(),
+                        content_hash: Some(hash.clone()),
+                    });
+                } else if let Some(&first) = filed.get(&(f.id, hash.as_str())) {
+                    let q: &Quarantine = &quarantines[first];
+                    results[idx] = Some(FormResult {
+                        id: q.id,
+                        outcome: q.outcome,
+                        errors: q.errors.clone(),
+                        content_hash: q.hash.clone(),
+                    });
+                } else {
+                    filed.insert((f.id, hash.as_str()), quarantines.len());
+                    quarantines.push(Quarantine {
                         idx,
                         id: Some(f.id),
                         round: Some(f.round.clone()),
@@ -924,7 +936,7 @@ async fn store(
                         errors,
                         payload: payloads.get(idx),
                         hash: Some(hash.clone()),
-                    }),
+                    });
                 }
                 continue;
             }
