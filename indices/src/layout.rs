@@ -20,6 +20,11 @@ pub struct ItemSlot {
     pub unit_score: f64,
     /// Score units per level (index `level − 1`).
     units: Vec<u32>,
+    /// Where its answer is: the question's position in asking order (see
+    /// `schema::ValidAnswers::at`; `usize::MAX` if the questionnaire has no such question), and
+    /// the grid row.
+    pub(crate) question_pos: usize,
+    pub(crate) row: Option<Arc<str>>,
 }
 
 impl ItemSlot {
@@ -44,6 +49,8 @@ pub struct ChoiceSlot {
     /// Multiple choice (shares over respondents may sum past 100%) or single choice.
     pub multiple: bool,
     pub(crate) offset: usize,
+    /// The question's position in asking order.
+    pub(crate) question_pos: usize,
 }
 
 /// A level question or grid row that is not an index item (e.g. interest per policy area):
@@ -57,6 +64,8 @@ pub struct RowSlot {
     /// Number of levels of its scale.
     pub n_levels: u8,
     pub(crate) offset: usize,
+    /// The question's position in asking order.
+    pub(crate) question_pos: usize,
 }
 
 /// The layout of [`crate::ClusterStats`] for one questionnaire version: which counts are kept and
@@ -104,6 +113,12 @@ pub struct StatsLayout {
 impl StatsLayout {
     /// The layout for a questionnaire (checked: `Questionnaire::from_json` ran).
     pub fn new(q: &Questionnaire) -> StatsLayout {
+        // A code's first position in asking order, where `ValidAnswers::at` finds its answer.
+        let position = |code: &str| {
+            q.questions()
+                .position(|x| x.code == code)
+                .unwrap_or(usize::MAX)
+        };
         let index_items = q.index_items();
         let rule = q.index.as_ref().map(|i| i.scoring);
         let items: Vec<ItemSlot> = index_items
@@ -123,7 +138,10 @@ impl StatsLayout {
                     }
                     None => (0.0, Vec::new()),
                 };
+                let (question, row) = schema::split_address(&it.address);
                 ItemSlot {
+                    question_pos: position(question),
+                    row: row.map(Into::into),
                     address: it.address.as_str().into(),
                     group: it.group.as_str().into(),
                     n_levels: n,
@@ -171,6 +189,7 @@ impl StatsLayout {
                         options: options.iter().map(|o| o.code.as_str().into()).collect(),
                         multiple: matches!(question.kind, QuestionKind::MultipleChoice { .. }),
                         offset: len,
+                        question_pos: position(&question.code),
                     });
                     len += 1 + options.len();
                 }
@@ -195,6 +214,7 @@ impl StatsLayout {
                             item: item.map(Into::into),
                             n_levels,
                             offset: len,
+                            question_pos: position(&question.code),
                         });
                         len += usize::from(n_levels) + 1;
                     }

@@ -86,23 +86,22 @@ impl FormDigest {
         let mut scored = Vec::with_capacity(layout.items.len());
         let mut ones = Vec::with_capacity(64);
         ones.push(0);
-        // Items (and rows) of one grid are consecutive, so the grid's answer is looked up once for
-        // all its rows.
-        let mut last: Option<(&str, Option<&Answer>)> = None;
-        let mut answer_to = |question| match last {
-            Some((q, a)) if q == question => a,
+        // Answers are found by question position (no string compared); items (and rows) of one
+        // grid are consecutive, so the grid's answer is looked up once for all its rows.
+        let mut last: Option<(usize, Option<&Answer>)> = None;
+        let mut answer_at = |pos: usize| match last {
+            Some((p, a)) if p == pos => a,
             _ => {
-                let a = form.get(question);
-                last = Some((question, a));
+                let a = form.at(pos);
+                last = Some((pos, a));
                 a
             }
         };
         for (k, item) in layout.items.iter().enumerate() {
-            let (question, row) = schema::split_address(&item.address);
-            let answer = answer_to(question);
-            let level = match (answer, row) {
+            let answer = answer_at(item.question_pos);
+            let level = match (answer, &item.row) {
                 (Some(Answer::Level(l)), None) => Some(l),
-                (Some(Answer::Grid(rows)), Some(r)) => rows.get(r),
+                (Some(Answer::Grid(rows)), Some(r)) => rows.get(&**r),
                 _ => None,
             };
             match level {
@@ -112,17 +111,21 @@ impl FormDigest {
             }
         }
         for ch in &layout.choices {
-            if form.get(&ch.question).is_some() {
-                ones.push(idx(ch.offset));
-                for sel in form.selected_options(&ch.question) {
-                    if let Some(p) = ch.options.iter().position(|o| **o == **sel) {
-                        ones.push(idx(ch.offset + 1 + p));
-                    }
+            let selected: &[String] = match form.at(ch.question_pos) {
+                None => continue,
+                Some(Answer::Choice(c)) => std::slice::from_ref(c),
+                Some(Answer::Choices(v)) => v,
+                Some(_) => &[],
+            };
+            ones.push(idx(ch.offset));
+            for sel in selected {
+                if let Some(p) = ch.options.iter().position(|o| **o == **sel) {
+                    ones.push(idx(ch.offset + 1 + p));
                 }
             }
         }
         for row in &layout.rows {
-            let answer = match (&row.item, answer_to(&row.question)) {
+            let answer = match (&row.item, answer_at(row.question_pos)) {
                 (None, Some(Answer::Level(a))) => Some(a),
                 (Some(item), Some(Answer::Grid(rows))) => rows.get(&**item),
                 _ => None,

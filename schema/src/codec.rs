@@ -92,8 +92,19 @@ impl ValidAnswers {
         put_varint(&mut out, u64::from(q.version));
         let bitmap_at = out.len();
         out.resize(bitmap_at + n_q.div_ceil(8), 0);
+        // The entries are in asking order: walked beside the questions, with no lookup.
+        let mut next = 0;
         for (i, question) in q.questions().enumerate() {
-            let Some(a) = self.answers.get(&question.code) else {
+            while self.entries.get(next).is_some_and(|e| (e.pos as usize) < i) {
+                next += 1;
+            }
+            let here = self
+                .entries
+                .get(next)
+                .filter(|e| e.pos as usize == i && e.code == question.code);
+            // Otherwise (a code several questions share, or another questionnaire than the one
+            // validated against) the answer under the question's code, as a lookup by code gave.
+            let Some(a) = here.map(|e| &e.answer).or_else(|| self.get(&question.code)) else {
                 continue;
             };
             out[bitmap_at + i / 8] |= 1 << (i % 8);
@@ -137,6 +148,7 @@ impl ValidAnswers {
         let mut errors = Vec::new();
         let answers = validate_core(
             q,
+            &crate::validate::CodeTable::new(q),
             |pos, _, _| match decoded.get_mut(pos).and_then(Option::take) {
                 Some(a) => Parsed::Ok(a),
                 None => Parsed::Absent,
@@ -144,7 +156,7 @@ impl ValidAnswers {
             &mut errors,
         );
         if errors.is_empty() {
-            Ok(ValidAnswers { answers })
+            Ok(answers)
         } else {
             Err(DecodeError::Invalid(errors))
         }

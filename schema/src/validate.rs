@@ -154,36 +154,77 @@ pub enum Answer {
 }
 
 /// A form that passed [`validate`]: answers to relevant questions only, typed.
+///
+/// Held in asking order, one entry per question code (a vector, not a map: every accepted form
+/// builds one and drops it, and a map costs an allocation per node), with an index in code
+/// order for lookups by code.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ValidAnswers {
-    pub(crate) answers: BTreeMap<String, Answer>,
+    /// Answers in asking order.
+    pub(crate) entries: Vec<Entry>,
+    /// Positions in `entries`, in code order.
+    by_code: Vec<u32>,
+}
+
+/// One answered question of a [`ValidAnswers`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Entry {
+    /// Position of the question in asking order ([`Questionnaire::questions`]); for a code that
+    /// several questions share (a definition that skipped the check), the first one's.
+    pub(crate) pos: u32,
+    pub(crate) code: String,
+    pub(crate) answer: Answer,
 }
 
 impl ValidAnswers {
-    /// The answer to a question, if it was answered.
-    pub fn get(&self, question: &str) -> Option<&Answer> {
-        self.answers.get(question)
+    /// Answers from entries in asking order, one per code.
+    fn from_entries(entries: Vec<Entry>) -> Self {
+        let mut by_code: Vec<u32> = (0..entries.len() as u32).collect();
+        by_code.sort_unstable_by(|&a, &b| entries[a as usize].code.cmp(&entries[b as usize].code));
+        ValidAnswers { entries, by_code }
     }
 
-    /// All answers by question code.
-    pub fn answers(&self) -> &BTreeMap<String, Answer> {
-        &self.answers
+    /// The answer to a question, if it was answered.
+    pub fn get(&self, question: &str) -> Option<&Answer> {
+        self.by_code
+            .binary_search_by(|&i| self.entries[i as usize].code.as_str().cmp(question))
+            .ok()
+            .map(|i| &self.entries[self.by_code[i] as usize].answer)
+    }
+
+    /// The answer to the question at `position` in asking order ([`Questionnaire::questions`]
+    /// of the questionnaire these answers were validated against): what [`Self::get`] answers
+    /// for its code, found without comparing strings. For a code that several questions share,
+    /// the first one's position holds the answer.
+    pub fn at(&self, position: usize) -> Option<&Answer> {
+        self.entries
+            .binary_search_by_key(&position, |e| e.pos as usize)
+            .ok()
+            .map(|i| &self.entries[i].answer)
+    }
+
+    /// All answers with their question codes, in code order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Answer)> {
+        self.by_code.iter().map(|&i| {
+            let e = &self.entries[i as usize];
+            (e.code.as_str(), &e.answer)
+        })
     }
 
     /// Number of answered questions.
     pub fn len(&self) -> usize {
-        self.answers.len()
+        self.entries.len()
     }
 
     /// Whether no question was answered.
     pub fn is_empty(&self) -> bool {
-        self.answers.is_empty()
+        self.entries.is_empty()
     }
 
     /// The option codes selected in a single- or multiple-choice question (empty when unanswered or
     /// not a choice question) — what perception and expectation shares are counted from.
     pub fn selected_options(&self, question: &str) -> &[String] {
-        match self.answers.get(question) {
+        match self.get(question) {
             Some(Answer::Choice(c)) => std::slice::from_ref(c),
             Some(Answer::Choices(v)) => v,
             _ => &[],
@@ -193,7 +234,7 @@ impl ValidAnswers {
     /// The answer at a level question (`address` = code) or a grid row (`address` = `grid.item`).
     pub fn level_answer(&self, address: &str) -> Option<&LevelAnswer> {
         let (q, item) = split_address(address);
-        match (self.answers.get(q)?, item) {
+        match (self.get(q)?, item) {
             (Answer::Level(l), None) => Some(l),
             (Answer::Grid(rows), Some(i)) => rows.get(i),
             _ => None,
@@ -216,8 +257,8 @@ impl ValidAnswers {
     /// The wire form of these answers; `validate(q, &v.to_json()) == Ok(v)`.
     pub fn to_json(&self) -> Answers {
         let mut out = Answers::new();
-        for (code, a) in &self.answers {
-            out.insert(code.clone(), answer_to_json(a));
+        for (code, a) in self.iter() {
+            out.insert(code.to_owned(), answer_to_json(a));
         }
         out
     }
@@ -691,7 +732,10 @@ fn check_value(question: &Question, a: &Answer, errors: &mut Vec<FieldError>) {
 // Conditions
 
 struct Env<'a> {
-    out: &'a BTreeMap<String, Answer>,
+    table: &'a CodeTable<'a>,
+    /// The answers so far, and the entry of each code (by its first position).
+    entries: &'a [Entry],
+    slots: &'a [Option<u32>],
     errored: &'a [&'a str],
     current: Option<(&'a str, &'a Answer)>,
 }
@@ -707,7 +751,11 @@ impl Env<'_> {
         if self.errored.contains(&code) {
             return Err(());
         }
-        Ok(self.out.get(code))
+        Ok(self
+            .table
+            .position(code)
+            .and_then(|p| self.slots[p])
+            .map(|i| &self.entries[i as usize].answer))
     }
 
     /// Three-valued evaluation: `None` when it depends on a malformed answer.
@@ -771,10 +819,13 @@ impl Env<'_> {
 
 pub(crate) fn validate_core<'q>(
     q: &'q Questionnaire,
+    table: &CodeTable<'q>,
     mut input: impl FnMut(usize, &'q Question, &mut Vec<FieldError>) -> Parsed,
     errors: &mut Vec<FieldError>,
-) -> BTreeMap<String, Answer> {
-    let mut out: BTreeMap<String, Answer> = BTreeMap::new();
+) -> ValidAnswers {
+    let mut entries: Vec<Entry> = Vec::new();
+    // The entry of each code, at the code's first position.
+    let mut slots: Vec<Option<u32>> = vec![None; table.codes.len()];
     let mut errored: Vec<&str> = Vec::new();
     for (pos, question) in q.questions().enumerate() {
         let parsed = input(pos, question, errors);
@@ -782,7 +833,9 @@ pub(crate) fn validate_core<'q>(
         let relevant = match &question.relevant {
             None => Some(true),
             Some(c) => Env {
-                out: &out,
+                table,
+                entries: &entries,
+                slots: &slots,
                 errored: &errored,
                 current: None,
             }
@@ -820,7 +873,9 @@ pub(crate) fn validate_core<'q>(
         if errors.len() == before {
             for c in &question.constraints {
                 let env = Env {
-                    out: &out,
+                    table,
+                    entries: &entries,
+                    slots: &slots,
                     errored: &errored,
                     current: Some((code, &answer)),
                 };
@@ -837,9 +892,25 @@ pub(crate) fn validate_core<'q>(
             errored.push(code);
             continue;
         }
-        out.insert(code.to_owned(), answer);
+        // A code repeated by a later question (a definition that skipped the check) keeps one
+        // entry, holding the last answer, as a map by code would.
+        let first = table.first[pos];
+        match slots[first] {
+            Some(i) => entries[i as usize].answer = answer,
+            None => {
+                slots[first] = Some(entries.len() as u32);
+                entries.push(Entry {
+                    pos: first as u32,
+                    code: code.to_owned(),
+                    answer,
+                });
+            }
+        }
     }
-    out
+    if !entries.is_sorted_by_key(|e| e.pos) {
+        entries.sort_by_key(|e| e.pos);
+    }
+    ValidAnswers::from_entries(entries)
 }
 
 /// Validates a submitted form against a questionnaire.
@@ -859,9 +930,11 @@ pub fn validate_json(
     answers: &JsonObject<'_>,
 ) -> Result<ValidAnswers, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let (slots, unknown) = answer_slots(q, answers);
+    let table = CodeTable::new(q);
+    let (slots, unknown) = answer_slots(&table, answers);
     let out = validate_core(
         q,
+        &table,
         |pos, question, errors| match slots.get(pos).copied().flatten() {
             None => Parsed::Absent,
             Some(v) => parse_wire(q, question, v, errors),
@@ -880,66 +953,93 @@ pub fn validate_json(
         ));
     }
     if errors.is_empty() {
-        Ok(ValidAnswers { answers: out })
+        Ok(out)
     } else {
         Err(errors)
     }
 }
 
-/// Each question's answer, by question position, and the keys that name no question (in key
-/// order): one pass over the answers through a small hash table of the question codes, rather
-/// than a binary search of the answers per question (which was a third of the validation time).
-fn answer_slots<'j, 'a>(
-    q: &Questionnaire,
-    answers: &'j JsonObject<'a>,
-) -> (Vec<Option<&'j Json<'a>>>, Vec<&'j str>) {
-    // FNV-1a: short keys, no hashing-flood concern (the table lives for one call, and its size
-    // is bounded by the questionnaire, not by the input).
-    fn fnv(s: &str) -> usize {
+/// The questionnaire's question codes in a small hash table (built per validation): a code's
+/// first position in asking order, found with one short hash rather than a search.
+pub(crate) struct CodeTable<'q> {
+    /// Code of each question, by position.
+    codes: Vec<&'q str>,
+    /// Open addressing: first positions, `EMPTY` for a free slot.
+    table: Vec<usize>,
+    mask: usize,
+    /// For each position, the first position with the same code (itself, unless the definition
+    /// skipped the check and repeats a code).
+    first: Vec<usize>,
+}
+
+impl<'q> CodeTable<'q> {
+    const EMPTY: usize = usize::MAX;
+
+    /// FNV-1a: short keys, no hashing-flood concern (the table lives for one call, and its size
+    /// is bounded by the questionnaire, not by the input).
+    fn hash(s: &str) -> usize {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in s.bytes() {
             h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
         h as usize
     }
-    const EMPTY: usize = usize::MAX;
-    let codes: Vec<&str> = q.questions().map(|x| x.code.as_str()).collect();
-    let mask = (codes.len() * 2).next_power_of_two().max(8) - 1;
-    let mut table = vec![EMPTY; mask + 1];
-    // A code that repeats an earlier question's (a definition that skipped the check) reads the
-    // same answer as that question, as a lookup by code did.
-    let mut repeats: Vec<(usize, usize)> = Vec::new();
-    for (pos, code) in codes.iter().enumerate() {
-        let mut h = fnv(code) & mask;
-        while table[h] != EMPTY && codes[table[h]] != *code {
-            h = (h + 1) & mask;
+
+    pub(crate) fn new(q: &'q Questionnaire) -> Self {
+        let codes: Vec<&str> = q.questions().map(|x| x.code.as_str()).collect();
+        let mask = (codes.len() * 2).next_power_of_two().max(8) - 1;
+        let mut table = vec![Self::EMPTY; mask + 1];
+        let mut first = Vec::with_capacity(codes.len());
+        for (pos, code) in codes.iter().enumerate() {
+            let mut h = Self::hash(code) & mask;
+            while table[h] != Self::EMPTY && codes[table[h]] != *code {
+                h = (h + 1) & mask;
+            }
+            if table[h] == Self::EMPTY {
+                table[h] = pos;
+            }
+            first.push(table[h]);
         }
-        if table[h] == EMPTY {
-            table[h] = pos;
-        } else {
-            repeats.push((pos, table[h]));
+        CodeTable {
+            codes,
+            table,
+            mask,
+            first,
         }
     }
-    let mut slots = vec![None; codes.len()];
-    let mut unknown = Vec::new();
-    for (key, value) in answers.iter() {
-        let mut h = fnv(key) & mask;
+
+    /// The first position of a question with this code.
+    pub(crate) fn position(&self, key: &str) -> Option<usize> {
+        let mut h = Self::hash(key) & self.mask;
         loop {
-            match table[h] {
-                EMPTY => {
-                    unknown.push(key);
-                    break;
-                }
-                pos if codes[pos] == key => {
-                    slots[pos] = Some(value);
-                    break;
-                }
-                _ => h = (h + 1) & mask,
+            match self.table[h] {
+                Self::EMPTY => return None,
+                pos if self.codes[pos] == key => return Some(pos),
+                _ => h = (h + 1) & self.mask,
             }
         }
     }
-    for (pos, first) in repeats {
-        slots[pos] = slots[first];
+}
+
+/// Each question's answer, by question position, and the keys that name no question (in key
+/// order): one pass over the answers through the code table, rather than a binary search of the
+/// answers per question (which was a third of the validation time).
+fn answer_slots<'j, 'a>(
+    table: &CodeTable<'_>,
+    answers: &'j JsonObject<'a>,
+) -> (Vec<Option<&'j Json<'a>>>, Vec<&'j str>) {
+    let mut slots = vec![None; table.codes.len()];
+    let mut unknown = Vec::new();
+    for (key, value) in answers.iter() {
+        match table.position(key) {
+            Some(pos) => slots[pos] = Some(value),
+            None => unknown.push(key),
+        }
+    }
+    // A code that repeats an earlier question's reads the same answer as that question, as a
+    // lookup by code did.
+    for pos in 0..slots.len() {
+        slots[pos] = slots[table.first[pos]];
     }
     (slots, unknown)
 }

@@ -469,6 +469,14 @@ fn a_repeated_question_code_reads_the_same_answer() {
             .unwrap()
             .get("age")
     );
+    // The answer sits at the code's first position, and the blob round-trips.
+    let n = q.questions().count();
+    assert_eq!(v.at(0), v.get("age"));
+    assert_eq!(v.at(n - 1), None);
+    assert_eq!(
+        schema::ValidAnswers::decode(&q, &v.encode(&q)),
+        Ok(v.clone())
+    );
     let e = validate(&q, &apply(complete_sipas_answers(), &json!({"age": null}))).unwrap_err();
     assert_eq!(
         e.iter()
@@ -476,4 +484,20 @@ fn a_repeated_question_code_reads_the_same_answer() {
             .collect::<Vec<_>>(),
         [("age", Required), ("age", Required)]
     );
+}
+
+/// `at(position)` finds what `get(code)` finds, for every question, answered or not; `iter`
+/// lists the answers in code order.
+#[test]
+fn answers_are_found_by_position_as_by_code() {
+    for answers in [complete_sipas_answers(), sipas_answers_without_services()] {
+        let v = validate(sipas(), &answers).expect("valid");
+        for (pos, question) in sipas().questions().enumerate() {
+            assert_eq!(v.at(pos), v.get(&question.code), "{}", question.code);
+        }
+        let codes: Vec<&str> = v.iter().map(|(c, _)| c).collect();
+        assert!(codes.windows(2).all(|w| w[0] < w[1]), "{codes:?}");
+        assert_eq!(codes.len(), v.len());
+        assert_eq!(v.at(usize::MAX), None);
+    }
 }
