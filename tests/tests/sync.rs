@@ -380,16 +380,7 @@ async fn a_push_refused_as_a_whole_stores_nothing() {
         .unwrap();
     let (s, r) = e2e::read(resp).await;
     assert_problem(s, &r, 400, "protocol_header_missing");
-    let resp = app
-        .client
-        .post(app.url("/api/v1/sync/push"))
-        .bearer_auth(&token)
-        .header("content-type", "application/json")
-        .body("{\"forms\": {}}")
-        .send()
-        .await
-        .unwrap();
-    let (s, r) = e2e::read(resp).await;
+    let (s, r) = push_text(&app, &token, "application/json", "{\"forms\": {}}").await;
     assert_problem(s, &r, 422, "invalid_body");
     assert_eq!(form_count(&app).await, 0);
     assert_eq!(quarantine_count(&app).await, 0);

@@ -265,18 +265,25 @@ impl<'b> Payloads<'b> {
     }
 }
 
+/// What a [`Stream`] makes of the forms: prepared, pending (their questionnaire version not in
+/// memory yet), and how many there are.
+struct Sink<'p, 's, 'b> {
+    prep: &'p mut Preparer<'s>,
+    prepared: Vec<Parsed>,
+    pending: Vec<(usize, FormSubmission<JsonObject<'b>>)>,
+    n: usize,
+}
+
 /// Reads `{"forms": [...]}`, handing each form to the [`Preparer`] as soon as it is parsed, while
 /// its JSON tree is still in this core's cache: the tree is built, hashed, validated, encoded
 /// and freed before the next form is read (parsing the whole body into trees first, then
 /// preparing them, was measured slower: the trees of a hundred forms outgrow the cache).
-struct Stream<'p, 's, 'b> {
-    prep: &'p mut Preparer<'s>,
-    prepared: &'p mut Vec<Parsed>,
-    pending: &'p mut Vec<(usize, FormSubmission<JsonObject<'b>>)>,
-    n: &'p mut usize,
-}
+struct Stream<'x, 'p, 's, 'b>(&'x mut Sink<'p, 's, 'b>);
 
-impl<'b> serde::de::DeserializeSeed<'b> for Stream<'_, '_, 'b> {
+/// The `forms` array of a [`Stream`].
+struct Elements<'x, 'p, 's, 'b>(&'x mut Sink<'p, 's, 'b>);
+
+impl<'b> serde::de::DeserializeSeed<'b> for Stream<'_, '_, '_, 'b> {
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'b>>(self, d: D) -> Result<(), D::Error> {
@@ -284,7 +291,7 @@ impl<'b> serde::de::DeserializeSeed<'b> for Stream<'_, '_, 'b> {
     }
 }
 
-impl<'b> serde::de::Visitor<'b> for Stream<'_, '_, 'b> {
+impl<'b> serde::de::Visitor<'b> for Stream<'_, '_, '_, 'b> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -302,12 +309,7 @@ impl<'b> serde::de::Visitor<'b> for Stream<'_, '_, 'b> {
                 return Err(serde::de::Error::duplicate_field("forms"));
             }
             seen = true;
-            map.next_value_seed(Elements {
-                prep: &mut *self.prep,
-                prepared: &mut *self.prepared,
-                pending: &mut *self.pending,
-                n: &mut *self.n,
-            })?;
+            map.next_value_seed(Elements(&mut *self.0))?;
         }
         if seen {
             Ok(())
@@ -317,15 +319,7 @@ impl<'b> serde::de::Visitor<'b> for Stream<'_, '_, 'b> {
     }
 }
 
-/// The `forms` array of a [`Stream`].
-struct Elements<'p, 's, 'b> {
-    prep: &'p mut Preparer<'s>,
-    prepared: &'p mut Vec<Parsed>,
-    pending: &'p mut Vec<(usize, FormSubmission<JsonObject<'b>>)>,
-    n: &'p mut usize,
-}
-
-impl<'b> serde::de::DeserializeSeed<'b> for Elements<'_, '_, 'b> {
+impl<'b> serde::de::DeserializeSeed<'b> for Elements<'_, '_, '_, 'b> {
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'b>>(self, d: D) -> Result<(), D::Error> {
@@ -333,7 +327,7 @@ impl<'b> serde::de::DeserializeSeed<'b> for Elements<'_, '_, 'b> {
     }
 }
 
-impl<'b> serde::de::Visitor<'b> for Elements<'_, '_, 'b> {
+impl<'b> serde::de::Visitor<'b> for Elements<'_, '_, '_, 'b> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -341,20 +335,21 @@ impl<'b> serde::de::Visitor<'b> for Elements<'_, '_, 'b> {
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'b>>(self, mut seq: A) -> Result<(), A::Error> {
+        let sink = self.0;
         while let Some(f) = seq.next_element::<FormSubmission<JsonObject<'b>>>()? {
-            let idx = *self.n;
-            *self.n += 1;
+            let idx = sink.n;
+            sink.n += 1;
             // A push refused before its forms count (too many, or not the sender's to make) is
             // only read, to report a body that is not a push first.
-            if !self.prep.enabled || idx >= MAX_BATCH_FORMS {
+            if !sink.prep.enabled || idx >= MAX_BATCH_FORMS {
                 continue;
             }
-            match self
+            match sink
                 .prep
                 .known(&f.questionnaire_code, f.questionnaire_version)
             {
-                Some(def) => self.prepared.push(prepare(def, idx, f)),
-                None => self.pending.push((idx, f)),
+                Some(def) => sink.prepared.push(prepare(def, idx, f)),
+                None => sink.pending.push((idx, f)),
             }
         }
         Ok(())
@@ -371,18 +366,23 @@ impl<'b> PushBody<'b> {
         // the parser reads bytes. A body that is not UTF-8 is refused below, as before: splitting
         // it into the forms' texts checks the bytes too.
         if let Ok(text) = std::str::from_utf8(bytes) {
-            let (mut prepared, mut pending, mut n) = (Vec::new(), Vec::new(), 0);
-            let mut de = serde_json::Deserializer::from_str(text);
-            let stream = Stream {
+            let mut sink = Sink {
                 prep: &mut *prep,
-                prepared: &mut prepared,
-                pending: &mut pending,
-                n: &mut n,
+                prepared: Vec::new(),
+                pending: Vec::new(),
+                n: 0,
             };
-            if serde::de::DeserializeSeed::deserialize(stream, &mut de)
+            let mut de = serde_json::Deserializer::from_str(text);
+            if serde::de::DeserializeSeed::deserialize(Stream(&mut sink), &mut de)
                 .and_then(|()| de.end())
                 .is_ok()
             {
+                let Sink {
+                    prepared,
+                    pending,
+                    n,
+                    ..
+                } = sink;
                 return Ok(PushBody {
                     forms: Forms::Parsed {
                         prepared,
