@@ -24,10 +24,10 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
                 .min(settings.database_max_connections),
         )
         .acquire_timeout(Duration::from_secs(settings.database_acquire_timeout_secs))
-        // A push takes a pooled connection four times or more (sign-in check, two lookups, the
-        // transaction); pinging each one on every checkout doubled those round trips. Only a
-        // connection idle long enough to have been dropped by the server or a firewall is checked
-        // first.
+        // A push takes a pooled connection three times or more (sign-in check, registry read, the
+        // transaction, and the lookups when it is decided again); pinging each one on every
+        // checkout doubled those round trips. Only a connection idle long enough to have been
+        // dropped by the server or a firewall is checked first.
         .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false);
     let synchronous = SqliteSynchronous::from_str(&settings.sqlite_synchronous)

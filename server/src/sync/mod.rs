@@ -141,9 +141,8 @@ impl QuestionnaireCache {
         code: &str,
         version: u32,
     ) -> Result<Option<Arc<schema::Questionnaire>>, DbErr> {
-        let key = (code.to_owned(), version);
-        if let Some(q) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Ok(Some(q.clone()));
+        if let Some(q) = self.cached(code, version) {
+            return Ok(Some(q));
         }
         let Ok(v) = i32::try_from(version) else {
             return Ok(None);
@@ -157,7 +156,7 @@ impl QuestionnaireCache {
         self.map
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key, q.clone());
+            .insert((code.to_owned(), version), q.clone());
         Ok(Some(q))
     }
 }

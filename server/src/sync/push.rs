@@ -231,8 +231,9 @@ enum Forms<'b> {
         pending: Vec<(usize, FormSubmission<JsonObject<'b>>)>,
         n: usize,
     },
-    /// At least one form does not have the protocol's shape: each form's text, to parse alone.
-    Texts(Vec<&'b RawValue>),
+    /// At least one form does not have the protocol's shape: each form is parsed alone, from its
+    /// text in [`Payloads`].
+    Texts,
 }
 
 /// The body's shape, `{"forms": [...]}`, with each form left as its text (borrowed while the
@@ -249,20 +250,27 @@ struct Payloads<'b> {
 }
 
 impl<'b> Payloads<'b> {
-    /// Form `idx`'s text. When the forms were parsed in one pass, the body is split into the
-    /// forms' texts the first time one is needed: only a quarantined form needs its text.
+    /// The forms' texts. When the forms were parsed in one pass, the body is split the first
+    /// time they are needed: only a quarantined form needs its text.
+    fn texts(&self) -> &[&'b str] {
+        self.texts
+            .get_or_init(|| split(self.body).unwrap_or_default())
+    }
+
+    /// Form `idx`'s text.
     fn get(&self, idx: usize) -> String {
-        let texts = self.texts.get_or_init(|| {
-            serde_json::from_slice::<Shape<&'b RawValue>>(self.body)
-                .map(|r| r.forms.into_iter().map(RawValue::get).collect())
-                .unwrap_or_default()
-        });
-        match texts.get(idx) {
+        match self.texts().get(idx) {
             Some(t) => (*t).to_owned(),
             // Cannot happen (the body parsed before); keep the whole body rather than nothing.
             None => String::from_utf8_lossy(self.body).into_owned(),
         }
     }
+}
+
+/// The texts of a push body's forms, as sent.
+fn split(body: &[u8]) -> Result<Vec<&str>, serde_json::Error> {
+    serde_json::from_slice::<Shape<&RawValue>>(body)
+        .map(|r| r.forms.into_iter().map(RawValue::get).collect())
 }
 
 /// What a [`Stream`] makes of the forms: prepared, pending (their questionnaire version not in
@@ -393,11 +401,9 @@ impl<'b> PushBody<'b> {
                 });
             }
         }
-        let raw = serde_json::from_slice::<Shape<&'b RawValue>>(bytes)
-            .map_err(|_| body.rejection::<Shape<Box<RawValue>>>())?;
-        let texts: Vec<&str> = raw.forms.iter().map(|t| t.get()).collect();
+        let texts = split(bytes).map_err(|_| body.rejection::<Shape<Box<RawValue>>>())?;
         Ok(PushBody {
-            forms: Forms::Texts(raw.forms),
+            forms: Forms::Texts,
             payloads: payloads(std::sync::OnceLock::from(texts)),
         })
     }
@@ -406,7 +412,7 @@ impl<'b> PushBody<'b> {
     fn len(&self) -> usize {
         match &self.forms {
             Forms::Parsed { n, .. } => *n,
-            Forms::Texts(t) => t.len(),
+            Forms::Texts => self.payloads.texts().len(),
         }
     }
 }
@@ -432,11 +438,16 @@ impl<'s> Preparer<'s> {
         {
             return Some(def.clone());
         }
-        let q = self.state.questionnaires.cached(code, version)?;
-        let def = Some((q.clone(), self.state.layouts.get(&q)));
+        let def = Some(self.with_layout(self.state.questionnaires.cached(code, version)?));
         self.definitions
             .insert((code.to_owned(), version), def.clone());
         Some(def)
+    }
+
+    /// A definition with its stats layout.
+    fn with_layout(&self, q: Arc<Questionnaire>) -> Definition {
+        let layout = self.state.layouts.get(&q);
+        (q, layout)
     }
 
     /// The version's definition, read from the database if need be.
@@ -449,10 +460,7 @@ impl<'s> Preparer<'s> {
             .questionnaires
             .get(&self.state.db, code, version)
             .await?
-            .map(|q| {
-                let layout = self.state.layouts.get(&q);
-                (q, layout)
-            });
+            .map(|q| self.with_layout(q));
         self.definitions
             .insert((code.to_owned(), version), def.clone());
         Ok(def)
@@ -487,16 +495,17 @@ pub async fn push(
     headers: &HeaderMap,
     body: &JsonBytes,
 ) -> Result<Vec<FormResult>, ApiError> {
-    let refused = super::check_header(headers).is_err() || policy::can_submit_forms(user).is_err();
+    let header = super::check_header(headers);
+    let allowed = policy::can_submit_forms(user);
     let mut prep = Preparer {
         state,
-        enabled: !refused,
+        enabled: header.is_ok() && allowed.is_ok(),
         definitions: HashMap::new(),
     };
     let body = PushBody::read(body, &mut prep)?;
     let n = body.len();
     tracing::Span::current().record("forms", n);
-    super::check_header(headers)?;
+    header?;
     if n > MAX_BATCH_FORMS {
         return Err(ApiError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
@@ -505,7 +514,7 @@ pub async fn push(
             format!("At most {MAX_BATCH_FORMS} forms per push."),
         ));
     }
-    policy::can_submit_forms(user)?;
+    allowed?;
     let payloads = body.payloads;
     let mut quarantines: Vec<Quarantine> = Vec::new();
 
@@ -529,11 +538,12 @@ pub async fn push(
             }
             prepared
         }
-        Forms::Texts(texts) => {
+        Forms::Texts => {
+            let texts = payloads.texts();
             let mut parsed = Vec::with_capacity(texts.len());
             // Parse every form on its own: one malformed form does not fail the others.
-            for (idx, raw) in texts.into_iter().enumerate() {
-                match serde_json::from_str::<FormSubmission<JsonObject<'_>>>(raw.get()) {
+            for (idx, &raw) in texts.iter().enumerate() {
+                match serde_json::from_str::<FormSubmission<JsonObject<'_>>>(raw) {
                     Ok(f) => {
                         let def = prep
                             .resolve(&f.questionnaire_code, f.questionnaire_version)
@@ -542,7 +552,7 @@ pub async fn push(
                     }
                     Err(e) => {
                         // Salvage what can be read, to file the payload under its id and round.
-                        let loose: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+                        let loose: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
                         let id = loose
                             .get("id")
                             .and_then(Value::as_str)
@@ -561,7 +571,7 @@ pub async fn push(
                                 "Phiếu không đúng cấu trúc của giao thức đồng bộ.",
                                 format!("The form does not have the sync protocol's shape: {e}"),
                             )],
-                            payload: raw.get().to_owned(),
+                            payload: raw.to_owned(),
                             hash: None,
                         });
                     }
