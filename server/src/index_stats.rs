@@ -209,6 +209,24 @@ impl PendingStats {
         self.change(layout, at).removed.add_digest(layout, form)
     }
 
+    /// Adds another transaction's changes to these, so that both are written together (each
+    /// village's row once). A village keeps the place it was first given.
+    pub fn merge(&mut self, other: PendingStats) -> Result<(), StatsError> {
+        for (cell, change) in other.cells {
+            match self.cells.entry(cell) {
+                std::collections::btree_map::Entry::Occupied(mut e) => {
+                    let mine = e.get_mut();
+                    mine.added.add(&change.added)?;
+                    mine.removed.add(&change.removed)?;
+                }
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(change);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Writes the changes inside the caller's transaction (see the module docs for the locking).
     /// Fails, so that the transaction rolls back, if a removal exceeds what was counted.
     pub async fn apply(self, txn: &impl ConnectionTrait, now: OffsetDateTime) -> Result<(), DbErr> {

@@ -2,14 +2,14 @@
 
 use std::{sync::Arc, time::Duration};
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbBackend};
 
 use crate::{
     auth::{password::Passwords, throttle::LoginThrottle, tokens::TokenKeys},
     index_stats::Layouts,
     reports::RoundStatsCache,
     settings::Settings,
-    sync::QuestionnaireCache,
+    sync::{QuestionnaireCache, Writer},
 };
 
 /// What handlers share: the database pool, the settings, the token keys, the password hasher and
@@ -32,12 +32,28 @@ pub struct AppState {
     pub layouts: Arc<Layouts>,
     /// Whole-round index stats last read, checked against the database before each use.
     pub round_stats: Arc<RoundStatsCache>,
+    /// On SQLite, the thread that writes pushes (see `sync::Writer`); `None` on PostgreSQL,
+    /// where each push writes in its own transaction.
+    pub writer: Option<Arc<Writer>>,
 }
 
 impl AppState {
     /// Builds the state around an open database.
     pub fn new(db: DatabaseConnection, settings: Settings, passwords: Passwords) -> AppState {
+        let writer = if db.get_database_backend() == DbBackend::Sqlite {
+            match Writer::spawn(db.clone()) {
+                Ok(w) => Some(Arc::new(w)),
+                Err(e) => {
+                    // Each push then takes SQLite's write lock on its own: slower, not wrong.
+                    tracing::warn!(error = %e, "could not start the SQLite writer thread");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         AppState {
+            writer,
             db,
             tokens: Arc::new(TokenKeys::new(&settings)),
             passwords,

@@ -465,6 +465,37 @@ pub fn assert_problem(status: u16, body: &serde_json::Value, want_status: u16, w
     assert!(body["detail"].is_string(), "detail; body: {body}");
 }
 
+/// Stored and recomputed index stats of a round, village by village, asserted equal; returns each
+/// village's `(commune/cluster key, forms)`.
+pub async fn stats_match(app: &TestApp, round: &str) -> Vec<(String, u32)> {
+    let s = &app.state;
+    let stored = sipas_server::index_stats::load(&s.db, &s.questionnaires, &s.layouts, round, None)
+        .await
+        .expect("load");
+    let recomputed = sipas_server::index_stats::compute_from_forms(
+        &s.db,
+        &s.questionnaires,
+        &s.layouts,
+        round,
+        None,
+    )
+    .await
+    .expect("recompute");
+    assert_eq!(stored.len(), recomputed.len(), "villages");
+    stored
+        .iter()
+        .zip(&recomputed)
+        .map(|(a, b)| {
+            assert_eq!(a.key, b.key);
+            assert_eq!(a.stats, b.stats, "stored stats of {:?} differ", a.key);
+            (
+                format!("{}/{}", a.key.stratum, a.key.cluster),
+                a.stats.n_forms(),
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::replace_db_name;

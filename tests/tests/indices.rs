@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use e2e::{TestApp, USER_PASSWORD, assert_problem, spawn_app};
+use e2e::{TestApp, USER_PASSWORD, assert_problem, spawn_app, stats_match};
 use schema::{
     Answers,
     sample::{complete_sipas_answers, sipas_answers_with_levels, sipas_answers_without_services},
@@ -1645,36 +1645,6 @@ async fn forms_stored_directly_are_counted() {
     assert_eq!(result["n_forms"], 3, "{result}");
     assert_eq!(result["estimates"]["n_clusters"], 1, "{result}");
     assert_eq!(result["withheld"], true, "{result}");
-}
-
-/// Stored and recomputed stats of a round, village by village: `(key, forms, counts equal)`.
-async fn stats_match(app: &TestApp, round: &str) -> Vec<(String, u32)> {
-    let s = &app.state;
-    let stored = sipas_server::index_stats::load(&s.db, &s.questionnaires, &s.layouts, round, None)
-        .await
-        .expect("load");
-    let recomputed = sipas_server::index_stats::compute_from_forms(
-        &s.db,
-        &s.questionnaires,
-        &s.layouts,
-        round,
-        None,
-    )
-    .await
-    .expect("recompute");
-    assert_eq!(stored.len(), recomputed.len(), "villages");
-    stored
-        .iter()
-        .zip(&recomputed)
-        .map(|(a, b)| {
-            assert_eq!(a.key, b.key);
-            assert_eq!(a.stats, b.stats, "stored stats of {:?} differ", a.key);
-            (
-                format!("{}/{}", a.key.stratum, a.key.cluster),
-                a.stats.n_forms(),
-            )
-        })
-        .collect()
 }
 
 /// A form rejected after acceptance (`forms::change_status`) leaves the indices in the same

@@ -873,3 +873,75 @@ async fn two_servers_on_one_database_store_each_form_once() {
     let _ = stop_tx.send(());
     let _ = handle.await;
 }
+
+/// Pushes arriving together (on SQLite, written by the writer thread in one transaction when they
+/// wait together) are each answered as if alone: a resend among them finds its forms held and
+/// answers `duplicate` without costing the others theirs, every form is stored once, the device
+/// is credited with every form sent, and the villages' index stats equal a recomputation from the
+/// stored forms.
+#[tokio::test]
+async fn pushes_arriving_together_are_each_stored_once_and_counted() {
+    use sea_orm::EntityTrait;
+    let (app, token) = with_enumerator().await;
+    let forms: Vec<FormSubmission> = (0..240)
+        .map(|i| {
+            let mut f = form();
+            f.units.village = format!("V{:02}", i / 30);
+            f
+        })
+        .collect();
+    // One push first: the two resends of it below meet held ids.
+    let first = push(&app, &token, &values(&forms[..20])).await;
+    assert!(first.results.iter().all(|r| r.outcome == Outcome::Accepted));
+    let mut bodies: Vec<Value> = forms[20..]
+        .chunks(20)
+        .map(|c| json!({ "forms": values(c) }))
+        .collect();
+    bodies.insert(3, json!({ "forms": values(&forms[..20]) }));
+    bodies.push(json!({ "forms": values(&forms[..20]) }));
+    let tasks: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let (client, url, token) = (
+                app.client.clone(),
+                app.url("/api/v1/sync/push"),
+                token.clone(),
+            );
+            tokio::spawn(async move {
+                let resp = client
+                    .post(url)
+                    .bearer_auth(token)
+                    .header(PROTOCOL_HEADER, "1")
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let (s, body) = e2e::read(resp).await;
+                assert_eq!(s, 200, "{body}");
+                serde_json::from_value::<PushResponse>(body).unwrap()
+            })
+        })
+        .collect();
+    let (mut accepted, mut duplicates) = (0, 0);
+    for t in tasks {
+        for r in t.await.unwrap().results {
+            match r.outcome {
+                Outcome::Accepted => accepted += 1,
+                Outcome::Duplicate => duplicates += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!((accepted, duplicates), (220, 40));
+    assert_eq!(form_count(&app).await, 240);
+    assert_eq!(quarantine_count(&app).await, 0);
+    let device = sipas_server::entities::device::Entity::find_by_id("device-lc-1".to_owned())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .expect("the device is registered");
+    assert_eq!((device.forms_pushed, device.forms_accepted), (280, 240));
+    let villages = e2e::stats_match(&app, &forms[0].round).await;
+    assert_eq!(villages.len(), 8, "{villages:?}");
+    assert!(villages.iter().all(|(_, n)| *n == 30), "{villages:?}");
+}

@@ -9,10 +9,16 @@
 //! `conflict`, a payload quarantined before its first outcome. If another push stores one of
 //! those ids in between, the insert is refused again and the push decided again. Several server
 //! processes may share one PostgreSQL.
+//!
+//! Each push's rows, index stats and device counters are written in one transaction. On SQLite,
+//! whose single write lock the pushes would otherwise queue for one by one, a writer thread
+//! stores the pushes that wait together in one transaction, and each answers only after it
+//! committed (see `writer`).
 
 pub mod changes;
 mod exchange;
 mod push;
+mod writer;
 
 use std::{
     collections::HashMap,
@@ -27,6 +33,7 @@ use crate::{error::ApiError, registry};
 
 pub use exchange::{handshake, pull, status};
 pub use push::push;
+pub use writer::Writer;
 
 /// Lowest protocol version this server accepts.
 pub fn min_version() -> u32 {

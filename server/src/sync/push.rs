@@ -9,8 +9,7 @@ use schema::{Questionnaire, json::JsonObject};
 use axum::http::HeaderMap;
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, SqlErr,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr,
     sea_query::{Expr, ExprTrait, PostgresQueryBuilder, Query, UnionType},
 };
 use serde_json::{Value, value::RawValue};
@@ -20,12 +19,14 @@ use uuid::Uuid;
 
 use crate::{
     auth::{AuthUser, policy},
-    entities::{device, form, quarantined_form, questionnaire_version, round},
+    entities::{form, quarantined_form, questionnaire_version, round},
     error::{ApiError, JsonBytes},
     index_stats::{COUNTED_STATUS, FormPlace, PendingStats},
     registry::STATUS_OPEN,
     state::AppState,
 };
+
+use super::writer::{DeviceCount, Write, WriteError, inserts, write_all};
 
 /// A form headed for the `forms` table.
 struct Accept<'a> {
@@ -53,6 +54,9 @@ enum Attempt {
     /// An attempt without the lookups (see [`store`]) met a form it would not accept: its outcome
     /// depends on whether the same payload was quarantined before. Nothing was written.
     Unsure,
+    /// The group of pushes it was written with failed (see [`super::writer`]); nothing was
+    /// written. It is tried again alone.
+    Regroup,
     /// Anything else: the push fails.
     Failed(ApiError),
 }
@@ -589,13 +593,14 @@ pub async fn push(
     // quarantined before is then needed), the push is decided again after looking its ids up,
     // and a held form answers `duplicate` or `conflict`. The database, not a lock in this
     // process, keeps every form once.
-    let mut look_up = false;
+    let mut mode = Mode::default();
     let mut races = 0;
     loop {
-        match store(state, user, n, &parsed, &quarantines, &payloads, look_up).await {
+        match store(state, user, n, &parsed, &quarantines, &payloads, mode).await {
             Ok(results) => return Ok(results),
-            Err(Attempt::Unsure) => look_up = true,
-            Err(Attempt::Raced) if !look_up => look_up = true,
+            Err(Attempt::Unsure) => mode.look_up = true,
+            Err(Attempt::Regroup) => mode.alone = true,
+            Err(Attempt::Raced) if !mode.look_up => mode.look_up = true,
             Err(Attempt::Raced) => {
                 races += 1;
                 if races == ATTEMPTS {
@@ -759,6 +764,16 @@ async fn registry(db: &sea_orm::DatabaseConnection) -> Result<Registry, DbErr> {
     Ok(out)
 }
 
+/// How [`store`] makes an attempt.
+#[derive(Clone, Copy, Default)]
+struct Mode {
+    /// Look the push's ids up first.
+    look_up: bool,
+    /// Have SQLite's writer thread write this push in a transaction of its own (see
+    /// [`super::writer`]).
+    alone: bool,
+}
+
 /// One attempt at deciding and storing a parsed push (see [`push`]). Without `look_up` the
 /// attempt assumes the server holds none of these ids, and goes on to store the push only if
 /// every form that parsed is accepted (malformed ones are quarantined either way: they have no
@@ -770,7 +785,7 @@ async fn store(
     parsed: &[Parsed],
     malformed: &[Quarantine],
     payloads: &Payloads<'_>,
-    look_up: bool,
+    mode: Mode,
 ) -> Result<Vec<FormResult>, Attempt> {
     let mut results: Vec<Option<FormResult>> = vec![None; n];
     let mut accepts: Vec<Accept<'_>> = Vec::new();
@@ -778,7 +793,7 @@ async fn store(
 
     // What the server already holds for these ids, and the rounds and questionnaire statuses:
     // independent reads, sent together (each on its own pooled connection).
-    let (held, registry) = if look_up {
+    let (held, registry) = if mode.look_up {
         let ids: Vec<Uuid> = parsed.iter().map(|p| p.f.id).collect();
         tokio::try_join!(held(&state.db, &ids), registry(&state.db))?
     } else {
@@ -918,7 +933,7 @@ async fn store(
         let (layout, (digest, encoded), version) = match verdict {
             Ok(accepted) => accepted,
             // Whether this payload was quarantined before is not known without the lookups.
-            Err(_) if !look_up => return Err(Attempt::Unsure),
+            Err(_) if !mode.look_up => return Err(Attempt::Unsure),
             Err((outcome, errors)) => {
                 if let Some((reason, errors)) = quarantined.get(&(f.id, hash.clone())) {
                     // Quarantined before: its first outcome again, and no second row.
@@ -988,8 +1003,9 @@ async fn store(
     // Rows in id order: two processes inserting overlapping batches take the unique-index locks in
     // the same order, so PostgreSQL cannot deadlock them against each other.
     accepts.sort_by_key(|a| a.id);
-    // Everything that needs no database is worked out before the transaction, so the locks it
-    // takes (SQLite's one write lock above all) are held for the statements only.
+    // Everything that needs no database, the statements included, is worked out before the
+    // transaction, so the locks it takes (SQLite's one write lock above all) are held for the
+    // statements only.
     let mut stats = PendingStats::default();
     for a in &accepts {
         let f = a.form;
@@ -1004,7 +1020,7 @@ async fn store(
             .add(a.stats.0, place, a.stats.1)
             .map_err(|e| ApiError::internal(format!("index stats of form {}: {e}", a.id)))?;
     }
-    let mut qrows: Vec<quarantined_form::ActiveModel> = quarantines
+    let quarantined: Vec<quarantined_form::ActiveModel> = quarantines
         .iter()
         .map(|q| quarantined_form::ActiveModel {
             form_id: Set(q.id),
@@ -1019,51 +1035,35 @@ async fn store(
             ..Default::default()
         })
         .collect();
-    // Rows moved out of the accepts, 200 per statement, without copying them.
-    let mut rows: Vec<form::ActiveModel> = Vec::with_capacity(accepts.len());
-    for a in &mut accepts {
-        rows.push(std::mem::take(&mut a.row));
+    let backend = state.db.get_database_backend();
+    let write = Write {
+        forms: accepts.len(),
+        // Moved out of the accepts, not copied.
+        rows: inserts(
+            backend,
+            accepts
+                .iter_mut()
+                .map(|a| std::mem::take(&mut a.row))
+                .collect(),
+        ),
+        quarantined: inserts(backend, quarantined),
+        stats,
+        device: user.device_id.as_ref().map(|id| DeviceCount {
+            id: id.clone(),
+            pushed: n as i64,
+            accepted: accepts.len() as i64,
+        }),
+        now,
+    };
+    match &state.writer {
+        Some(writer) => writer.write(write, mode.alone).await,
+        None => write_all(&state.db, vec![write]).await,
     }
-
-    // One transaction; its first statement writes, so SQLite takes the write lock up front.
-    let txn = state.db.begin().await?;
-    while !rows.is_empty() {
-        let rest = rows.split_off(rows.len().min(200));
-        let chunk = std::mem::replace(&mut rows, rest);
-        if let Err(e) = form::Entity::insert_many(chunk)
-            .exec_without_returning(&txn)
-            .await
-        {
-            let raced = matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)));
-            txn.rollback().await?;
-            return Err(if raced { Attempt::Raced } else { e.into() });
-        }
-    }
-    while !qrows.is_empty() {
-        let rest = qrows.split_off(qrows.len().min(200));
-        let chunk = std::mem::replace(&mut qrows, rest);
-        quarantined_form::Entity::insert_many(chunk)
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    stats.apply(&txn, now).await?;
-    if let Some(dev) = &user.device_id {
-        device::Entity::update_many()
-            .col_expr(device::Column::LastPushAt, Expr::value(now))
-            .col_expr(device::Column::LastSeenAt, Expr::value(now))
-            .col_expr(
-                device::Column::FormsPushed,
-                Expr::col(device::Column::FormsPushed).add(n as i64),
-            )
-            .col_expr(
-                device::Column::FormsAccepted,
-                Expr::col(device::Column::FormsAccepted).add(accepts.len() as i64),
-            )
-            .filter(device::Column::Id.eq(dev.clone()))
-            .exec(&txn)
-            .await?;
-    }
-    txn.commit().await?;
+    .map_err(|e| match e {
+        WriteError::Raced => Attempt::Raced,
+        WriteError::Regroup => Attempt::Regroup,
+        WriteError::Failed(e) => Attempt::Failed(e),
+    })?;
     for a in &accepts {
         results[a.idx] = Some(FormResult {
             id: Some(a.id),

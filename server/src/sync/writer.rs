@@ -1,0 +1,263 @@
+//! Storing a push's rows: one transaction per push on PostgreSQL, and on SQLite one writer thread
+//! that commits the pushes waiting together.
+//!
+//! SQLite has a single write lock. Pushes that each take it in turn spend most of their time
+//! waiting for it: a transaction that finds it taken sleeps in SQLite's busy handler (1 ms, then
+//! longer) while the lock may already stand free, and between its statements it waits for an
+//! async worker, busy preparing other pushes, to send the next one. Measured with 8 devices, a
+//! push's 100 forms held or waited for the lock about three times as long as a plain insert of
+//! them. Here the writer thread takes every push that is waiting and stores them all in one
+//! transaction: one commit, and each village's index stats read and written once.
+//!
+//! Every push still waits for the commit before it answers, so nothing is acknowledged before
+//! it is durable. If the group's transaction fails, nothing of it is kept, and each of its pushes
+//! is tried again alone ([`WriteError::Regroup`]): a form id already held (a resend), or one
+//! push's own database error, then reaches only the push it belongs to.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QueryTrait, SqlErr, Statement, TransactionTrait,
+    sea_query::{Expr, ExprTrait},
+};
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{entities::device, error::ApiError, index_stats::PendingStats};
+
+/// Rows per `INSERT` statement.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// The writer stops adding pushes to a group once it holds this many forms, so that no push
+/// waits behind an arbitrarily long transaction.
+const GROUP_FORMS: usize = 1_000;
+
+/// Pushes waiting for the writer before senders wait to hand theirs over.
+const QUEUE: usize = 256;
+
+/// What one push writes, all or nothing.
+///
+/// Its `INSERT` statements are built by the push, before it is handed over: building them from
+/// the rows is most of the work outside the database, and the pushes do it in parallel.
+pub(crate) struct Write {
+    /// Number of accepted forms.
+    pub forms: usize,
+    /// The accepted forms' `INSERT`s (see [`inserts`]).
+    pub rows: Vec<Statement>,
+    /// The quarantined payloads' `INSERT`s.
+    pub quarantined: Vec<Statement>,
+    /// What the accepted forms add to their villages' index stats.
+    pub stats: PendingStats,
+    /// The sending device's counters.
+    pub device: Option<DeviceCount>,
+    /// When the push was received.
+    pub now: OffsetDateTime,
+}
+
+/// What a push adds to its device's counters.
+pub(crate) struct DeviceCount {
+    /// Device id.
+    pub id: String,
+    /// Forms sent.
+    pub pushed: i64,
+    /// Forms accepted.
+    pub accepted: i64,
+}
+
+/// `INSERT` statements for `rows`, [`ROWS_PER_STATEMENT`] rows each.
+pub(crate) fn inserts<A: ActiveModelTrait>(backend: DbBackend, mut rows: Vec<A>) -> Vec<Statement> {
+    let mut out = Vec::with_capacity(rows.len().div_ceil(ROWS_PER_STATEMENT));
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(ROWS_PER_STATEMENT));
+        let chunk = std::mem::replace(&mut rows, rest);
+        out.push(A::Entity::insert_many(chunk).build(backend));
+    }
+    out
+}
+
+/// Why a write was not stored.
+pub(crate) enum WriteError {
+    /// A form id is held already (the unique index refused it). Nothing was written.
+    Raced,
+    /// The group this push was written with failed as a whole; nothing was written. Trying
+    /// again alone tells whether the cause was this push.
+    Regroup,
+    /// Anything else.
+    Failed(ApiError),
+}
+
+impl From<DbErr> for WriteError {
+    fn from(e: DbErr) -> Self {
+        WriteError::Failed(e.into())
+    }
+}
+
+/// Writes `writes` in one transaction: all of them, or none.
+pub(crate) async fn write_all(
+    db: &DatabaseConnection,
+    writes: Vec<Write>,
+) -> Result<(), WriteError> {
+    let mut rows: Vec<Statement> = Vec::new();
+    let mut quarantined: Vec<Statement> = Vec::new();
+    let mut stats = PendingStats::default();
+    let mut devices: Vec<DeviceCount> = Vec::new();
+    let mut now = None;
+    for w in writes {
+        rows.extend(w.rows);
+        quarantined.extend(w.quarantined);
+        if stats.is_empty() {
+            stats = w.stats;
+        } else {
+            stats
+                .merge(w.stats)
+                .map_err(|e| WriteError::Failed(ApiError::internal(format!("index stats: {e}"))))?;
+        }
+        if let Some(d) = w.device {
+            match devices.iter_mut().find(|x| x.id == d.id) {
+                Some(x) => {
+                    x.pushed += d.pushed;
+                    x.accepted += d.accepted;
+                }
+                None => devices.push(d),
+            }
+        }
+        now = Ord::max(now, Some(w.now));
+    }
+    let now = now.unwrap_or_else(OffsetDateTime::now_utc);
+
+    // Its first statement writes, so SQLite takes the write lock up front.
+    let txn = db.begin().await?;
+    for insert in rows {
+        if let Err(e) = txn.execute_raw(insert).await {
+            let raced = matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)));
+            txn.rollback().await?;
+            return Err(if raced { WriteError::Raced } else { e.into() });
+        }
+    }
+    for insert in quarantined {
+        txn.execute_raw(insert).await?;
+    }
+    stats.apply(&txn, now).await?;
+    for d in devices {
+        device::Entity::update_many()
+            .col_expr(device::Column::LastPushAt, Expr::value(now))
+            .col_expr(device::Column::LastSeenAt, Expr::value(now))
+            .col_expr(
+                device::Column::FormsPushed,
+                Expr::col(device::Column::FormsPushed).add(d.pushed),
+            )
+            .col_expr(
+                device::Column::FormsAccepted,
+                Expr::col(device::Column::FormsAccepted).add(d.accepted),
+            )
+            .filter(device::Column::Id.eq(d.id))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A push handed to the writer thread.
+struct Job {
+    write: Write,
+    /// Not to be grouped: tried again alone after its group failed.
+    alone: bool,
+    reply: oneshot::Sender<Result<(), WriteError>>,
+}
+
+/// The SQLite writer thread (see the module docs). It stops when the last handle is dropped.
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer thread on `db`, with its own single-threaded runtime: between two
+    /// statements of a transaction it waits for SQLite alone, never for a busy async worker.
+    pub fn spawn(db: DatabaseConnection) -> std::io::Result<Writer> {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("sipas-writer".into())
+            .spawn(move || runtime.block_on(run(db, queue)))?;
+        Ok(Writer { jobs })
+    }
+
+    /// Writes `write` (with the pushes waiting beside it, unless `alone`) and returns once it is
+    /// committed.
+    pub(crate) async fn write(&self, write: Write, alone: bool) -> Result<(), WriteError> {
+        let stopped = || {
+            WriteError::Failed(ApiError::internal(
+                "the SQLite writer thread has stopped".to_owned(),
+            ))
+        };
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job {
+                write,
+                alone,
+                reply,
+            })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// The writer thread's loop: takes the pushes waiting, up to [`GROUP_FORMS`] forms, and writes
+/// them in one transaction.
+async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
+    let mut next: Option<Job> = None;
+    loop {
+        let first = match next.take() {
+            Some(job) => job,
+            None => match queue.recv().await {
+                Some(job) => job,
+                None => return,
+            },
+        };
+        let mut forms = first.write.forms;
+        let mut group = vec![first];
+        while !group[0].alone && forms < GROUP_FORMS {
+            match queue.try_recv() {
+                Ok(job) if job.alone => {
+                    next = Some(job);
+                    break;
+                }
+                Ok(job) => {
+                    forms += job.write.forms;
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut replies = Vec::with_capacity(group.len());
+        let writes = group
+            .into_iter()
+            .map(|j| {
+                replies.push(j.reply);
+                j.write
+            })
+            .collect();
+        match write_all(&db, writes).await {
+            Ok(()) => {
+                for r in replies {
+                    let _ = r.send(Ok(()));
+                }
+            }
+            Err(e) if replies.len() == 1 => {
+                let _ = replies.pop().map(|r| r.send(Err(e)));
+            }
+            Err(_) => {
+                tracing::debug!(
+                    pushes = replies.len(),
+                    "a group of pushes failed; each is written again alone"
+                );
+                for r in replies {
+                    let _ = r.send(Err(WriteError::Regroup));
+                }
+            }
+        }
+    }
+}
