@@ -823,7 +823,8 @@ pub(crate) fn validate_core<'q>(
     mut input: impl FnMut(usize, &'q Question, &mut Vec<FieldError>) -> Parsed,
     errors: &mut Vec<FieldError>,
 ) -> ValidAnswers {
-    let mut entries: Vec<Entry> = Vec::new();
+    // At most one entry per question: one allocation, never grown.
+    let mut entries: Vec<Entry> = Vec::with_capacity(table.codes.len());
     // The entry of each code, at the code's first position.
     let mut slots: Vec<Option<u32>> = vec![None; table.codes.len()];
     let mut errored: Vec<&str> = Vec::new();

@@ -168,6 +168,8 @@ struct Job {
 /// The SQLite writer thread (see the module docs). It stops when the last handle is dropped.
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
+    /// For writing a push directly should the thread have stopped (it only would by a panic).
+    db: DatabaseConnection,
 }
 
 impl Writer {
@@ -178,30 +180,34 @@ impl Writer {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
+        let thread_db = db.clone();
         std::thread::Builder::new()
             .name("sipas-writer".into())
-            .spawn(move || runtime.block_on(run(db, queue)))?;
-        Ok(Writer { jobs })
+            .spawn(move || runtime.block_on(run(thread_db, queue)))?;
+        Ok(Writer { jobs, db })
     }
 
     /// Writes `write` (with the pushes waiting beside it, unless `alone`) and returns once it is
     /// committed.
     pub(crate) async fn write(&self, write: Write, alone: bool) -> Result<(), WriteError> {
-        let stopped = || {
-            WriteError::Failed(ApiError::internal(
-                "the SQLite writer thread has stopped".to_owned(),
-            ))
-        };
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job {
-                write,
-                alone,
-                reply,
-            })
-            .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        let job = Job {
+            write,
+            alone,
+            reply,
+        };
+        if let Err(refused) = self.jobs.send(job).await {
+            // The thread is gone: this push takes the write lock on its own, as without it.
+            tracing::error!("the SQLite writer thread has stopped; writing the push directly");
+            return write_all(&self.db, vec![refused.0.write]).await;
+        }
+        // No answer: the thread stopped while writing it, which may or may not have committed.
+        // The device is told to try again; a resend is then answered from what is stored.
+        answer.await.unwrap_or_else(|_| {
+            Err(WriteError::Failed(ApiError::internal(
+                "the SQLite writer thread stopped while writing a push".to_owned(),
+            )))
+        })
     }
 }
 
