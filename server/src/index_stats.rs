@@ -14,7 +14,7 @@
 //! taking the locks in key order prevents deadlocks between batches (see `write_cells`).
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, btree_map},
     sync::{Arc, RwLock},
 };
 
@@ -214,12 +214,12 @@ impl PendingStats {
     pub fn merge(&mut self, other: PendingStats) -> Result<(), StatsError> {
         for (cell, change) in other.cells {
             match self.cells.entry(cell) {
-                std::collections::btree_map::Entry::Occupied(mut e) => {
+                btree_map::Entry::Occupied(mut e) => {
                     let mine = e.get_mut();
                     mine.added.add(&change.added)?;
                     mine.removed.add(&change.removed)?;
                 }
-                std::collections::btree_map::Entry::Vacant(e) => {
+                btree_map::Entry::Vacant(e) => {
                     e.insert(change);
                 }
             }
@@ -700,6 +700,44 @@ pub async fn rebuild(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Merging the changes of two transactions gives the changes of one that counted every form:
+    /// shared villages add up, and a village keeps the place it was first given.
+    #[test]
+    fn merged_changes_equal_the_changes_counted_together() {
+        let q = schema::builtin::sipas();
+        let layout = Arc::new(StatsLayout::new(q));
+        let form = schema::validate(q, &schema::sample::complete_sipas_answers()).unwrap();
+        let digest = FormDigest::of(&layout, &form);
+        let at = |village| FormPlace {
+            round: "r",
+            province: "12",
+            district: None,
+            commune: "c1",
+            village,
+        };
+        let (mut a, mut b, mut both) = (
+            PendingStats::default(),
+            PendingStats::default(),
+            PendingStats::default(),
+        );
+        a.add(&layout, at("Bản 1"), &digest).unwrap();
+        a.add(&layout, at("Bản 2"), &digest).unwrap();
+        b.add(&layout, at("ban 1"), &digest).unwrap();
+        for village in ["Bản 1", "Bản 2", "ban 1"] {
+            both.add(&layout, at(village), &digest).unwrap();
+        }
+        a.merge(b).unwrap();
+        a.merge(PendingStats::default()).unwrap();
+        assert_eq!(a.cells.len(), 2);
+        for ((cell, mine), (other, want)) in a.cells.iter().zip(&both.cells) {
+            assert_eq!(cell, other);
+            assert_eq!(mine.place, want.place);
+            assert_eq!(mine.added, want.added);
+            assert_eq!(mine.removed, want.removed);
+        }
+        assert_eq!(a.cells.values().map(|c| c.added.n_forms()).sum::<u32>(), 3);
+    }
 
     #[test]
     fn counts_round_trip_through_their_stored_form() {

@@ -13,7 +13,8 @@ use crate::{
 };
 
 /// What handlers share: the database pool, the settings, the token keys, the password hasher and
-/// the login throttle. Cheap to clone; keys live here, never in globals.
+/// the login throttle, caches, and on SQLite the push writer thread. Cheap to clone; keys live
+/// here, never in globals.
 #[derive(Clone)]
 pub struct AppState {
     /// The connection pool.
@@ -33,7 +34,8 @@ pub struct AppState {
     /// Whole-round index stats last read, checked against the database before each use.
     pub round_stats: Arc<RoundStatsCache>,
     /// On SQLite, the thread that writes pushes (see `sync::Writer`); `None` on PostgreSQL,
-    /// where each push writes in its own transaction.
+    /// where each push writes in its own transaction, and on SQLite if the thread could not be
+    /// started (each push then takes the write lock on its own).
     pub writer: Option<Arc<Writer>>,
 }
 

@@ -1037,7 +1037,7 @@ async fn store(
         .collect();
     let backend = state.db.get_database_backend();
     let write = Write {
-        forms: accepts.len(),
+        rows_count: accepts.len() + quarantined.len(),
         // Moved out of the accepts, not copied.
         rows: inserts(
             backend,
@@ -1052,12 +1052,15 @@ async fn store(
             id: id.clone(),
             pushed: n as i64,
             accepted: accepts.len() as i64,
+            at: now,
         }),
         now,
     };
     match &state.writer {
         Some(writer) => writer.write(write, mode.alone).await,
-        None => write_all(&state.db, vec![write]).await,
+        None => write_all(&state.db, vec![write])
+            .await
+            .map_err(WriteError::from),
     }
     .map_err(|e| match e {
         WriteError::Raced => Attempt::Raced,

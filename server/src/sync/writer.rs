@@ -10,9 +10,10 @@
 //! transaction: one commit, and each village's index stats read and written once.
 //!
 //! Every push still waits for the commit before it answers, so nothing is acknowledged before
-//! it is durable. If the group's transaction fails, nothing of it is kept, and each of its pushes
-//! is tried again alone ([`WriteError::Regroup`]): a form id already held (a resend), or one
-//! push's own database error, then reaches only the push it belongs to.
+//! it is durable. If the group's transaction fails, nothing of it is kept. When one push can have
+//! caused it (a form id already held, a resend; another constraint; its index stats), each push
+//! of the group is tried again alone ([`WriteError::Regroup`]), so the cause reaches only the
+//! push it belongs to. Any other failure (a busy or broken database) is every push's answer.
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
@@ -27,9 +28,9 @@ use crate::{entities::device, error::ApiError, index_stats::PendingStats};
 /// Rows per `INSERT` statement.
 const ROWS_PER_STATEMENT: usize = 200;
 
-/// The writer stops adding pushes to a group once it holds this many forms, so that no push
-/// waits behind an arbitrarily long transaction.
-const GROUP_FORMS: usize = 1_000;
+/// The writer stops adding pushes to a group once it holds this many rows (forms and quarantined
+/// payloads), so that no push waits behind an arbitrarily long transaction.
+const GROUP_ROWS: usize = 1_000;
 
 /// Pushes waiting for the writer before senders wait to hand theirs over.
 const QUEUE: usize = 256;
@@ -39,8 +40,8 @@ const QUEUE: usize = 256;
 /// Its `INSERT` statements are built by the push, before it is handed over: building them from
 /// the rows is most of the work outside the database, and the pushes do it in parallel.
 pub(crate) struct Write {
-    /// Number of accepted forms.
-    pub forms: usize,
+    /// Number of rows: accepted forms and quarantined payloads.
+    pub rows_count: usize,
     /// The accepted forms' `INSERT`s (see [`inserts`]).
     pub rows: Vec<Statement>,
     /// The quarantined payloads' `INSERT`s.
@@ -49,7 +50,7 @@ pub(crate) struct Write {
     pub stats: PendingStats,
     /// The sending device's counters.
     pub device: Option<DeviceCount>,
-    /// When the push was received.
+    /// When this attempt at the push was decided: the stats rows' update time.
     pub now: OffsetDateTime,
 }
 
@@ -61,6 +62,8 @@ pub(crate) struct DeviceCount {
     pub pushed: i64,
     /// Forms accepted.
     pub accepted: i64,
+    /// When the push was decided: the device's last push and last contact.
+    pub at: OffsetDateTime,
 }
 
 /// `INSERT` statements for `rows`, [`ROWS_PER_STATEMENT`] rows each.
@@ -85,17 +88,43 @@ pub(crate) enum WriteError {
     Failed(ApiError),
 }
 
-impl From<DbErr> for WriteError {
+/// Why [`write_all`] wrote nothing.
+pub(crate) enum Failure {
+    /// A form id is held already.
+    Raced,
+    /// Something one of the writes can have caused: a constraint other than the form id, or
+    /// the index stats (an overflow).
+    Content(ApiError),
+    /// Anything else: the database is busy, unreachable or broken.
+    Database(DbErr),
+}
+
+impl From<DbErr> for Failure {
     fn from(e: DbErr) -> Self {
-        WriteError::Failed(e.into())
+        match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => Failure::Raced,
+            Some(_) => Failure::Content(e.into()),
+            None => Failure::Database(e),
+        }
+    }
+}
+
+impl From<Failure> for WriteError {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Raced => WriteError::Raced,
+            Failure::Content(e) => WriteError::Failed(e),
+            Failure::Database(e) => WriteError::Failed(e.into()),
+        }
     }
 }
 
 /// Writes `writes` in one transaction: all of them, or none.
-pub(crate) async fn write_all(
-    db: &DatabaseConnection,
-    writes: Vec<Write>,
-) -> Result<(), WriteError> {
+///
+/// On PostgreSQL, call it with one write: a push's rows come in id order, so that two processes
+/// inserting overlapping pushes take the unique-index locks in the same order; rows of several
+/// pushes would not be.
+pub(crate) async fn write_all(db: &DatabaseConnection, writes: Vec<Write>) -> Result<(), Failure> {
     let mut rows: Vec<Statement> = Vec::new();
     let mut quarantined: Vec<Statement> = Vec::new();
     let mut stats = PendingStats::default();
@@ -104,18 +133,15 @@ pub(crate) async fn write_all(
     for w in writes {
         rows.extend(w.rows);
         quarantined.extend(w.quarantined);
-        if stats.is_empty() {
-            stats = w.stats;
-        } else {
-            stats
-                .merge(w.stats)
-                .map_err(|e| WriteError::Failed(ApiError::internal(format!("index stats: {e}"))))?;
-        }
+        stats
+            .merge(w.stats)
+            .map_err(|e| Failure::Content(ApiError::internal(format!("index stats: {e}"))))?;
         if let Some(d) = w.device {
             match devices.iter_mut().find(|x| x.id == d.id) {
                 Some(x) => {
                     x.pushed += d.pushed;
                     x.accepted += d.accepted;
+                    x.at = Ord::max(x.at, d.at);
                 }
                 None => devices.push(d),
             }
@@ -126,21 +152,17 @@ pub(crate) async fn write_all(
 
     // Its first statement writes, so SQLite takes the write lock up front.
     let txn = db.begin().await?;
-    for insert in rows {
+    for insert in rows.into_iter().chain(quarantined) {
         if let Err(e) = txn.execute_raw(insert).await {
-            let raced = matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)));
             txn.rollback().await?;
-            return Err(if raced { WriteError::Raced } else { e.into() });
+            return Err(e.into());
         }
-    }
-    for insert in quarantined {
-        txn.execute_raw(insert).await?;
     }
     stats.apply(&txn, now).await?;
     for d in devices {
         device::Entity::update_many()
-            .col_expr(device::Column::LastPushAt, Expr::value(now))
-            .col_expr(device::Column::LastSeenAt, Expr::value(now))
+            .col_expr(device::Column::LastPushAt, Expr::value(d.at))
+            .col_expr(device::Column::LastSeenAt, Expr::value(d.at))
             .col_expr(
                 device::Column::FormsPushed,
                 Expr::col(device::Column::FormsPushed).add(d.pushed),
@@ -165,7 +187,9 @@ struct Job {
     reply: oneshot::Sender<Result<(), WriteError>>,
 }
 
-/// The SQLite writer thread (see the module docs). It stops when the last handle is dropped.
+/// The SQLite writer thread: pushes hand it their rows, and it writes the pushes waiting together
+/// in one transaction, answering each after the commit (SQLite has one write lock, which pushes
+/// would otherwise queue for one by one). It stops when the last handle is dropped.
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
     /// For writing a push directly should the thread have stopped (it only would by a panic).
@@ -177,13 +201,20 @@ impl Writer {
     /// statements of a transaction it waits for SQLite alone, never for a busy async worker.
     pub fn spawn(db: DatabaseConnection) -> std::io::Result<Writer> {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
         let thread_db = db.clone();
         std::thread::Builder::new()
             .name("sipas-writer".into())
-            .spawn(move || runtime.block_on(run(thread_db, queue)))?;
+            .spawn(move || {
+                // Built here, not by the caller: a runtime must not be dropped inside another.
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(run(thread_db, queue)),
+                    // The queue is dropped with this thread: pushes are written directly.
+                    Err(e) => tracing::error!(error = %e, "could not start the SQLite writer"),
+                }
+            })?;
         Ok(Writer { jobs, db })
     }
 
@@ -199,7 +230,9 @@ impl Writer {
         if let Err(refused) = self.jobs.send(job).await {
             // The thread is gone: this push takes the write lock on its own, as without it.
             tracing::error!("the SQLite writer thread has stopped; writing the push directly");
-            return write_all(&self.db, vec![refused.0.write]).await;
+            return write_all(&self.db, vec![refused.0.write])
+                .await
+                .map_err(WriteError::from);
         }
         // No answer: the thread stopped while writing it, which may or may not have committed.
         // The device is told to try again; a resend is then answered from what is stored.
@@ -211,7 +244,7 @@ impl Writer {
     }
 }
 
-/// The writer thread's loop: takes the pushes waiting, up to [`GROUP_FORMS`] forms, and writes
+/// The writer thread's loop: takes the pushes waiting, up to [`GROUP_ROWS`] rows, and writes
 /// them in one transaction.
 async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
     let mut next: Option<Job> = None;
@@ -223,43 +256,46 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
                 None => return,
             },
         };
-        let mut forms = first.write.forms;
+        let mut rows = first.write.rows_count;
         let mut group = vec![first];
-        while !group[0].alone && forms < GROUP_FORMS {
+        while !group[0].alone && rows < GROUP_ROWS {
             match queue.try_recv() {
                 Ok(job) if job.alone => {
                     next = Some(job);
                     break;
                 }
                 Ok(job) => {
-                    forms += job.write.forms;
+                    rows += job.write.rows_count;
                     group.push(job);
                 }
                 Err(_) => break,
             }
         }
-        let mut replies = Vec::with_capacity(group.len());
-        let writes = group
-            .into_iter()
-            .map(|j| {
-                replies.push(j.reply);
-                j.write
-            })
-            .collect();
+        let (writes, mut replies): (Vec<Write>, Vec<_>) =
+            group.into_iter().map(|j| (j.write, j.reply)).unzip();
         match write_all(&db, writes).await {
             Ok(()) => {
                 for r in replies {
                     let _ = r.send(Ok(()));
                 }
             }
-            Err(e) if replies.len() == 1 => {
-                let _ = replies.pop().map(|r| r.send(Err(e)));
+            Err(failure) if replies.len() == 1 => {
+                if let Some(r) = replies.pop() {
+                    let _ = r.send(Err(failure.into()));
+                }
             }
-            Err(_) => {
-                tracing::debug!(
-                    pushes = replies.len(),
-                    "a group of pushes failed; each is written again alone"
-                );
+            Err(Failure::Database(e)) => {
+                tracing::error!(pushes = replies.len(), error = %e, "writing a group of pushes failed");
+                for r in replies {
+                    let _ = r.send(Err(WriteError::Failed(ApiError::internal(format!(
+                        "writing a group of pushes: {e}"
+                    )))));
+                }
+            }
+            Err(failure) => {
+                if let Failure::Content(e) = &failure {
+                    tracing::warn!(error = ?e, "a group of pushes was refused; each is written again alone");
+                }
                 for r in replies {
                     let _ = r.send(Err(WriteError::Regroup));
                 }
