@@ -487,6 +487,8 @@ pub async fn stats_match(app: &TestApp, round: &str) -> Vec<(String, u32)> {
         .zip(&recomputed)
         .map(|(a, b)| {
             assert_eq!(a.key, b.key);
+            assert_eq!(a.place, b.place, "{:?}", a.key);
+            assert_eq!(a.questionnaire, b.questionnaire, "{:?}", a.key);
             assert_eq!(a.stats, b.stats, "stored stats of {:?} differ", a.key);
             (
                 format!("{}/{}", a.key.stratum, a.key.cluster),

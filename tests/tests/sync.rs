@@ -103,6 +103,21 @@ async fn push(app: &TestApp, token: &str, forms: &[Value]) -> PushResponse {
     serde_json::from_value(body).unwrap()
 }
 
+/// A push body sent to `url` from a task of its own (owned arguments); asserts 200.
+async fn push_to(client: reqwest::Client, url: String, token: String, body: Value) -> PushResponse {
+    let resp = client
+        .post(url)
+        .bearer_auth(token)
+        .header(PROTOCOL_HEADER, "1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let (s, body) = e2e::read(resp).await;
+    assert_eq!(s, 200, "{body}");
+    serde_json::from_value(body).unwrap()
+}
+
 fn values(forms: &[FormSubmission]) -> Vec<Value> {
     forms
         .iter()
@@ -838,20 +853,13 @@ async fn two_servers_on_one_database_store_each_form_once() {
                 other_url.clone()
             };
             let body = json!({ "forms": values(chunk) });
-            let (client, token) = (client.clone(), token.clone());
-            tasks.push(tokio::spawn(async move {
-                let resp = client
-                    .post(format!("{base}/api/v1/sync/push"))
-                    .bearer_auth(token)
-                    .header(PROTOCOL_HEADER, "1")
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                let (s, body) = e2e::read(resp).await;
-                assert_eq!(s, 200, "{body}");
-                serde_json::from_value::<PushResponse>(body).unwrap()
-            }));
+            let url = format!("{base}/api/v1/sync/push");
+            tasks.push(tokio::spawn(push_to(
+                client.clone(),
+                url,
+                token.clone(),
+                body,
+            )));
         }
     }
     let mut accepted = 0;
@@ -902,24 +910,8 @@ async fn pushes_arriving_together_are_each_stored_once_and_counted() {
     let tasks: Vec<_> = bodies
         .into_iter()
         .map(|body| {
-            let (client, url, token) = (
-                app.client.clone(),
-                app.url("/api/v1/sync/push"),
-                token.clone(),
-            );
-            tokio::spawn(async move {
-                let resp = client
-                    .post(url)
-                    .bearer_auth(token)
-                    .header(PROTOCOL_HEADER, "1")
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                let (s, body) = e2e::read(resp).await;
-                assert_eq!(s, 200, "{body}");
-                serde_json::from_value::<PushResponse>(body).unwrap()
-            })
+            let url = app.url("/api/v1/sync/push");
+            tokio::spawn(push_to(app.client.clone(), url, token.clone(), body))
         })
         .collect();
     let (mut accepted, mut duplicates) = (0, 0);
