@@ -26,9 +26,9 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
         .acquire_timeout(Duration::from_secs(settings.database_acquire_timeout_secs))
         // A push takes a pooled connection three times or more (sign-in check, registry read, the
         // transaction, which on SQLite the writer thread takes for the pushes it groups, and the
-        // lookups when it is decided again); pinging each one on every
-        // checkout doubled those round trips. Only a connection idle long enough to have been
-        // dropped by the server or a firewall is checked first.
+        // lookups when it is decided again); pinging each one on every checkout doubled those
+        // round trips. Only a connection idle long enough to have been dropped by the server or a
+        // firewall is checked first.
         .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false);
     let synchronous = SqliteSynchronous::from_str(&settings.sqlite_synchronous)

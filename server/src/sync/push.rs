@@ -9,7 +9,7 @@ use schema::{Questionnaire, json::JsonObject};
 use axum::http::HeaderMap;
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, SqlErr,
     sea_query::{Expr, ExprTrait, PostgresQueryBuilder, Query, UnionType},
 };
 use serde_json::{Value, value::RawValue};
@@ -1052,7 +1052,6 @@ async fn store(
             id: id.clone(),
             pushed: n as i64,
             accepted: accepts.len() as i64,
-            at: now,
         }),
         now,
     };
@@ -1060,12 +1059,14 @@ async fn store(
         Some(writer) => writer.write(write, mode.alone).await,
         None => write_all(&state.db, vec![write])
             .await
-            .map_err(WriteError::from),
+            .map_err(WriteError::Db),
     }
     .map_err(|e| match e {
-        WriteError::Raced => Attempt::Raced,
         WriteError::Regroup => Attempt::Regroup,
-        WriteError::Failed(e) => Attempt::Failed(e),
+        WriteError::Db(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Attempt::Raced
+        }
+        WriteError::Db(e) => Attempt::Failed(e.into()),
     })?;
     for a in &accepts {
         results[a.idx] = Some(FormResult {

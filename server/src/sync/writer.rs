@@ -11,19 +11,19 @@
 //!
 //! Every push still waits for the commit before it answers, so nothing is acknowledged before
 //! it is durable. If the group's transaction fails, nothing of it is kept. When one push can have
-//! caused it (a form id already held, a resend; another constraint; its index stats), each push
-//! of the group is tried again alone ([`WriteError::Regroup`]), so the cause reaches only the
-//! push it belongs to. Any other failure (a busy or broken database) is every push's answer.
+//! caused it (a constraint: a form id already held, a resend), each push of the group is tried
+//! again alone ([`WriteError::Regroup`]), so the cause reaches only the push it belongs to. Any
+//! other failure (a busy or broken database) is every push's answer.
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryTrait, SqlErr, Statement, TransactionTrait,
+    EntityTrait, QueryFilter, QueryTrait, Statement, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{entities::device, error::ApiError, index_stats::PendingStats};
+use crate::{entities::device, index_stats::PendingStats};
 
 /// Rows per `INSERT` statement.
 const ROWS_PER_STATEMENT: usize = 200;
@@ -50,7 +50,8 @@ pub(crate) struct Write {
     pub stats: PendingStats,
     /// The sending device's counters.
     pub device: Option<DeviceCount>,
-    /// When this attempt at the push was decided: the stats rows' update time.
+    /// When this attempt at the push was decided: the device's last push and the stats rows'
+    /// update time.
     pub now: OffsetDateTime,
 }
 
@@ -62,8 +63,6 @@ pub(crate) struct DeviceCount {
     pub pushed: i64,
     /// Forms accepted.
     pub accepted: i64,
-    /// When the push was decided: the device's last push and last contact.
-    pub at: OffsetDateTime,
 }
 
 /// `INSERT` statements for `rows`, [`ROWS_PER_STATEMENT`] rows each.
@@ -77,46 +76,13 @@ pub(crate) fn inserts<A: ActiveModelTrait>(backend: DbBackend, mut rows: Vec<A>)
     out
 }
 
-/// Why a write was not stored.
+/// Why a write handed to the [`Writer`] was not stored. Nothing of it was written.
 pub(crate) enum WriteError {
-    /// A form id is held already (the unique index refused it). Nothing was written.
-    Raced,
-    /// The group this push was written with failed as a whole; nothing was written. Trying
-    /// again alone tells whether the cause was this push.
+    /// The group this push was written with was refused by a constraint; trying again alone
+    /// tells whether the cause was this push.
     Regroup,
-    /// Anything else.
-    Failed(ApiError),
-}
-
-/// Why [`write_all`] wrote nothing.
-pub(crate) enum Failure {
-    /// A form id is held already.
-    Raced,
-    /// Something one of the writes can have caused: a constraint other than the form id, or
-    /// the index stats (an overflow).
-    Content(ApiError),
-    /// Anything else: the database is busy, unreachable or broken.
-    Database(DbErr),
-}
-
-impl From<DbErr> for Failure {
-    fn from(e: DbErr) -> Self {
-        match e.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => Failure::Raced,
-            Some(_) => Failure::Content(e.into()),
-            None => Failure::Database(e),
-        }
-    }
-}
-
-impl From<Failure> for WriteError {
-    fn from(f: Failure) -> Self {
-        match f {
-            Failure::Raced => WriteError::Raced,
-            Failure::Content(e) => WriteError::Failed(e),
-            Failure::Database(e) => WriteError::Failed(e.into()),
-        }
-    }
+    /// The database refused this push, or failed.
+    Db(DbErr),
 }
 
 /// Writes `writes` in one transaction: all of them, or none.
@@ -124,26 +90,27 @@ impl From<Failure> for WriteError {
 /// On PostgreSQL, call it with one write: a push's rows come in id order, so that two processes
 /// inserting overlapping pushes take the unique-index locks in the same order; rows of several
 /// pushes would not be.
-pub(crate) async fn write_all(db: &DatabaseConnection, writes: Vec<Write>) -> Result<(), Failure> {
+pub(crate) async fn write_all(db: &DatabaseConnection, writes: Vec<Write>) -> Result<(), DbErr> {
     let mut rows: Vec<Statement> = Vec::new();
     let mut quarantined: Vec<Statement> = Vec::new();
     let mut stats = PendingStats::default();
-    let mut devices: Vec<DeviceCount> = Vec::new();
+    // Each device's counters, with its latest push's time.
+    let mut devices: Vec<(DeviceCount, OffsetDateTime)> = Vec::new();
     let mut now = None;
     for w in writes {
         rows.extend(w.rows);
         quarantined.extend(w.quarantined);
         stats
             .merge(w.stats)
-            .map_err(|e| Failure::Content(ApiError::internal(format!("index stats: {e}"))))?;
+            .map_err(|e| DbErr::Custom(format!("index stats: {e}")))?;
         if let Some(d) = w.device {
-            match devices.iter_mut().find(|x| x.id == d.id) {
-                Some(x) => {
+            match devices.iter_mut().find(|(x, _)| x.id == d.id) {
+                Some((x, at)) => {
                     x.pushed += d.pushed;
                     x.accepted += d.accepted;
-                    x.at = Ord::max(x.at, d.at);
+                    *at = Ord::max(*at, w.now);
                 }
-                None => devices.push(d),
+                None => devices.push((d, w.now)),
             }
         }
         now = Ord::max(now, Some(w.now));
@@ -155,14 +122,14 @@ pub(crate) async fn write_all(db: &DatabaseConnection, writes: Vec<Write>) -> Re
     for insert in rows.into_iter().chain(quarantined) {
         if let Err(e) = txn.execute_raw(insert).await {
             txn.rollback().await?;
-            return Err(e.into());
+            return Err(e);
         }
     }
     stats.apply(&txn, now).await?;
-    for d in devices {
+    for (d, at) in devices {
         device::Entity::update_many()
-            .col_expr(device::Column::LastPushAt, Expr::value(d.at))
-            .col_expr(device::Column::LastSeenAt, Expr::value(d.at))
+            .col_expr(device::Column::LastPushAt, Expr::value(at))
+            .col_expr(device::Column::LastSeenAt, Expr::value(at))
             .col_expr(
                 device::Column::FormsPushed,
                 Expr::col(device::Column::FormsPushed).add(d.pushed),
@@ -232,12 +199,12 @@ impl Writer {
             tracing::error!("the SQLite writer thread has stopped; writing the push directly");
             return write_all(&self.db, vec![refused.0.write])
                 .await
-                .map_err(WriteError::from);
+                .map_err(WriteError::Db);
         }
         // No answer: the thread stopped while writing it, which may or may not have committed.
         // The device is told to try again; a resend is then answered from what is stored.
         answer.await.unwrap_or_else(|_| {
-            Err(WriteError::Failed(ApiError::internal(
+            Err(WriteError::Db(DbErr::Custom(
                 "the SQLite writer thread stopped while writing a push".to_owned(),
             )))
         })
@@ -279,25 +246,23 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
                     let _ = r.send(Ok(()));
                 }
             }
-            Err(failure) if replies.len() == 1 => {
+            Err(e) if replies.len() == 1 => {
                 if let Some(r) = replies.pop() {
-                    let _ = r.send(Err(failure.into()));
+                    let _ = r.send(Err(WriteError::Db(e)));
                 }
             }
-            Err(Failure::Database(e)) => {
-                tracing::error!(pushes = replies.len(), error = %e, "writing a group of pushes failed");
-                for r in replies {
-                    let _ = r.send(Err(WriteError::Failed(ApiError::internal(format!(
-                        "writing a group of pushes: {e}"
-                    )))));
-                }
-            }
-            Err(failure) => {
-                if let Failure::Content(e) = &failure {
-                    tracing::warn!(error = ?e, "a group of pushes was refused; each is written again alone");
-                }
+            Err(e) if e.sql_err().is_some() => {
+                tracing::debug!(error = %e, "a group of pushes was refused; each is written again alone");
                 for r in replies {
                     let _ = r.send(Err(WriteError::Regroup));
+                }
+            }
+            Err(e) => {
+                tracing::error!(pushes = replies.len(), error = %e, "writing a group of pushes failed");
+                for r in replies {
+                    let _ = r.send(Err(WriteError::Db(DbErr::Custom(format!(
+                        "writing a group of pushes: {e}"
+                    )))));
                 }
             }
         }
