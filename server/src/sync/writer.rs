@@ -16,8 +16,9 @@
 //! other failure (a busy or broken database) is every push's answer.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryTrait, Statement, TransactionTrait,
+    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
+    DbErr, EntityName, EntityTrait, IdenStatic, Iterable, QueryFilter, QueryTrait, Statement,
+    TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use time::OffsetDateTime;
@@ -66,14 +67,89 @@ pub(crate) struct DeviceCount {
 }
 
 /// `INSERT` statements for `rows`, [`ROWS_PER_STATEMENT`] rows each.
+///
+/// The statement is the one sea-orm's `insert_many(rows).build(backend)` makes (the tests compare
+/// them), but the values are moved out of the rows: sea-orm copies every value twice on the way
+/// (into its query, then into the statement), and for a push of 100 forms that building was 8%
+/// of the server process's CPU (perf, PostgreSQL, 8 devices). Rows whose set columns differ, a
+/// column that needs a cast, or a backend other than SQLite and PostgreSQL go through sea-orm.
 pub(crate) fn inserts<A: ActiveModelTrait>(backend: DbBackend, mut rows: Vec<A>) -> Vec<Statement> {
     let mut out = Vec::with_capacity(rows.len().div_ceil(ROWS_PER_STATEMENT));
     while !rows.is_empty() {
         let rest = rows.split_off(rows.len().min(ROWS_PER_STATEMENT));
         let chunk = std::mem::replace(&mut rows, rest);
-        out.push(A::Entity::insert_many(chunk).build(backend));
+        out.push(insert(backend, chunk));
     }
     out
+}
+
+/// One `INSERT` of `rows` (not empty): see [`inserts`].
+fn insert<A: ActiveModelTrait>(backend: DbBackend, mut rows: Vec<A>) -> Statement {
+    let set = |row: &A| -> Vec<bool> {
+        <A::Entity as EntityTrait>::Column::iter()
+            .map(|c| !row.is_not_set(c))
+            .collect()
+    };
+    let first = set(&rows[0]);
+    let columns: Vec<<A::Entity as EntityTrait>::Column> =
+        <A::Entity as EntityTrait>::Column::iter()
+            .zip(&first)
+            .filter_map(|(c, &s)| s.then_some(c))
+            .collect();
+    let plain = matches!(backend, DbBackend::Postgres | DbBackend::Sqlite)
+        && !columns.is_empty()
+        && columns
+            .iter()
+            .all(|c| c.save_as(Expr::value(0)) == Expr::value(0))
+        && rows[1..].iter().all(|r| set(r) == first);
+    if !plain {
+        return A::Entity::insert_many(rows).build(backend);
+    }
+    let entity = A::Entity::default();
+    let mut sql = String::with_capacity(64 + columns.len() * (24 + rows.len() * 7));
+    sql.push_str("INSERT INTO ");
+    if let Some(schema) = entity.schema_name() {
+        quoted(schema, &mut sql);
+        sql.push('.');
+    }
+    quoted(entity.table_name(), &mut sql);
+    sql.push_str(" (");
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        quoted(c.as_str(), &mut sql);
+    }
+    sql.push_str(") VALUES ");
+    let mut values = Vec::with_capacity(rows.len() * columns.len());
+    for (r, row) in rows.iter_mut().enumerate() {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for (i, &c) in columns.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            match row.take(c) {
+                ActiveValue::Set(v) | ActiveValue::Unchanged(v) => values.push(v),
+                // Checked above: every row sets these columns.
+                ActiveValue::NotSet => unreachable!("a row without a column the first row sets"),
+            }
+            if backend == DbBackend::Postgres {
+                sql.push('$');
+                sql.push_str(itoa::Buffer::new().format(values.len()));
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
+    }
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Appends `name` as a quoted identifier, as sea-query quotes it for SQLite and PostgreSQL.
+fn quoted(name: &str, sql: &mut String) {
+    sql.push('"');
+    sql.push_str(&name.replace('"', "\"\""));
+    sql.push('"');
 }
 
 /// Why a write handed to the [`Writer`] was not stored. Nothing of it was written.
@@ -266,5 +342,91 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{DbBackend, EntityTrait, QueryTrait, Set};
+    use uuid::Uuid;
+
+    use super::inserts;
+    use crate::entities::{form, quarantined_form};
+
+    fn form_row(i: u8, district: Option<&str>) -> form::ActiveModel {
+        let at = time::macros::datetime!(2025-09-01 08:00 +7);
+        form::ActiveModel {
+            id: Set(Uuid::from_bytes([i; 16])),
+            round_code: Set("sipas-2025".into()),
+            questionnaire_code: Set("sipas".into()),
+            questionnaire_version: Set(1),
+            province_code: Set("12".into()),
+            district_code: Set(district.map(Into::into)),
+            commune_code: Set("03388".into()),
+            village_code: Set(format!("V{i}")),
+            household_ref: Set(format!("HH-\"{i}")),
+            status: Set("accepted".into()),
+            revision: Set(1),
+            content_hash: Set("ab".repeat(32)),
+            device_id: Set(None),
+            submitted_by: Set(Some(7)),
+            started_at: Set(Some(at)),
+            finished_at: Set(None),
+            received_at: Set(at),
+            updated_at: Set(at),
+            gps_lat: Set(Some(22.39)),
+            gps_lon: Set(None),
+            answers: Set(vec![1, 2, i]),
+            ..Default::default()
+        }
+    }
+
+    fn quarantined_row(i: u8) -> quarantined_form::ActiveModel {
+        quarantined_form::ActiveModel {
+            form_id: Set(Some(Uuid::from_bytes([i; 16]))),
+            round_code: Set(None),
+            reason: Set("invalid".into()),
+            content_hash: Set(Some("cd".repeat(32))),
+            errors: Set("[]".into()),
+            payload: Set(format!("{{\"n\":{i}}}")),
+            device_id: Set(Some("dev".into())),
+            submitted_by: Set(None),
+            received_at: Set(time::macros::datetime!(2025-09-01 08:00 UTC)),
+            ..Default::default()
+        }
+    }
+
+    /// The statements are sea-orm's own, chunk for chunk, values and nulls included.
+    #[test]
+    fn statements_equal_the_ones_sea_orm_builds() {
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            let forms: Vec<_> = (0..203u8)
+                .map(|i| form_row(i, (i % 2 == 0).then_some("105")))
+                .collect();
+            let built = inserts(backend, forms.clone());
+            let expected: Vec<_> = forms
+                .chunks(super::ROWS_PER_STATEMENT)
+                .map(|c| form::Entity::insert_many(c.to_vec()).build(backend))
+                .collect();
+            assert_eq!(built.len(), 2);
+            assert_eq!(built, expected, "{backend:?}");
+
+            let quarantined: Vec<_> = (0..3).map(quarantined_row).collect();
+            assert_eq!(
+                inserts(backend, quarantined.clone()),
+                vec![quarantined_form::Entity::insert_many(quarantined).build(backend)],
+                "{backend:?}"
+            );
+            assert!(inserts::<form::ActiveModel>(backend, Vec::new()).is_empty());
+        }
+    }
+
+    /// Rows that do not all set the same columns are left to sea-orm, which fills the gaps.
+    #[test]
+    fn rows_setting_different_columns_are_built_by_sea_orm() {
+        let mut rows = vec![form_row(1, None), form_row(2, None)];
+        rows[1].gps_lat = sea_orm::ActiveValue::NotSet;
+        let expected = form::Entity::insert_many(rows.clone()).build(DbBackend::Postgres);
+        assert_eq!(inserts(DbBackend::Postgres, rows), vec![expected]);
     }
 }
