@@ -101,7 +101,7 @@ impl FormDigest {
             let answer = answer_at(item.question_pos);
             let level = match (answer, &item.row) {
                 (Some(Answer::Level(l)), None) => Some(l),
-                (Some(Answer::Grid(rows)), Some(r)) => rows.get(&**r),
+                (Some(Answer::Grid(rows)), Some(r)) => rows.get(r),
                 _ => None,
             };
             match level {
@@ -127,7 +127,7 @@ impl FormDigest {
         for row in &layout.rows {
             let answer = match (&row.item, answer_at(row.question_pos)) {
                 (None, Some(Answer::Level(a))) => Some(a),
-                (Some(item), Some(Answer::Grid(rows))) => rows.get(&**item),
+                (Some(item), Some(Answer::Grid(rows))) => rows.get(item),
                 _ => None,
             };
             match answer {

@@ -44,6 +44,10 @@ fn main() {
         validate(q, &a).is_ok()
     });
     time("encode", n, || black_box(&valid).encode(q));
+    // What a push does per form: the answers fresh from validation, encoded.
+    time("validate + encode", n, || {
+        validate(black_box(q), black_box(&answers)).map(|v| v.encode(q))
+    });
     time("decode (re-validates)", n, || {
         ValidAnswers::decode(q, black_box(&blob)).is_ok()
     });

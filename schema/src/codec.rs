@@ -17,8 +17,6 @@
 //!
 //! A complete SIPAS form takes about 100 bytes (its JSON about 2–4 KB).
 
-use std::collections::BTreeMap;
-
 use crate::date::parse_date;
 use crate::model::{Question, QuestionKind, Questionnaire, Scale};
 use crate::validate::{
@@ -92,6 +90,19 @@ impl ValidAnswers {
         put_varint(&mut out, u64::from(q.version));
         let bitmap_at = out.len();
         out.resize(bitmap_at + n_q.div_ceil(8), 0);
+        // When every answer sits at its own question's position in `q` and the questionnaire
+        // validated against repeats no code (the case of `q` being that questionnaire, checked),
+        // a question with no answer at its position has none under its code either: nothing is
+        // looked up by code (the lookup's index would cost a sort of the codes per form).
+        let by_position = !self.repeats && {
+            let mut questions = q.questions().enumerate();
+            self.entries.iter().all(|e| {
+                questions
+                    .by_ref()
+                    .find(|(i, _)| *i == e.pos as usize)
+                    .is_some_and(|(_, question)| question.code == e.code)
+            })
+        };
         // The entries are in asking order: walked beside the questions, with no lookup.
         let mut next = 0;
         for (i, question) in q.questions().enumerate() {
@@ -104,7 +115,11 @@ impl ValidAnswers {
                 .filter(|e| e.pos as usize == i && e.code == question.code);
             // Otherwise (a code several questions share, or another questionnaire than the one
             // validated against) the answer under the question's code, as a lookup by code gave.
-            let Some(a) = here.map(|e| &e.answer).or_else(|| self.get(&question.code)) else {
+            let by_code = || match by_position {
+                true => None,
+                false => self.get(&question.code),
+            };
+            let Some(a) = here.map(|e| &e.answer).or_else(by_code) else {
                 continue;
             };
             out[bitmap_at + i / 8] |= 1 << (i % 8);
@@ -329,12 +344,13 @@ fn decode_answer(
         QuestionKind::Grid { items, .. } => {
             let scale = scale()?;
             let bytes = r.take(items.len())?;
-            let mut rows = BTreeMap::new();
+            let mut rows = Vec::new();
             for (it, &b) in items.iter().zip(bytes) {
                 if b != 0 {
-                    rows.insert(it.code.clone(), decode_level(b, scale, at)?);
+                    rows.push((it.code.clone(), decode_level(b, scale, at)?));
                 }
             }
+            let rows: crate::validate::GridRows = rows.into_iter().collect();
             if rows.is_empty() {
                 return Err(malformed(at, "grid marked answered with no rows"));
             }

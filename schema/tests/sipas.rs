@@ -177,3 +177,35 @@ fn sample_forms_are_valid() {
         assert_eq!(got[i], (*l != 0).then_some(*l), "item {i}");
     }
 }
+
+/// Grid rows are kept in code order whatever order they come in, and of two rows with one code
+/// the later one stays (as a map's insert did before the rows were a sorted vector).
+#[test]
+fn grid_rows_are_in_code_order_and_the_last_of_a_code_stays() {
+    use schema::{GridRows, LevelAnswer};
+    let rows: GridRows = [
+        ("c".to_owned(), LevelAnswer::Level(3)),
+        ("a".to_owned(), LevelAnswer::Level(1)),
+        ("c".to_owned(), LevelAnswer::Level(5)),
+        ("b".to_owned(), LevelAnswer::Special("dont_know".into())),
+    ]
+    .into_iter()
+    .collect();
+    let listed: Vec<(&str, &LevelAnswer)> = rows.iter().collect();
+    assert_eq!(
+        listed,
+        vec![
+            ("a", &LevelAnswer::Level(1)),
+            ("b", &LevelAnswer::Special("dont_know".into())),
+            ("c", &LevelAnswer::Level(5)),
+        ]
+    );
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows.get("c"), Some(&LevelAnswer::Level(5)));
+    assert_eq!(rows.get("d"), None);
+    let sorted: GridRows = [("x".to_owned(), LevelAnswer::Level(2))]
+        .into_iter()
+        .collect();
+    assert_eq!(sorted.get("x"), Some(&LevelAnswer::Level(2)));
+    assert!(GridRows::default().is_empty());
+}
