@@ -20,7 +20,7 @@
 use crate::date::parse_date;
 use crate::model::{Question, QuestionKind, Questionnaire, Scale};
 use crate::validate::{
-    Answer, FieldError, GpsPoint, LevelAnswer, Parsed, ValidAnswers, validate_core,
+    Answer, FieldError, GpsPoint, GridRows, LevelAnswer, Parsed, ValidAnswers, validate_core,
 };
 
 /// Version of the binary layout, first byte of every blob.
@@ -91,9 +91,9 @@ impl ValidAnswers {
         let bitmap_at = out.len();
         out.resize(bitmap_at + n_q.div_ceil(8), 0);
         // When every answer sits at its own question's position in `q` and the questionnaire
-        // validated against repeats no code (the case of `q` being that questionnaire, checked),
-        // a question with no answer at its position has none under its code either: nothing is
-        // looked up by code (the lookup's index would cost a sort of the codes per form).
+        // validated against repeats no code, a question of `q` with no answer at its position
+        // has none under its code either, if `q` is that questionnaire (as it must be): nothing
+        // is looked up by code (the lookup's index would cost a sort of the codes per form).
         let by_position = !self.repeats && {
             let mut questions = q.questions().enumerate();
             self.entries.iter().all(|e| {
@@ -113,13 +113,17 @@ impl ValidAnswers {
                 .entries
                 .get(next)
                 .filter(|e| e.pos as usize == i && e.code == question.code);
-            // Otherwise (a code several questions share, or another questionnaire than the one
-            // validated against) the answer under the question's code, as a lookup by code gave.
-            let by_code = || match by_position {
-                true => None,
-                false => self.get(&question.code),
+            // Otherwise, unless the answers sit by position (above), the answer under the
+            // question's code: a code several questions share, or answers that do not line up
+            // with `q`.
+            let under_code = || {
+                if by_position {
+                    None
+                } else {
+                    self.get(&question.code)
+                }
             };
-            let Some(a) = here.map(|e| &e.answer).or_else(by_code) else {
+            let Some(a) = here.map(|e| &e.answer).or_else(under_code) else {
                 continue;
             };
             out[bitmap_at + i / 8] |= 1 << (i % 8);
@@ -350,7 +354,7 @@ fn decode_answer(
                     rows.push((it.code.clone(), decode_level(b, scale, at)?));
                 }
             }
-            let rows: crate::validate::GridRows = rows.into_iter().collect();
+            let rows: GridRows = rows.into_iter().collect();
             if rows.is_empty() {
                 return Err(malformed(at, "grid marked answered with no rows"));
             }

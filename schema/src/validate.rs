@@ -1,5 +1,7 @@
 //! Validation of a submitted form against a questionnaire, and the typed result.
 
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -153,10 +155,11 @@ pub enum Answer {
 
 /// A grid's answered rows: item code → answer, in code order.
 ///
-/// A sorted vector rather than a map: every accepted form builds several and drops them, a grid
-/// has a handful of rows, and the rows arrive in code order (a JSON object's keys as parsed, or
-/// the stored encoding's items) so building one sorts nothing.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// A sorted vector rather than a map: every accepted form builds several and drops them, and a
+/// grid has a handful of rows. Validation gets them in code order (a JSON object's keys, sorted
+/// as parsed) and sorts nothing; decoding gets them in the questionnaire's item order and sorts
+/// them once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GridRows(Vec<(String, LevelAnswer)>);
 
 impl GridRows {
@@ -194,16 +197,15 @@ impl FromIterator<(String, LevelAnswer)> for GridRows {
     fn from_iter<I: IntoIterator<Item = (String, LevelAnswer)>>(iter: I) -> Self {
         let mut rows: Vec<(String, LevelAnswer)> = iter.into_iter().collect();
         if !rows.is_sorted_by(|a, b| a.0 < b.0) {
-            // Stable: rows of one code keep their order, and the last of them is kept below.
+            // Stable: rows of one code keep their order, so the last of them is the one kept.
             rows.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut out: Vec<(String, LevelAnswer)> = Vec::with_capacity(rows.len());
-            for row in rows {
-                match out.last_mut() {
-                    Some(last) if last.0 == row.0 => *last = row,
-                    _ => out.push(row),
+            rows.dedup_by(|later, kept| {
+                let same = later.0 == kept.0;
+                if same {
+                    std::mem::swap(later, kept);
                 }
-            }
-            rows = out;
+                same
+            });
         }
         GridRows(rows)
     }
@@ -215,18 +217,30 @@ impl FromIterator<(String, LevelAnswer)> for GridRows {
 /// builds one and drops it, and a map costs an allocation per node), with an index in code
 /// order for lookups by code, built the first time one is made: a push's forms are encoded and
 /// counted by position and never need it (sorting a hundred codes per form was 3% of a push).
-#[derive(Debug, Clone, Default)]
+/// The entries never change once built, so the index cannot go stale.
+#[derive(Clone, Default)]
 pub struct ValidAnswers {
     /// Answers in asking order.
     pub(crate) entries: Vec<Entry>,
     /// Positions in `entries`, in code order.
-    by_code: std::sync::OnceLock<Vec<u32>>,
+    by_code: OnceLock<Vec<u32>>,
     /// Whether the questionnaire validated against repeats a question code (a definition that
     /// skipped the check): only then can a question find its answer at another position.
     pub(crate) repeats: bool,
 }
 
-/// Equal answers are equal whether or not their code index was built yet.
+/// The answers, without the code index (built or not, it is derived from them).
+impl std::fmt::Debug for ValidAnswers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidAnswers")
+            .field("entries", &self.entries)
+            .field("repeats", &self.repeats)
+            .finish()
+    }
+}
+
+/// Equal answers are equal whether or not their code index was built yet, and whichever
+/// questionnaire they were validated against (`repeats` describes that questionnaire, not them).
 impl PartialEq for ValidAnswers {
     fn eq(&self, other: &Self) -> bool {
         self.entries == other.entries
@@ -249,7 +263,7 @@ impl ValidAnswers {
     fn from_entries(entries: Vec<Entry>, repeats: bool) -> Self {
         ValidAnswers {
             entries,
-            by_code: std::sync::OnceLock::new(),
+            by_code: OnceLock::new(),
             repeats,
         }
     }

@@ -88,3 +88,20 @@ fn decode_rejects_bad_blobs_without_panicking() {
         }
     }
 }
+
+/// Answers encoded against a questionnaire they do not line up with (here one with a question
+/// asked first) are found by code, as before answers were encoded by position.
+#[test]
+fn answers_that_do_not_line_up_are_found_by_code() {
+    let v = validate(sipas(), &complete_sipas_answers()).unwrap();
+    let mut q = sipas().clone();
+    let mut extra = q.sections[0].questions[0].clone();
+    extra.code = "asked_first".into();
+    extra.required = false;
+    q.sections[0].questions.insert(0, extra);
+    let blob = v.encode(&q);
+    assert_eq!(
+        ValidAnswers::decode(&q, &blob).unwrap(),
+        validate(&q, &v.to_json()).unwrap()
+    );
+}

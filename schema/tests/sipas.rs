@@ -178,34 +178,37 @@ fn sample_forms_are_valid() {
     }
 }
 
-/// Grid rows are kept in code order whatever order they come in, and of two rows with one code
-/// the later one stays (as a map's insert did before the rows were a sorted vector).
+/// Grid rows behave as the map they replaced: in code order, the last of a code kept, found by
+/// code — with few rows (found by scanning) and with many (found by binary search).
 #[test]
-fn grid_rows_are_in_code_order_and_the_last_of_a_code_stays() {
+fn grid_rows_behave_as_a_map() {
     use schema::{GridRows, LevelAnswer};
-    let rows: GridRows = [
-        ("c".to_owned(), LevelAnswer::Level(3)),
-        ("a".to_owned(), LevelAnswer::Level(1)),
-        ("c".to_owned(), LevelAnswer::Level(5)),
-        ("b".to_owned(), LevelAnswer::Special("dont_know".into())),
-    ]
-    .into_iter()
-    .collect();
-    let listed: Vec<(&str, &LevelAnswer)> = rows.iter().collect();
-    assert_eq!(
-        listed,
-        vec![
-            ("a", &LevelAnswer::Level(1)),
-            ("b", &LevelAnswer::Special("dont_know".into())),
-            ("c", &LevelAnswer::Level(5)),
-        ]
-    );
-    assert_eq!(rows.len(), 3);
-    assert_eq!(rows.get("c"), Some(&LevelAnswer::Level(5)));
-    assert_eq!(rows.get("d"), None);
-    let sorted: GridRows = [("x".to_owned(), LevelAnswer::Level(2))]
-        .into_iter()
-        .collect();
-    assert_eq!(sorted.get("x"), Some(&LevelAnswer::Level(2)));
+    use std::collections::BTreeMap;
+    for n in [0usize, 1, 3, 16, 17, 40] {
+        // Codes out of order, each code twice with different answers.
+        let input: Vec<(String, LevelAnswer)> = (0..2 * n)
+            .map(|i| {
+                let code = format!("r{:02}", (i * 7) % n.max(1));
+                let answer = if i % 5 == 0 {
+                    LevelAnswer::Special("dont_know".into())
+                } else {
+                    LevelAnswer::Level((i % 5) as u8)
+                };
+                (code, answer)
+            })
+            .collect();
+        let rows: GridRows = input.iter().cloned().collect();
+        let map: BTreeMap<String, LevelAnswer> = input.into_iter().collect();
+        let listed: Vec<(&str, &LevelAnswer)> = rows.iter().collect();
+        let expected: Vec<(&str, &LevelAnswer)> =
+            map.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        assert_eq!(listed, expected, "{n} rows");
+        assert_eq!(rows.len(), map.len());
+        for (k, v) in &map {
+            assert_eq!(rows.get(k), Some(v), "{n} rows, {k}");
+        }
+        assert_eq!(rows.get("r99"), None);
+        assert_eq!(rows.get(""), None);
+    }
     assert!(GridRows::default().is_empty());
 }
