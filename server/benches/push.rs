@@ -206,12 +206,15 @@ async fn plain_insert_rate(label: &str, n: usize) -> f64 {
             }
         })
         .collect();
-    let batches: Vec<Vec<form::ActiveModel>> = rows.chunks(BATCH).map(<[_]>::to_vec).collect();
-    // Each connection's batches are copied out before the clock starts: the baseline times the
+    // Each connection's batches are made before the clock starts: the baseline times the
     // inserts, not copying rows in memory.
-    let per_conn = batches.len().div_ceil(8);
-    let parts: Vec<Vec<Vec<form::ActiveModel>>> =
-        batches.chunks(per_conn.max(1)).map(<[_]>::to_vec).collect();
+    let batches: Vec<Vec<form::ActiveModel>> = rows.chunks(BATCH).map(<[_]>::to_vec).collect();
+    let per_conn = batches.len().div_ceil(8).max(1);
+    let mut batches = batches.into_iter().peekable();
+    let mut parts: Vec<Vec<Vec<form::ActiveModel>>> = Vec::new();
+    while batches.peek().is_some() {
+        parts.push(batches.by_ref().take(per_conn).collect());
+    }
     let cpu = cpu_seconds(&target);
     let started = Instant::now();
     let mut tasks = Vec::new();

@@ -89,13 +89,9 @@ pub(crate) fn inserts<A: ActiveModelTrait>(backend: DbBackend, mut rows: Vec<A>)
 
 /// One `INSERT` of `rows` (not empty): see [`inserts`].
 fn insert<A: ActiveModelTrait>(backend: DbBackend, mut rows: Vec<A>) -> Statement {
-    let first: Vec<bool> = <A::Entity as EntityTrait>::Column::iter()
-        .map(|c| !rows[0].is_not_set(c))
-        .collect();
     let columns: Vec<<A::Entity as EntityTrait>::Column> =
         <A::Entity as EntityTrait>::Column::iter()
-            .zip(&first)
-            .filter_map(|(c, &s)| s.then_some(c))
+            .filter(|&c| !rows[0].is_not_set(c))
             .collect();
     let plain = matches!(backend, DbBackend::Postgres | DbBackend::Sqlite)
         && !columns.is_empty()
@@ -104,8 +100,7 @@ fn insert<A: ActiveModelTrait>(backend: DbBackend, mut rows: Vec<A>) -> Statemen
             .all(|c| c.save_as(Expr::value(0)) == Expr::value(0))
         && rows[1..].iter().all(|r| {
             <A::Entity as EntityTrait>::Column::iter()
-                .zip(&first)
-                .all(|(c, &set)| r.is_not_set(c) != set)
+                .all(|c| r.is_not_set(c) == rows[0].is_not_set(c))
         });
     if !plain {
         return A::Entity::insert_many(rows).build(backend);
