@@ -1,5 +1,7 @@
 //! Push throughput through the real HTTP API, against a plain batched INSERT baseline measured in
-//! the same run on the same database kind.
+//! the same run on the same database kind: from 8 connections (the ratios), and from 1 connection
+//! when 1 device is measured (one device's pushes wait for each other, as one connection's
+//! INSERTs do).
 //!
 //! `cargo bench -p sipas-server --bench push` (SQLite in a temp folder), and with
 //! `SIPAS_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres` for PostgreSQL (a fresh
@@ -169,8 +171,9 @@ async fn push_rate(label: &str, n: usize, devices: usize) -> f64 {
 }
 
 /// Forms/s of a plain batched INSERT of the same stored rows (validated and encoded beforehand),
-/// from 8 concurrent connections: the ceiling push is compared with.
-async fn plain_insert_rate(label: &str, n: usize) -> f64 {
+/// from `conns` concurrent connections: from 8, the ceiling push is compared with; from 1, what
+/// one device's pushes, sent one after another, can be compared with like for like.
+async fn plain_insert_rate(label: &str, n: usize, conns: usize) -> f64 {
     let target = fresh_database("insert").await;
     let app = Application::build(settings(&target.url)).await.unwrap();
     let db = app.state().db.clone();
@@ -209,7 +212,7 @@ async fn plain_insert_rate(label: &str, n: usize) -> f64 {
     // Each connection's batches are made before the clock starts: the baseline times the
     // inserts, not copying rows in memory.
     let batches: Vec<Vec<form::ActiveModel>> = rows.chunks(BATCH).map(<[_]>::to_vec).collect();
-    let per_conn = batches.len().div_ceil(8).max(1);
+    let per_conn = batches.len().div_ceil(conns).max(1);
     let mut batches = batches.into_iter().peekable();
     let mut parts: Vec<Vec<Vec<form::ActiveModel>>> = Vec::new();
     while batches.peek().is_some() {
@@ -239,7 +242,7 @@ async fn plain_insert_rate(label: &str, n: usize) -> f64 {
     drop_database(&target).await;
     let rate = n as f64 / secs;
     println!(
-        "{label:<10} insert conns=8      forms={n:<7} {secs:>7.2} s  {rate:>9.0} forms/s  (plain batched INSERT baseline; {cpu})"
+        "{label:<10} insert conns={conns:<6} forms={n:<7} {secs:>7.2} s  {rate:>9.0} forms/s  (plain batched INSERT baseline; {cpu})"
     );
     rate
 }
@@ -276,16 +279,36 @@ fn main() {
         let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); devices.len()];
         let mut rates: Vec<Vec<f64>> = vec![Vec::new(); devices.len()];
         let mut baselines = Vec::new();
+        // One device against one connection's INSERTs, when one device is measured.
+        let mut alone: Vec<f64> = Vec::new();
+        let mut alone_ratios: Vec<f64> = Vec::new();
         for round in 1..=rounds {
             println!("-- round {round} of {rounds}");
-            let baseline = plain_insert_rate(label_name, n).await;
+            let baseline = plain_insert_rate(label_name, n, 8).await;
             baselines.push(baseline);
+            let one_conn = if devices.contains(&1) {
+                let rate = plain_insert_rate(label_name, n, 1).await;
+                alone.push(rate);
+                Some(rate)
+            } else {
+                None
+            };
             for (i, &d) in devices.iter().enumerate() {
                 let rate = push_rate(label_name, n, d).await;
-                println!(
-                    "{label_name:<10} push/insert with {d} devices: {:.2}",
-                    rate / baseline
-                );
+                match one_conn.filter(|_| d == 1) {
+                    Some(one) => {
+                        println!(
+                            "{label_name:<10} push/insert with {d} devices: {:.2} (against 1 connection's INSERTs: {:.2})",
+                            rate / baseline,
+                            rate / one
+                        );
+                        alone_ratios.push(rate / one);
+                    }
+                    None => println!(
+                        "{label_name:<10} push/insert with {d} devices: {:.2}",
+                        rate / baseline
+                    ),
+                }
                 rates[i].push(rate);
                 ratios[i].push(rate / baseline);
             }
@@ -298,6 +321,18 @@ fn main() {
             "== {label_name} summary over {rounds} rounds (medians): plain insert {:.0} forms/s",
             median(&mut baselines)
         );
+        if !alone.is_empty() {
+            println!(
+                "== {label_name} plain insert from 1 connection {:.0} forms/s; push devices=1 against it {:.2} (rounds: {})",
+                median(&mut alone),
+                median(&mut alone_ratios.clone()),
+                alone_ratios
+                    .iter()
+                    .map(|r| format!("{r:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
         for (i, d) in devices.iter().enumerate() {
             println!(
                 "== {label_name} push devices={d:<3} {:>7.0} forms/s, push/insert {:.2} (rounds: {})",

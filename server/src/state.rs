@@ -9,7 +9,7 @@ use crate::{
     index_stats::Layouts,
     reports::RoundStatsCache,
     settings::Settings,
-    sync::{QuestionnaireCache, Writer},
+    sync::{PushLoad, QuestionnaireCache, Writer},
 };
 
 /// What handlers share: the database pool, the settings, the token keys, the password hasher and
@@ -37,6 +37,8 @@ pub struct AppState {
     /// where each push writes in its own transaction, and on SQLite if the thread could not be
     /// started (each push then takes the write lock on its own).
     pub writer: Option<Arc<Writer>>,
+    /// Pushes being handled now: a push that finds none other prepares its forms on every core.
+    pub pushes: Arc<PushLoad>,
 }
 
 impl AppState {
@@ -66,6 +68,7 @@ impl AppState {
             questionnaires: Arc::new(QuestionnaireCache::default()),
             layouts: Arc::new(Layouts::default()),
             round_stats: Arc::new(RoundStatsCache::default()),
+            pushes: Arc::new(PushLoad::new()),
         }
     }
 }

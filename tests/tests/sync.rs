@@ -937,3 +937,97 @@ async fn pushes_arriving_together_are_each_stored_once_and_counted() {
     assert_eq!(villages.len(), 8, "{villages:?}");
     assert!(villages.iter().all(|(_, n)| *n == 30), "{villages:?}");
 }
+
+/// A push that finds the server idle has its forms prepared in parts on several threads (see
+/// `PushLoad`): every form is answered, stored and quarantined exactly as when one thread
+/// prepares the whole push. Checked by sending the same pushes to two servers, one preparing on
+/// one core and one on four: a mixed batch whose odd forms sit in different parts (a duplicate
+/// and a conflict of forms in another part, versions not in memory), a batch with a malformed
+/// form (read form by form), and a resend of the first.
+#[tokio::test]
+async fn a_lone_push_split_among_cores_is_answered_as_on_one_core() {
+    let mut forms: Vec<FormSubmission> = (0..64)
+        .map(|i| {
+            let mut f = form();
+            f.units.village = format!("V{:02}", i / 30);
+            f
+        })
+        .collect();
+    forms[5].answers.insert("age".into(), json!(12));
+    forms[13] = form_in(&son_la_commune(), "14");
+    forms[21].units.commune = son_la_commune();
+    forms[29].round = "sipas-1999".into();
+    forms[37].questionnaire_version = 9;
+    forms[45] = forms[0].clone();
+    forms[53] = forms[2].clone();
+    forms[53].answers.insert("age".into(), json!(61));
+    forms[60].questionnaire_version = 2;
+    let mut second: Vec<Value> = values(&(0..40).map(|_| form()).collect::<Vec<_>>());
+    second[33] = json!({"id": Uuid::now_v7(), "round": "sipas-2025", "answers": "nope"});
+    let pushes = [values(&forms), second, values(&forms)];
+
+    let mut answers = Vec::new();
+    for cores in [1, 4] {
+        let (app, token) = with_enumerator().await;
+        app.state.pushes.set_cores(cores);
+        let mut outcomes = Vec::new();
+        for body in &pushes {
+            let r = push(&app, &token, body).await;
+            assert_eq!(r.results.len(), body.len());
+            outcomes.push(
+                r.results
+                    .iter()
+                    .map(|r| {
+                        let errors: Vec<(String, String)> = r
+                            .errors
+                            .iter()
+                            .map(|e| (e.field.clone(), e.code.clone()))
+                            .collect();
+                        (r.id, r.outcome, errors, r.content_hash.clone())
+                    })
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let split = app.state.pushes.split_pushes();
+        assert_eq!(split, if cores == 1 { 0 } else { 3 }, "cores {cores}");
+        let stored = (form_count(&app).await, quarantine_count(&app).await);
+        let villages = e2e::stats_match(&app, &forms[0].round).await;
+        answers.push((outcomes, stored, villages));
+    }
+    let (outcomes, stored, villages) = &answers[0];
+    assert_eq!(&answers[1], &answers[0], "four cores answer as one does");
+
+    let first: Vec<Outcome> = outcomes[0].iter().map(|o| o.1).collect();
+    let odd = |i: usize| match i {
+        5 | 21 => Outcome::Invalid,
+        13 => Outcome::Forbidden,
+        29 => Outcome::UnknownRound,
+        37 | 60 => Outcome::UnknownQuestionnaire,
+        45 => Outcome::Duplicate,
+        53 => Outcome::Conflict,
+        _ => Outcome::Accepted,
+    };
+    assert_eq!(first, (0..64).map(odd).collect::<Vec<_>>());
+    assert_eq!(
+        outcomes[0][13].2,
+        [("units.commune".into(), "out_of_scope".into())]
+    );
+    assert_eq!(outcomes[1][33].2[0].1, "malformed");
+    assert_eq!(
+        outcomes[1]
+            .iter()
+            .filter(|o| o.1 == Outcome::Accepted)
+            .count(),
+        39
+    );
+    // The resend: accepted forms are duplicates now, the others their first outcome again.
+    let again: Vec<Outcome> = outcomes[2].iter().map(|o| o.1).collect();
+    let resent = |i: usize| match odd(i) {
+        Outcome::Accepted | Outcome::Duplicate => Outcome::Duplicate,
+        other => other,
+    };
+    assert_eq!(again, (0..64).map(resent).collect::<Vec<_>>());
+    // 56 + 39 forms; 7 payloads of the first push and the malformed one quarantined once each.
+    assert_eq!(*stored, (95, 8));
+    assert_eq!(villages.len(), 3, "{villages:?}");
+}
