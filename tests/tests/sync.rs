@@ -842,7 +842,17 @@ async fn two_servers_on_one_database_store_each_form_once() {
     let handle = tokio::spawn(other.run_until(async move {
         let _ = stop_rx.await;
     }));
-    let forms: Vec<FormSubmission> = (0..200).map(|_| form()).collect();
+    // Every tenth form invalid: each such payload is quarantined once, whichever server
+    // files it first.
+    let forms: Vec<FormSubmission> = (0..200)
+        .map(|i| {
+            let mut f = form();
+            if i % 10 == 3 {
+                f.answers.insert("age".into(), json!(12));
+            }
+            f
+        })
+        .collect();
     let client = app.client.clone();
     let mut tasks = Vec::new();
     for round in 0..4 {
@@ -862,22 +872,27 @@ async fn two_servers_on_one_database_store_each_form_once() {
             )));
         }
     }
-    let mut accepted = 0;
+    let (mut accepted, mut invalid) = (0, 0);
     for t in tasks {
         for r in t.await.unwrap().results {
             match r.outcome {
                 Outcome::Accepted => accepted += 1,
                 Outcome::Duplicate => {}
+                Outcome::Invalid => invalid += 1,
                 other => panic!("unexpected {other:?}"),
             }
         }
     }
     assert_eq!(
-        accepted, 200,
+        accepted, 180,
         "each form accepted exactly once across both servers"
     );
-    assert_eq!(form_count(&app).await, 200);
-    assert_eq!(quarantine_count(&app).await, 0);
+    assert_eq!(
+        invalid, 80,
+        "an invalid payload is answered invalid every time"
+    );
+    assert_eq!(form_count(&app).await, 180);
+    assert_eq!(quarantine_count(&app).await, 20);
     let _ = stop_tx.send(());
     let _ = handle.await;
 }
@@ -1030,4 +1045,125 @@ async fn a_lone_push_split_among_cores_is_answered_as_on_one_core() {
     // 56 + 39 forms; 7 payloads of the first push and the malformed one quarantined once each.
     assert_eq!(*stored, (95, 8));
     assert_eq!(villages.len(), 3, "{villages:?}");
+}
+
+/// Two pushes (of two servers, say) filing the same invalid payload at the same moment: neither
+/// finds the other's row before it inserts its own, and the database's unique index on the
+/// payload (id and content hash) keeps one. Played here with a transaction that files the
+/// payload and stays open while the push runs: the push waits for it, meets the index, looks
+/// again, and answers the row that was filed first.
+#[tokio::test]
+async fn a_payload_filed_meanwhile_elsewhere_is_not_filed_twice() {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, TransactionTrait};
+    let (app, token) = with_enumerator().await;
+    let mut f = form();
+    f.answers.insert("age".into(), json!(12));
+    let elsewhere = json!([{"field": "age", "code": "filed_elsewhere", "message": "x"}]);
+    let txn = app.state.db.begin().await.unwrap();
+    sipas_server::entities::quarantined_form::ActiveModel {
+        form_id: Set(Some(f.id)),
+        round_code: Set(Some(f.round.clone())),
+        reason: Set("invalid".into()),
+        content_hash: Set(Some(f.content_hash())),
+        errors: Set(elsewhere.to_string()),
+        payload: Set(serde_json::to_string(&f).unwrap()),
+        device_id: Set(Some("device-elsewhere".into())),
+        submitted_by: Set(None),
+        received_at: Set(sea_orm::prelude::TimeDateTimeWithTimeZone::now_utc()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    .unwrap();
+    let url = app.url("/api/v1/sync/push");
+    let body = json!({ "forms": values(std::slice::from_ref(&f)) });
+    let pushed = tokio::spawn(push_to(app.client.clone(), url, token.clone(), body));
+    // The push waits for the open transaction (the index entry on PostgreSQL, the write lock on
+    // SQLite) rather than answering before it ends.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !pushed.is_finished(),
+        "the push waited for the other filing"
+    );
+    txn.commit().await.unwrap();
+    let r = pushed.await.unwrap();
+    assert_eq!(r.results[0].outcome, Outcome::Invalid);
+    assert_eq!(r.results[0].errors[0].code, "filed_elsewhere", "{r:?}");
+    assert_eq!(quarantine_count(&app).await, 1);
+    assert_eq!(form_count(&app).await, 0);
+}
+
+/// The migration that makes a payload's quarantine row unique keeps the first of the rows a
+/// payload was filed in before it (the others are copies with the same id and content), leaves
+/// payloads without a content hash (malformed) alone, refuses a second row afterwards, and can be
+/// rolled back.
+#[tokio::test]
+async fn the_payload_index_migration_keeps_each_payloads_first_row() {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, QueryOrder};
+    use sea_orm_migration::MigratorTrait;
+    use sipas_server::{entities::quarantined_form as q, migration::Migrator};
+    let (_db, url) = e2e::TestDb::create().await;
+    let db = sea_orm::Database::connect(&url).await.unwrap();
+    let before = Migrator::migrations().len() - 1;
+    Migrator::up(&db, Some(before as u32)).await.unwrap();
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let row = |id: Uuid, hash: Option<&str>, device: &str| q::ActiveModel {
+        form_id: Set(Some(id)),
+        round_code: Set(None),
+        reason: Set("invalid".into()),
+        content_hash: Set(hash.map(str::to_owned)),
+        errors: Set("[]".into()),
+        payload: Set("{}".into()),
+        device_id: Set(Some(device.into())),
+        submitted_by: Set(None),
+        received_at: Set(sea_orm::prelude::TimeDateTimeWithTimeZone::now_utc()),
+        ..Default::default()
+    };
+    for r in [
+        row(a, Some("h1"), "first"),
+        row(a, Some("h1"), "copy"),
+        row(a, Some("h2"), "conflict"),
+        row(b, Some("h1"), "other form"),
+        row(a, None, "malformed"),
+        row(a, None, "malformed again"),
+        row(a, Some("h1"), "copy again"),
+    ] {
+        r.insert(&db).await.unwrap();
+    }
+    Migrator::up(&db, None).await.unwrap();
+    let devices = || async {
+        q::Entity::find()
+            .order_by_asc(q::Column::Seq)
+            .all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.device_id.unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        devices().await,
+        [
+            "first",
+            "conflict",
+            "other form",
+            "malformed",
+            "malformed again"
+        ]
+    );
+    let again = row(a, Some("h1"), "later").insert(&db).await;
+    assert!(
+        matches!(
+            again.as_ref().map_err(|e| e.sql_err()),
+            Err(Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+        ),
+        "{again:?}"
+    );
+    Migrator::down(&db, Some(1)).await.unwrap();
+    row(a, Some("h1"), "before the index")
+        .insert(&db)
+        .await
+        .unwrap();
+    assert_eq!(devices().await.len(), 6);
+    db.close().await.unwrap();
 }

@@ -10,6 +10,7 @@ mod m20261123_000004_create_forms;
 mod m20261123_000005_create_identity_tables;
 mod m20261123_000006_create_sync_changes;
 mod m20261130_000001_create_index_cluster_stats;
+mod m20261201_000001_create_quarantined_payload_index;
 
 /// Runs the migrations above; used at server start and by `sipas migrate`.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_create_identity_tables::Migration),
             Box::new(m20261123_000006_create_sync_changes::Migration),
             Box::new(m20261130_000001_create_index_cluster_stats::Migration),
+            Box::new(m20261201_000001_create_quarantined_payload_index::Migration),
         ]
     }
 }

@@ -131,7 +131,8 @@ enum Attempt {
     /// The insert met a form id the server holds: stored before the push's lookup (when it made
     /// none), or by another push (of this or another server process) since. The transaction was
     /// rolled back; trying again with the lookups finds that form stored, and answers `duplicate`
-    /// or `conflict` for it.
+    /// or `conflict` for it. Likewise for a payload another push quarantined since the lookup
+    /// (the unique index on id and content hash): the retry answers that row's outcome.
     Raced,
     /// An attempt without the lookups (see [`store`]) met a form it would not accept: its outcome
     /// depends on whether the same payload was quarantined before. Nothing was written.
