@@ -956,12 +956,14 @@ async fn pushes_arriving_together_are_each_stored_once_and_counted() {
 /// A push that finds the server idle has its forms prepared in parts on several threads (see
 /// `PushLoad`): every form is answered, stored and quarantined exactly as when one thread
 /// prepares the whole push. Checked by sending the same pushes to two servers, one preparing on
-/// one core and one on four: a mixed batch whose odd forms sit in different parts (a duplicate
-/// and a conflict of forms in another part, versions not in memory), a batch with a malformed
-/// form (read form by form), and a resend of the first.
+/// one core and one on four: a push on a version not in memory yet (every run hands its forms
+/// back), a mixed batch of 65 forms (runs of 17, 17, 17 and 14) whose odd forms sit in
+/// different runs (a duplicate and a conflict of forms in another run, unknown versions), a
+/// batch with a malformed form in its first run and one with a malformed form in a later run
+/// (both read form by form), and a resend of the mixed batch.
 #[tokio::test]
 async fn a_lone_push_split_among_cores_is_answered_as_on_one_core() {
-    let mut forms: Vec<FormSubmission> = (0..64)
+    let mut forms: Vec<FormSubmission> = (0..65)
         .map(|i| {
             let mut f = form();
             f.units.village = format!("V{:02}", i / 30);
@@ -977,9 +979,15 @@ async fn a_lone_push_split_among_cores_is_answered_as_on_one_core() {
     forms[53] = forms[2].clone();
     forms[53].answers.insert("age".into(), json!(61));
     forms[60].questionnaire_version = 2;
-    let mut second: Vec<Value> = values(&(0..40).map(|_| form()).collect::<Vec<_>>());
-    second[33] = json!({"id": Uuid::now_v7(), "round": "sipas-2025", "answers": "nope"});
-    let pushes = [values(&forms), second, values(&forms)];
+    let malformed = || json!({"id": Uuid::now_v7(), "round": "sipas-2025", "answers": "nope"});
+    let batch = |at: usize| {
+        let mut b = values(&(0..40).map(|_| form()).collect::<Vec<_>>());
+        b[at] = malformed();
+        b
+    };
+    // The first push: no version in memory yet.
+    let cold = values(&(0..40).map(|_| form()).collect::<Vec<_>>());
+    let pushes = [cold, values(&forms), batch(3), batch(33), values(&forms)];
 
     let mut answers = Vec::new();
     for cores in [1, 4] {
@@ -1004,7 +1012,7 @@ async fn a_lone_push_split_among_cores_is_answered_as_on_one_core() {
             );
         }
         let split = app.state.pushes.split_pushes();
-        assert_eq!(split, if cores == 1 { 0 } else { 3 }, "cores {cores}");
+        assert_eq!(split, if cores == 1 { 0 } else { 5 }, "cores {cores}");
         let stored = (form_count(&app).await, quarantine_count(&app).await);
         let villages = e2e::stats_match(&app, &forms[0].round).await;
         answers.push((outcomes, stored, villages));
@@ -1012,7 +1020,8 @@ async fn a_lone_push_split_among_cores_is_answered_as_on_one_core() {
     let (outcomes, stored, villages) = &answers[0];
     assert_eq!(&answers[1], &answers[0], "four cores answer as one does");
 
-    let first: Vec<Outcome> = outcomes[0].iter().map(|o| o.1).collect();
+    assert!(outcomes[0].iter().all(|o| o.1 == Outcome::Accepted));
+    let mixed: Vec<Outcome> = outcomes[1].iter().map(|o| o.1).collect();
     let odd = |i: usize| match i {
         5 | 21 => Outcome::Invalid,
         13 => Outcome::Forbidden,
@@ -1022,28 +1031,26 @@ async fn a_lone_push_split_among_cores_is_answered_as_on_one_core() {
         53 => Outcome::Conflict,
         _ => Outcome::Accepted,
     };
-    assert_eq!(first, (0..64).map(odd).collect::<Vec<_>>());
+    assert_eq!(mixed, (0..65).map(odd).collect::<Vec<_>>());
     assert_eq!(
-        outcomes[0][13].2,
+        outcomes[1][13].2,
         [("units.commune".into(), "out_of_scope".into())]
     );
-    assert_eq!(outcomes[1][33].2[0].1, "malformed");
-    assert_eq!(
-        outcomes[1]
-            .iter()
-            .filter(|o| o.1 == Outcome::Accepted)
-            .count(),
-        39
-    );
+    for (push, at) in [(2, 3), (3, 33)] {
+        assert_eq!(outcomes[push][at].2[0].1, "malformed");
+        let accepted = outcomes[push].iter().filter(|o| o.1 == Outcome::Accepted);
+        assert_eq!(accepted.count(), 39);
+    }
     // The resend: accepted forms are duplicates now, the others their first outcome again.
-    let again: Vec<Outcome> = outcomes[2].iter().map(|o| o.1).collect();
+    let again: Vec<Outcome> = outcomes[4].iter().map(|o| o.1).collect();
     let resent = |i: usize| match odd(i) {
         Outcome::Accepted | Outcome::Duplicate => Outcome::Duplicate,
         other => other,
     };
-    assert_eq!(again, (0..64).map(resent).collect::<Vec<_>>());
-    // 56 + 39 forms; 7 payloads of the first push and the malformed one quarantined once each.
-    assert_eq!(*stored, (95, 8));
+    assert_eq!(again, (0..65).map(resent).collect::<Vec<_>>());
+    // 40 + 57 + 39 + 39 forms; 7 payloads of the mixed push and the 2 malformed ones
+    // quarantined once each.
+    assert_eq!(*stored, (175, 9));
     assert_eq!(villages.len(), 3, "{villages:?}");
 }
 
@@ -1089,6 +1096,7 @@ async fn a_payload_filed_meanwhile_elsewhere_is_not_filed_twice() {
     let r = pushed.await.unwrap();
     assert_eq!(r.results[0].outcome, Outcome::Invalid);
     assert_eq!(r.results[0].errors[0].code, "filed_elsewhere", "{r:?}");
+    assert_eq!(app.state.pushes.races(), 1, "the push met the index once");
     assert_eq!(quarantine_count(&app).await, 1);
     assert_eq!(form_count(&app).await, 0);
 }
@@ -1130,7 +1138,22 @@ async fn the_payload_index_migration_keeps_each_payloads_first_row() {
     ] {
         r.insert(&db).await.unwrap();
     }
+    let indexes = || async {
+        let m = sea_orm_migration::SchemaManager::new(&db);
+        let mut found = Vec::new();
+        for name in [
+            "idx_quarantined_forms_form_id",
+            "idx_quarantined_forms_payload",
+        ] {
+            if m.has_index("quarantined_forms", name).await.unwrap() {
+                found.push(name);
+            }
+        }
+        found
+    };
+    assert_eq!(indexes().await, ["idx_quarantined_forms_form_id"]);
     Migrator::up(&db, None).await.unwrap();
+    assert_eq!(indexes().await, ["idx_quarantined_forms_payload"]);
     let devices = || async {
         q::Entity::find()
             .order_by_asc(q::Column::Seq)
@@ -1160,6 +1183,7 @@ async fn the_payload_index_migration_keeps_each_payloads_first_row() {
         "{again:?}"
     );
     Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(indexes().await, ["idx_quarantined_forms_form_id"]);
     row(a, Some("h1"), "before the index")
         .insert(&db)
         .await

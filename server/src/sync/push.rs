@@ -50,8 +50,8 @@ struct Accept<'a> {
 /// first.
 const ATTEMPTS: usize = 5;
 
-/// Forms a part of a lone push's body holds at least when its preparation is shared among cores.
-/// Smaller pushes are prepared on one thread: for a few forms, the extra pass that splits the
+/// Forms per run when a lone push's preparation is shared among cores: a push is split into at
+/// most its forms divided by this many runs (the last may hold fewer). Smaller pushes are prepared on one thread: for a few forms, the extra pass that splits the
 /// body and the handover to another thread would cost about what they save.
 const MIN_PART_FORMS: usize = 16;
 
@@ -62,13 +62,16 @@ const MAX_PARTS: usize = 8;
 ///
 /// A device that syncs alone waits for each push in turn: its forms' parsing, hashing,
 /// validation and encoding (half of the bench process's CPU per push with 1 device, perf) would
-/// run on one core while the others idle. A push that finds no other in flight splits its body among the cores (see
+/// run on one core while the others idle. A push that finds no other in flight, holds 32 to
+/// [`MAX_BATCH_FORMS`] forms and is not refused as a whole is prepared in runs of at least
+/// [`MIN_PART_FORMS`] forms (the last run may hold fewer), one per core up to [`MAX_PARTS`] (see
 /// [`PushBody::read`]); under load, each push stays on one core, where the pushes already share
 /// them.
 pub struct PushLoad {
     in_flight: AtomicUsize,
     cores: AtomicUsize,
     split: AtomicU64,
+    raced: AtomicU64,
 }
 
 impl PushLoad {
@@ -78,6 +81,7 @@ impl PushLoad {
             in_flight: AtomicUsize::new(0),
             cores: AtomicUsize::new(std::thread::available_parallelism().map_or(1, usize::from)),
             split: AtomicU64::new(0),
+            raced: AtomicU64::new(0),
         }
     }
 
@@ -90,6 +94,12 @@ impl PushLoad {
     /// How many pushes had their preparation split among cores since the server started.
     pub fn split_pushes(&self) -> u64 {
         self.split.load(Ordering::Relaxed)
+    }
+
+    /// How many attempts at storing a push met a form or quarantined payload that another push
+    /// stored meanwhile (or, for an attempt without lookups, before), and were tried again.
+    pub fn races(&self) -> u64 {
+        self.raced.load(Ordering::Relaxed)
     }
 
     /// Counts a push in until the guard drops; the guard tells how many parts its body may be
@@ -575,6 +585,7 @@ async fn prepare_in_parts<'b>(
                     state: &state,
                     enabled: true,
                     definitions: HashMap::new(),
+                    from_db: false,
                 };
                 let texts: Vec<&str> = ranges
                     .into_iter()
@@ -591,10 +602,14 @@ async fn prepare_in_parts<'b>(
     let (mut prepared, mut pending) = mine?;
     let mut failed = false;
     for h in helpers {
-        // A helper that panicked (a bug) fails the push as the same panic here would.
-        let run: Option<(Vec<Parsed>, Vec<usize>)> = h
-            .await
-            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        // A helper that panicked (a bug) fails the push as the same panic here would; one
+        // cancelled (the runtime shutting down) counts as a failed run: the forms are then read
+        // one by one on this thread.
+        let run: Option<(Vec<Parsed>, Vec<usize>)> = match h.await {
+            Ok(run) => run,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => None,
+        };
         match run {
             Some((p, q)) if !failed => {
                 prepared.extend(p);
@@ -634,6 +649,8 @@ struct Preparer<'s> {
     /// Whether forms are prepared at all (not when the push is refused whatever its forms).
     enabled: bool,
     definitions: HashMap<(String, u32), Option<Definition>>,
+    /// Whether a version was looked up in the database (not found in memory).
+    from_db: bool,
 }
 
 impl<'s> Preparer<'s> {
@@ -665,6 +682,7 @@ impl<'s> Preparer<'s> {
         if let Some(def) = self.known(code, version) {
             return Ok(def);
         }
+        self.from_db = true;
         let def = self
             .state
             .questionnaires
@@ -711,12 +729,13 @@ pub async fn push(
         state,
         enabled: header.is_ok() && allowed.is_ok(),
         definitions: HashMap::new(),
+        from_db: false,
     };
     // The rounds and questionnaire statuses are read while the body is: the first attempt
     // below needs them, and they do not depend on the forms.
     let early_registry = prep.enabled.then(|| {
         let db = state.db.clone();
-        tokio::spawn(async move { registry(&db).await })
+        EarlyRegistry(tokio::spawn(async move { registry(&db).await }))
     });
     let load = state.pushes.enter();
     let body = PushBody::read(body, &mut prep, load.parts).await?;
@@ -808,12 +827,27 @@ pub async fn push(
     // process, keeps every form once.
     let mut mode = Mode::default();
     let mut races = 0;
+    // Read before this push found its questionnaire versions, the registry can miss a version
+    // published meanwhile: it is read again (by `store`) if the push resolved a version from the
+    // database, or if a form's known version has no status in it.
     let mut early_registry = match early_registry {
-        Some(task) => Some(
-            task.await
-                .map_err(|e| ApiError::internal(format!("reading the rounds for a push: {e}")))??,
-        ),
-        None => None,
+        Some(mut task) if !prep.from_db => {
+            let r = (&mut task.0)
+                .await
+                .map_err(|e| ApiError::internal(format!("reading the rounds for a push: {e}")))??;
+            let mut last: Option<(&str, u32)> = None;
+            let complete = parsed.iter().filter(|p| p.checked.is_some()).all(|p| {
+                let at = (p.f.questionnaire_code.as_str(), p.f.questionnaire_version);
+                if last == Some(at) {
+                    return true;
+                }
+                last = Some(at);
+                let version = i32::try_from(at.1).unwrap_or(i32::MAX);
+                r.statuses.contains_key(&(at.0.to_owned(), version))
+            });
+            complete.then_some(r)
+        }
+        _ => None,
     };
     let batch = Batch {
         n,
@@ -826,8 +860,12 @@ pub async fn push(
             Ok(results) => return Ok(results),
             Err(Attempt::Unsure) => mode.look_up = true,
             Err(Attempt::Regroup) => mode.alone = true,
-            Err(Attempt::Raced) if !mode.look_up => mode.look_up = true,
+            Err(Attempt::Raced) if !mode.look_up => {
+                state.pushes.raced.fetch_add(1, Ordering::Relaxed);
+                mode.look_up = true;
+            }
             Err(Attempt::Raced) => {
+                state.pushes.raced.fetch_add(1, Ordering::Relaxed);
                 races += 1;
                 if races == ATTEMPTS {
                     break;
@@ -846,6 +884,17 @@ pub async fn push(
         "Máy chủ đang bận nhận các phiếu này từ nơi khác; hãy đồng bộ lại sau.",
         "The server is busy storing these forms from elsewhere; sync again later.",
     ))
+}
+
+/// The rounds and questionnaire statuses, read by a task of their own while a push's body is
+/// read; the task is cancelled if the push ends without them (a body that is not a push, too
+/// many forms, a failed lookup).
+struct EarlyRegistry(tokio::task::JoinHandle<Result<Registry, DbErr>>);
+
+impl Drop for EarlyRegistry {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// What the server already holds under a push's form ids (see [`held`]).
