@@ -295,20 +295,15 @@ fn main() {
             };
             for (i, &d) in devices.iter().enumerate() {
                 let rate = push_rate(label_name, n, d).await;
-                match one_conn.filter(|_| d == 1) {
-                    Some(one) => {
-                        println!(
-                            "{label_name:<10} push/insert with {d} devices: {:.2} (against 1 connection's INSERTs: {:.2})",
-                            rate / baseline,
-                            rate / one
-                        );
-                        alone_ratios.push(rate / one);
-                    }
-                    None => println!(
-                        "{label_name:<10} push/insert with {d} devices: {:.2}",
-                        rate / baseline
-                    ),
-                }
+                let against_one = one_conn.filter(|_| d == 1).map(|one| rate / one);
+                alone_ratios.extend(against_one);
+                println!(
+                    "{label_name:<10} push/insert with {d} devices: {:.2}{}",
+                    rate / baseline,
+                    against_one
+                        .map(|r| format!(" (against 1 connection's INSERTs: {r:.2})"))
+                        .unwrap_or_default()
+                );
                 rates[i].push(rate);
                 ratios[i].push(rate / baseline);
             }

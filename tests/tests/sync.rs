@@ -1068,16 +1068,10 @@ async fn a_payload_filed_meanwhile_elsewhere_is_not_filed_twice() {
     let elsewhere = json!([{"field": "age", "code": "filed_elsewhere", "message": "x"}]);
     let txn = app.state.db.begin().await.unwrap();
     sipas_server::entities::quarantined_form::ActiveModel {
-        form_id: Set(Some(f.id)),
         round_code: Set(Some(f.round.clone())),
-        reason: Set("invalid".into()),
-        content_hash: Set(Some(f.content_hash())),
         errors: Set(elsewhere.to_string()),
         payload: Set(serde_json::to_string(&f).unwrap()),
-        device_id: Set(Some("device-elsewhere".into())),
-        submitted_by: Set(None),
-        received_at: Set(sea_orm::prelude::TimeDateTimeWithTimeZone::now_utc()),
-        ..Default::default()
+        ..quarantine_row(f.id, Some(&f.content_hash()), "device-elsewhere")
     }
     .insert(&txn)
     .await
@@ -1107,7 +1101,7 @@ async fn a_payload_filed_meanwhile_elsewhere_is_not_filed_twice() {
 /// rolled back.
 #[tokio::test]
 async fn the_payload_index_migration_keeps_each_payloads_first_row() {
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, QueryOrder};
+    use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder};
     use sea_orm_migration::MigratorTrait;
     use sipas_server::{entities::quarantined_form as q, migration::Migrator};
     let (_db, url) = e2e::TestDb::create().await;
@@ -1115,26 +1109,14 @@ async fn the_payload_index_migration_keeps_each_payloads_first_row() {
     let before = Migrator::migrations().len() - 1;
     Migrator::up(&db, Some(before as u32)).await.unwrap();
     let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-    let row = |id: Uuid, hash: Option<&str>, device: &str| q::ActiveModel {
-        form_id: Set(Some(id)),
-        round_code: Set(None),
-        reason: Set("invalid".into()),
-        content_hash: Set(hash.map(str::to_owned)),
-        errors: Set("[]".into()),
-        payload: Set("{}".into()),
-        device_id: Set(Some(device.into())),
-        submitted_by: Set(None),
-        received_at: Set(sea_orm::prelude::TimeDateTimeWithTimeZone::now_utc()),
-        ..Default::default()
-    };
     for r in [
-        row(a, Some("h1"), "first"),
-        row(a, Some("h1"), "copy"),
-        row(a, Some("h2"), "conflict"),
-        row(b, Some("h1"), "other form"),
-        row(a, None, "malformed"),
-        row(a, None, "malformed again"),
-        row(a, Some("h1"), "copy again"),
+        quarantine_row(a, Some("h1"), "first"),
+        quarantine_row(a, Some("h1"), "copy"),
+        quarantine_row(a, Some("h2"), "conflict"),
+        quarantine_row(b, Some("h1"), "other form"),
+        quarantine_row(a, None, "malformed"),
+        quarantine_row(a, None, "malformed again"),
+        quarantine_row(a, Some("h1"), "copy again"),
     ] {
         r.insert(&db).await.unwrap();
     }
@@ -1174,7 +1156,7 @@ async fn the_payload_index_migration_keeps_each_payloads_first_row() {
             "malformed again"
         ]
     );
-    let again = row(a, Some("h1"), "later").insert(&db).await;
+    let again = quarantine_row(a, Some("h1"), "later").insert(&db).await;
     assert!(
         matches!(
             again.as_ref().map_err(|e| e.sql_err()),
@@ -1184,10 +1166,32 @@ async fn the_payload_index_migration_keeps_each_payloads_first_row() {
     );
     Migrator::down(&db, Some(1)).await.unwrap();
     assert_eq!(indexes().await, ["idx_quarantined_forms_form_id"]);
-    row(a, Some("h1"), "before the index")
+    quarantine_row(a, Some("h1"), "before the index")
         .insert(&db)
         .await
         .unwrap();
     assert_eq!(devices().await.len(), 6);
     db.close().await.unwrap();
+}
+
+/// A quarantine row as another push would have filed it: payload `id` with content `hash`, found
+/// invalid, from `device`.
+fn quarantine_row(
+    id: Uuid,
+    hash: Option<&str>,
+    device: &str,
+) -> sipas_server::entities::quarantined_form::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    sipas_server::entities::quarantined_form::ActiveModel {
+        form_id: Set(Some(id)),
+        round_code: Set(None),
+        reason: Set("invalid".into()),
+        content_hash: Set(hash.map(str::to_owned)),
+        errors: Set("[]".into()),
+        payload: Set("{}".into()),
+        device_id: Set(Some(device.into())),
+        submitted_by: Set(None),
+        received_at: Set(sea_orm::prelude::TimeDateTimeWithTimeZone::now_utc()),
+        ..Default::default()
+    }
 }

@@ -51,8 +51,9 @@ struct Accept<'a> {
 const ATTEMPTS: usize = 5;
 
 /// Forms per run when a lone push's preparation is shared among cores: a push is split into at
-/// most its forms divided by this many runs (the last may hold fewer). Smaller pushes are prepared on one thread: for a few forms, the extra pass that splits the
-/// body and the handover to another thread would cost about what they save.
+/// most its forms divided by this many runs (the last may hold fewer). Smaller pushes are
+/// prepared on one thread: for a few forms, the extra pass that splits the body and the handover
+/// to another thread would cost about what they save.
 const MIN_PART_FORMS: usize = 16;
 
 /// The most parts a lone push's preparation is split into.
@@ -379,6 +380,19 @@ struct Sink<'p, 's, 'b> {
     n: usize,
 }
 
+impl<'b> Sink<'_, '_, 'b> {
+    /// Prepares form `idx` if its questionnaire version is in memory, else keeps it pending.
+    fn add(&mut self, idx: usize, f: FormSubmission<JsonObject<'b>>) {
+        match self
+            .prep
+            .known(&f.questionnaire_code, f.questionnaire_version)
+        {
+            Some(def) => self.prepared.push(prepare(def, idx, f)),
+            None => self.pending.push((idx, f)),
+        }
+    }
+}
+
 /// Reads `{"forms": [...]}`, handing each form to the [`Preparer`] as soon as it is parsed, while
 /// its JSON tree is still in this core's cache: the tree is built, hashed, validated, encoded
 /// and freed before the next form is read (parsing the whole body into trees first, then
@@ -449,13 +463,7 @@ impl<'b> serde::de::Visitor<'b> for Elements<'_, '_, '_, 'b> {
             if !sink.prep.enabled || idx >= MAX_BATCH_FORMS {
                 continue;
             }
-            match sink
-                .prep
-                .known(&f.questionnaire_code, f.questionnaire_version)
-            {
-                Some(def) => sink.prepared.push(prepare(def, idx, f)),
-                None => sink.pending.push((idx, f)),
-            }
+            sink.add(idx, f);
         }
         Ok(())
     }
@@ -585,7 +593,6 @@ async fn prepare_in_parts<'b>(
                     state: &state,
                     enabled: true,
                     definitions: HashMap::new(),
-                    from_db: false,
                 };
                 let texts: Vec<&str> = ranges
                     .into_iter()
@@ -593,35 +600,34 @@ async fn prepare_in_parts<'b>(
                     .map(|r| std::str::from_utf8(&body[r]).unwrap_or_default())
                     .collect();
                 prepare_run(&texts, i * per_part, &mut prep).map(|(prepared, pending)| {
-                    (prepared, pending.into_iter().map(|(idx, _)| idx).collect())
+                    (
+                        prepared,
+                        pending
+                            .into_iter()
+                            .map(|(idx, _)| idx)
+                            .collect::<Vec<usize>>(),
+                    )
                 })
             })
         })
         .collect();
-    let mine = prepare_run(&texts[..per_part.min(texts.len())], 0, prep);
-    let (mut prepared, mut pending) = mine?;
-    let mut failed = false;
+    let (mut prepared, mut pending) = prepare_run(&texts[..per_part.min(texts.len())], 0, prep)?;
     for h in helpers {
         // A helper that panicked (a bug) fails the push as the same panic here would; one
         // cancelled (the runtime shutting down) counts as a failed run: the forms are then read
-        // one by one on this thread.
-        let run: Option<(Vec<Parsed>, Vec<usize>)> = match h.await {
-            Ok(run) => run,
+        // one by one on this thread. Runs still going on are left to finish unread.
+        let (p, q) = match h.await {
+            Ok(run) => run?,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => None,
+            Err(_) => return None,
         };
-        match run {
-            Some((p, q)) if !failed => {
-                prepared.extend(p);
-                // Parsed again here: a parsed form borrows the body, and cannot come back.
-                for idx in q {
-                    pending.push((idx, serde_json::from_str(texts[idx]).ok()?));
-                }
-            }
-            _ => failed = true,
+        prepared.extend(p);
+        // Parsed again here: a parsed form borrows the body, and cannot come back.
+        for idx in q {
+            pending.push((idx, serde_json::from_str(texts[idx]).ok()?));
         }
     }
-    (!failed).then_some((prepared, pending))
+    Some((prepared, pending))
 }
 
 /// One run of [`prepare_in_parts`]: forms `first..` of the body.
@@ -630,16 +636,16 @@ fn prepare_run<'b>(
     first: usize,
     prep: &mut Preparer<'_>,
 ) -> Option<Prepared<'b>> {
-    let mut prepared = Vec::with_capacity(texts.len());
-    let mut pending = Vec::new();
+    let mut sink = Sink {
+        prep,
+        prepared: Vec::with_capacity(texts.len()),
+        pending: Vec::new(),
+        n: 0,
+    };
     for (i, raw) in texts.iter().enumerate() {
-        let f = serde_json::from_str::<FormSubmission<JsonObject<'b>>>(raw).ok()?;
-        match prep.known(&f.questionnaire_code, f.questionnaire_version) {
-            Some(def) => prepared.push(prepare(def, first + i, f)),
-            None => pending.push((first + i, f)),
-        }
+        sink.add(first + i, serde_json::from_str(raw).ok()?);
     }
-    Some((prepared, pending))
+    Some((sink.prepared, sink.pending))
 }
 
 /// The questionnaire versions a push's forms name, as it found them: the definition and stats
@@ -649,8 +655,6 @@ struct Preparer<'s> {
     /// Whether forms are prepared at all (not when the push is refused whatever its forms).
     enabled: bool,
     definitions: HashMap<(String, u32), Option<Definition>>,
-    /// Whether a version was looked up in the database (not found in memory).
-    from_db: bool,
 }
 
 impl<'s> Preparer<'s> {
@@ -682,7 +686,6 @@ impl<'s> Preparer<'s> {
         if let Some(def) = self.known(code, version) {
             return Ok(def);
         }
-        self.from_db = true;
         let def = self
             .state
             .questionnaires
@@ -729,14 +732,7 @@ pub async fn push(
         state,
         enabled: header.is_ok() && allowed.is_ok(),
         definitions: HashMap::new(),
-        from_db: false,
     };
-    // The rounds and questionnaire statuses are read while the body is: the first attempt
-    // below needs them, and they do not depend on the forms.
-    let early_registry = prep.enabled.then(|| {
-        let db = state.db.clone();
-        EarlyRegistry(tokio::spawn(async move { registry(&db).await }))
-    });
     let load = state.pushes.enter();
     let body = PushBody::read(body, &mut prep, load.parts).await?;
     let n = body.len();
@@ -827,36 +823,8 @@ pub async fn push(
     // process, keeps every form once.
     let mut mode = Mode::default();
     let mut races = 0;
-    // Read before this push found its questionnaire versions, the registry can miss a version
-    // published meanwhile: it is read again (by `store`) if the push resolved a version from the
-    // database, or if a form's known version has no status in it.
-    let mut early_registry = match early_registry {
-        Some(mut task) if !prep.from_db => {
-            let r = (&mut task.0)
-                .await
-                .map_err(|e| ApiError::internal(format!("reading the rounds for a push: {e}")))??;
-            let mut last: Option<(&str, u32)> = None;
-            let complete = parsed.iter().filter(|p| p.checked.is_some()).all(|p| {
-                let at = (p.f.questionnaire_code.as_str(), p.f.questionnaire_version);
-                if last == Some(at) {
-                    return true;
-                }
-                last = Some(at);
-                let version = i32::try_from(at.1).unwrap_or(i32::MAX);
-                r.statuses.contains_key(&(at.0.to_owned(), version))
-            });
-            complete.then_some(r)
-        }
-        _ => None,
-    };
-    let batch = Batch {
-        n,
-        parsed: &parsed,
-        malformed: &quarantines,
-        payloads: &payloads,
-    };
     loop {
-        match store(state, user, &batch, mode, early_registry.take()).await {
+        match store(state, user, n, &parsed, &quarantines, &payloads, mode).await {
             Ok(results) => return Ok(results),
             Err(Attempt::Unsure) => mode.look_up = true,
             Err(Attempt::Regroup) => mode.alone = true,
@@ -884,17 +852,6 @@ pub async fn push(
         "Máy chủ đang bận nhận các phiếu này từ nơi khác; hãy đồng bộ lại sau.",
         "The server is busy storing these forms from elsewhere; sync again later.",
     ))
-}
-
-/// The rounds and questionnaire statuses, read by a task of their own while a push's body is
-/// read; the task is cancelled if the push ends without them (a body that is not a push, too
-/// many forms, a failed lookup).
-struct EarlyRegistry(tokio::task::JoinHandle<Result<Registry, DbErr>>);
-
-impl Drop for EarlyRegistry {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// What the server already holds under a push's form ids (see [`held`]).
@@ -1049,53 +1006,26 @@ struct Mode {
     alone: bool,
 }
 
-/// A push as read: what each attempt at storing it decides from.
-struct Batch<'a, 'b> {
-    /// Forms in the body.
-    n: usize,
-    /// The forms that parsed.
-    parsed: &'a [Parsed],
-    /// The forms that did not, headed for quarantine.
-    malformed: &'a [Quarantine],
-    /// Each form's text.
-    payloads: &'a Payloads<'b>,
-}
-
 /// One attempt at deciding and storing a parsed push (see [`push`]). Without `look_up` the
 /// attempt assumes the server holds none of these ids, and goes on to store the push only if
 /// every form that parsed is accepted (malformed ones are quarantined either way: they have no
 /// content hash to look up).
-///
-/// `read_before`: the rounds and questionnaire statuses, when the push read them already (its
-/// first attempt); otherwise they are read here.
 async fn store(
     state: &AppState,
     user: &AuthUser,
-    batch: &Batch<'_, '_>,
+    n: usize,
+    parsed: &[Parsed],
+    malformed: &[Quarantine],
+    payloads: &Payloads<'_>,
     mode: Mode,
-    read_before: Option<Registry>,
 ) -> Result<Vec<FormResult>, Attempt> {
-    let &Batch {
-        n,
-        parsed,
-        malformed,
-        payloads,
-    } = batch;
     let mut results: Vec<Option<FormResult>> = vec![None; n];
     let mut accepts: Vec<Accept<'_>> = Vec::new();
     let mut quarantines: Vec<Quarantine> = malformed.to_vec();
 
     // What the server already holds for these ids, and the rounds and questionnaire statuses:
     // independent reads, sent together (each on its own pooled connection).
-    let (held, registry) = if let Some(registry) = read_before {
-        let held = if mode.look_up {
-            let ids: Vec<Uuid> = parsed.iter().map(|p| p.f.id).collect();
-            held(&state.db, &ids).await?
-        } else {
-            Held::default()
-        };
-        (held, registry)
-    } else if mode.look_up {
+    let (held, registry) = if mode.look_up {
         let ids: Vec<Uuid> = parsed.iter().map(|p| p.f.id).collect();
         tokio::try_join!(held(&state.db, &ids), registry(&state.db))?
     } else {
