@@ -693,6 +693,92 @@ async fn a_quarantined_payload_is_accepted_once_it_can_be() {
     assert_eq!(body["forms"][0]["state"], "accepted", "{body}");
 }
 
+/// A payload is filed once, under its first sender; another enumerator pushing the very same
+/// payload (a tablet handed over with its outbox) is told that row's outcome, and status shows
+/// it the row when it names the payload's content hash, as it does after a lost answer.
+#[tokio::test]
+async fn status_shows_a_payload_filed_under_another_sender_to_a_device_holding_it() {
+    let (app, first) = with_enumerator().await;
+    let admin = app.admin_token().await;
+    app.create_user(
+        &admin,
+        "dtv.laichau2",
+        "enumerator",
+        "vn-2025",
+        Some("12"),
+        Some("LC-1"),
+    )
+    .await;
+    let login = app
+        .login_full("dtv.laichau2", USER_PASSWORD, Some("device-lc-2"))
+        .await;
+    let second = login["access_token"].as_str().unwrap().to_owned();
+    let mut invalid = form();
+    invalid.answers.insert("age".into(), json!(12));
+    let hash = invalid.content_hash();
+    let mut other = invalid.clone();
+    other.answers.insert("age".into(), json!(13));
+
+    for token in [&first, &second] {
+        let r = push(&app, token, &values(std::slice::from_ref(&invalid))).await;
+        assert_eq!(r.results[0].outcome, Outcome::Invalid, "{r:?}");
+        assert!(r.results[0].errors.iter().any(|e| e.field == "age"));
+    }
+    assert_eq!(quarantine_count(&app).await, 1);
+
+    let status = |token: String, query: Value| {
+        let app = &app;
+        async move {
+            let (s, body) = sync_call(
+                app,
+                &token,
+                Method::POST,
+                "/api/v1/sync/status",
+                Some(&json!({ "forms": [query] })),
+            )
+            .await;
+            assert_eq!(s, 200, "{body}");
+            body["forms"][0].clone()
+        }
+    };
+    let named = json!({"id": invalid.id, "content_hash": hash});
+    for token in [&first, &second] {
+        let s = status(token.clone(), named.clone()).await;
+        assert_eq!(s["state"], "quarantined", "{s}");
+        assert_eq!(s["same_content"], true, "{s}");
+        assert_eq!(s["reason"], "invalid", "{s}");
+    }
+    // The sender sees its row whatever it asks; another device only with the payload's hash.
+    let bare = json!({"id": invalid.id});
+    assert_eq!(
+        status(first.clone(), bare.clone()).await["state"],
+        "quarantined"
+    );
+    assert_eq!(status(second.clone(), bare).await["state"], "missing");
+    let guessed = json!({"id": invalid.id, "content_hash": other.content_hash()});
+    assert_eq!(
+        status(second.clone(), guessed.clone()).await["state"],
+        "missing"
+    );
+    let s = status(first.clone(), guessed).await;
+    assert_eq!(
+        (s["state"].as_str(), s["same_content"].as_bool()),
+        (Some("quarantined"), Some(false))
+    );
+
+    // Of two payloads under one id, the one a device names is the one it is told about.
+    let r = push(&app, &first, &values(std::slice::from_ref(&other))).await;
+    assert_eq!(r.results[0].outcome, Outcome::Invalid, "{r:?}");
+    assert_eq!(quarantine_count(&app).await, 2);
+    let s = status(second.clone(), named.clone()).await;
+    assert_eq!(s["same_content"], true, "{s}");
+    let s = status(first.clone(), named).await;
+    assert_eq!(
+        (s["content_hash"].as_str(), s["same_content"].as_bool()),
+        (Some(hash.as_str()), Some(true))
+    );
+}
+
 #[tokio::test]
 async fn pull_delivers_changes_in_order_with_cursors() {
     let (app, token) = with_enumerator().await;

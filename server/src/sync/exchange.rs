@@ -190,24 +190,40 @@ pub async fn status(
             held.extend(rows.into_iter().map(|f| (f.id, f)));
         }
     }
+    // The content each query names, by id.
+    let asked: HashMap<Uuid, &str> = queries
+        .iter()
+        .filter_map(|q| Some((q.id, q.content_hash.as_deref()?)))
+        .collect();
+    // A quarantined payload is shown to whoever sent it, to the ministry, and to a device that
+    // names its content hash: holding the same payload, it was told that row's outcome when it
+    // pushed it (a payload is filed once, under its first sender).
     let mut quarantined: HashMap<Uuid, (String, Option<String>)> = HashMap::new();
     for chunk in ids.chunks(500) {
-        let mut cond = Condition::all().add(quarantined_form::Column::FormId.is_in(chunk.to_vec()));
-        if user.role != policy::Role::Ministry {
-            cond = cond.add(quarantined_form::Column::SubmittedBy.eq(user.id));
-        }
-        let rows: Vec<(Option<Uuid>, String, Option<String>)> = quarantined_form::Entity::find()
-            .select_only()
-            .column(quarantined_form::Column::FormId)
-            .column(quarantined_form::Column::Reason)
-            .column(quarantined_form::Column::ContentHash)
-            .filter(cond)
-            .order_by_asc(quarantined_form::Column::Seq)
-            .into_tuple()
-            .all(&state.db)
-            .await?;
-        for (id, reason, hash) in rows {
-            if let Some(id) = id {
+        let rows: Vec<(Option<Uuid>, String, Option<String>, Option<i64>)> =
+            quarantined_form::Entity::find()
+                .select_only()
+                .column(quarantined_form::Column::FormId)
+                .column(quarantined_form::Column::Reason)
+                .column(quarantined_form::Column::ContentHash)
+                .column(quarantined_form::Column::SubmittedBy)
+                .filter(quarantined_form::Column::FormId.is_in(chunk.to_vec()))
+                .order_by_asc(quarantined_form::Column::Seq)
+                .into_tuple()
+                .all(&state.db)
+                .await?;
+        for (id, reason, hash, by) in rows {
+            let Some(id) = id else { continue };
+            let names_it = hash.is_some() && asked.get(&id).copied() == hash.as_deref();
+            let shown = user.role == policy::Role::Ministry || by == Some(user.id) || names_it;
+            if !shown {
+                continue;
+            }
+            // The latest row, unless an earlier one holds the content the device asks about.
+            let keeps_match = quarantined
+                .get(&id)
+                .is_some_and(|(_, h)| h.is_some() && asked.get(&id).copied() == h.as_deref());
+            if names_it || !keeps_match {
                 quarantined.insert(id, (reason, hash));
             }
         }
