@@ -695,7 +695,8 @@ async fn a_quarantined_payload_is_accepted_once_it_can_be() {
 
 /// A payload is filed once, under its first sender; another enumerator pushing the very same
 /// payload (a tablet handed over with its outbox) is told that row's outcome, and status shows
-/// it the row when it names the payload's content hash, as it does after a lost answer.
+/// it the row when it names the payload's content hash, as it does after a lost answer. A stored
+/// form stays hidden from an enumerator who did not send it.
 #[tokio::test]
 async fn status_shows_a_payload_filed_under_another_sender_to_a_device_holding_it() {
     let (app, first) = with_enumerator().await;
@@ -777,6 +778,20 @@ async fn status_shows_a_payload_filed_under_another_sender_to_a_device_holding_i
         (s["content_hash"].as_str(), s["same_content"].as_bool()),
         (Some(hash.as_str()), Some(true))
     );
+
+    // A stored form: read by its sender and the ministry; missing to another enumerator, whatever
+    // it names.
+    let valid = form();
+    let r = push(&app, &first, &values(std::slice::from_ref(&valid))).await;
+    assert_eq!(r.results[0].outcome, Outcome::Accepted, "{r:?}");
+    let asked = json!({"id": valid.id, "content_hash": valid.content_hash()});
+    for (token, state) in [
+        (&first, "accepted"),
+        (&admin, "accepted"),
+        (&second, "missing"),
+    ] {
+        assert_eq!(status(token.clone(), asked.clone()).await["state"], state);
+    }
 }
 
 #[tokio::test]

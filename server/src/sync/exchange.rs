@@ -178,17 +178,26 @@ pub async fn status(
         .into_iter()
         .map(|r| (r.code, r.geography_code))
         .collect();
+    // What the caller may read, round by round (each on its own geography), in one condition:
+    // one statement per chunk of ids, however many rounds there are.
+    let readable = rounds
+        .iter()
+        .fold(Condition::any(), |any, (round_code, geo)| {
+            any.add(
+                Condition::all()
+                    .add(form::Column::RoundCode.eq(round_code.clone()))
+                    .add(policy::readable_forms(user, geo)),
+            )
+        });
     let mut held: HashMap<Uuid, form::Model> = HashMap::new();
-    for (round_code, geo) in &rounds {
-        for chunk in ids.chunks(500) {
-            let rows = form::Entity::find()
-                .filter(form::Column::Id.is_in(chunk.to_vec()))
-                .filter(form::Column::RoundCode.eq(round_code.clone()))
-                .filter(policy::readable_forms(user, geo))
-                .all(&state.db)
-                .await?;
-            held.extend(rows.into_iter().map(|f| (f.id, f)));
-        }
+    // With no round at all, nothing is readable (an empty `any` would select every form).
+    for chunk in ids.chunks(500).filter(|_| !rounds.is_empty()) {
+        let rows = form::Entity::find()
+            .filter(form::Column::Id.is_in(chunk.to_vec()))
+            .filter(readable.clone())
+            .all(&state.db)
+            .await?;
+        held.extend(rows.into_iter().map(|f| (f.id, f)));
     }
     // The content each query names, by id.
     let asked: HashMap<Uuid, &str> = queries
