@@ -190,7 +190,7 @@ pub async fn status(
             )
         });
     let mut held: HashMap<Uuid, form::Model> = HashMap::new();
-    // With no round at all, nothing is readable (an empty `any` would select every form).
+    // With no round at all, no form is readable: nothing to ask the database.
     for chunk in ids.chunks(500).filter(|_| !rounds.is_empty()) {
         let rows = form::Entity::find()
             .filter(form::Column::Id.is_in(chunk.to_vec()))
