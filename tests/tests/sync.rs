@@ -55,21 +55,24 @@ fn form() -> FormSubmission {
 /// An app with a Lai Châu enumerator logged in from a device; returns (app, token).
 async fn with_enumerator() -> (TestApp, String) {
     let app = spawn_app().await;
+    let token = lai_chau_enumerator(&app, "dtv.laichau", "device-lc-1").await;
+    (app, token)
+}
+
+/// Creates a Lai Châu enumerator of team LC-1 and logs them in from `device`; returns the token.
+async fn lai_chau_enumerator(app: &TestApp, username: &str, device: &str) -> String {
     let admin = app.admin_token().await;
     app.create_user(
         &admin,
-        "dtv.laichau",
+        username,
         "enumerator",
         "vn-2025",
         Some("12"),
         Some("LC-1"),
     )
     .await;
-    let login = app
-        .login_full("dtv.laichau", USER_PASSWORD, Some("device-lc-1"))
-        .await;
-    let token = login["access_token"].as_str().unwrap().to_owned();
-    (app, token)
+    let login = app.login_full(username, USER_PASSWORD, Some(device)).await;
+    login["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn sync_call(
@@ -701,19 +704,7 @@ async fn a_quarantined_payload_is_accepted_once_it_can_be() {
 async fn status_shows_a_payload_filed_under_another_sender_to_a_device_holding_it() {
     let (app, first) = with_enumerator().await;
     let admin = app.admin_token().await;
-    app.create_user(
-        &admin,
-        "dtv.laichau2",
-        "enumerator",
-        "vn-2025",
-        Some("12"),
-        Some("LC-1"),
-    )
-    .await;
-    let login = app
-        .login_full("dtv.laichau2", USER_PASSWORD, Some("device-lc-2"))
-        .await;
-    let second = login["access_token"].as_str().unwrap().to_owned();
+    let second = lai_chau_enumerator(&app, "dtv.laichau2", "device-lc-2").await;
     let mut invalid = form();
     invalid.answers.insert("age".into(), json!(12));
     let hash = invalid.content_hash();
