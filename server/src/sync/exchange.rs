@@ -209,18 +209,17 @@ pub async fn status(
     // pushed it (a payload is filed once, under its first sender).
     let mut quarantined: HashMap<Uuid, (String, Option<String>)> = HashMap::new();
     for chunk in ids.chunks(500) {
-        let rows: Vec<(Option<Uuid>, String, Option<String>, Option<i64>)> =
-            quarantined_form::Entity::find()
-                .select_only()
-                .column(quarantined_form::Column::FormId)
-                .column(quarantined_form::Column::Reason)
-                .column(quarantined_form::Column::ContentHash)
-                .column(quarantined_form::Column::SubmittedBy)
-                .filter(quarantined_form::Column::FormId.is_in(chunk.to_vec()))
-                .order_by_asc(quarantined_form::Column::Seq)
-                .into_tuple()
-                .all(&state.db)
-                .await?;
+        let rows: Vec<QuarantineRow> = quarantined_form::Entity::find()
+            .select_only()
+            .column(quarantined_form::Column::FormId)
+            .column(quarantined_form::Column::Reason)
+            .column(quarantined_form::Column::ContentHash)
+            .column(quarantined_form::Column::SubmittedBy)
+            .filter(quarantined_form::Column::FormId.is_in(chunk.to_vec()))
+            .order_by_asc(quarantined_form::Column::Seq)
+            .into_tuple()
+            .all(&state.db)
+            .await?;
         for (id, reason, hash, by) in rows {
             let Some(id) = id else { continue };
             let names_it = hash.is_some() && asked.get(&id).copied() == hash.as_deref();
@@ -278,6 +277,9 @@ pub async fn status(
         })
         .collect())
 }
+
+/// What status reads of a quarantine row: form id, reason, content hash and sender.
+type QuarantineRow = (Option<Uuid>, String, Option<String>, Option<i64>);
 
 /// Prefix of every cursor this server issues.
 const CURSOR_PREFIX: &str = "c1.";
