@@ -207,7 +207,8 @@ pub async fn status(
     // A quarantined payload is shown to whoever sent it, to the ministry, and to a device that
     // names its content hash: holding the same payload, it was told that row's outcome when it
     // pushed it (a payload is filed once, under its first sender).
-    let mut quarantined: HashMap<Uuid, (String, Option<String>)> = HashMap::new();
+    // Reason, content hash, and whether the query named that hash.
+    let mut quarantined: HashMap<Uuid, (String, Option<String>, bool)> = HashMap::new();
     for chunk in ids.chunks(500) {
         let rows: Vec<QuarantineRow> = quarantined_form::Entity::find()
             .select_only()
@@ -228,11 +229,8 @@ pub async fn status(
                 continue;
             }
             // The latest row, unless an earlier one holds the content the device asks about.
-            let keeps_match = quarantined
-                .get(&id)
-                .is_some_and(|(_, h)| h.is_some() && asked.get(&id).copied() == h.as_deref());
-            if names_it || !keeps_match {
-                quarantined.insert(id, (reason, hash));
+            if names_it || !quarantined.get(&id).is_some_and(|q| q.2) {
+                quarantined.insert(id, (reason, hash, names_it));
             }
         }
     }
@@ -252,7 +250,7 @@ pub async fn status(
                     content_hash: Some(f.content_hash.clone()),
                     reason: None,
                 }
-            } else if let Some((reason, hash)) = quarantined.get(&q.id) {
+            } else if let Some((reason, hash, _)) = quarantined.get(&q.id) {
                 FormStatus {
                     id: q.id,
                     state: FormState::Quarantined,

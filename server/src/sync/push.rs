@@ -475,7 +475,7 @@ impl<'b> PushBody<'b> {
     ///
     /// With `parts` above one (the push is alone on the server), the body is first split into
     /// its forms' texts, and these are prepared in up to `parts` runs of consecutive forms, on as
-    /// many threads.
+    /// many threads (in one run when there are too few forms to share).
     async fn read(
         body: &'b JsonBytes,
         prep: &mut Preparer<'_>,
@@ -492,23 +492,31 @@ impl<'b> PushBody<'b> {
             && utf8.is_ok()
             && let Ok(texts) = split(bytes)
         {
+            // Split once, the texts serve however the forms are read: in runs on several
+            // threads, in one run here (too few forms to share), or not at all (too many: the
+            // push is refused before its forms are read).
             let n = texts.len();
             let parts = parts.min(n / MIN_PART_FORMS);
-            if parts > 1 && n <= MAX_BATCH_FORMS {
+            let run = if n > MAX_BATCH_FORMS {
+                None
+            } else if parts > 1 {
                 prep.state.pushes.split.fetch_add(1, Ordering::Relaxed);
-                let forms = match prepare_in_parts(&body.0, &texts, prep, parts).await {
-                    Some((prepared, pending)) => Forms::Parsed {
-                        prepared,
-                        pending,
-                        n,
-                    },
-                    None => Forms::Texts,
-                };
-                return Ok(PushBody {
-                    forms,
-                    payloads: payloads(std::sync::OnceLock::from(texts)),
-                });
-            }
+                prepare_in_parts(&body.0, &texts, prep, parts).await
+            } else {
+                prepare_run(&texts, 0, prep)
+            };
+            let forms = match run {
+                Some((prepared, pending)) => Forms::Parsed {
+                    prepared,
+                    pending,
+                    n,
+                },
+                None => Forms::Texts,
+            };
+            return Ok(PushBody {
+                forms,
+                payloads: payloads(std::sync::OnceLock::from(texts)),
+            });
         }
         if let Ok(text) = utf8 {
             let mut sink = Sink {
@@ -630,7 +638,8 @@ async fn prepare_in_parts<'b>(
     Some((prepared, pending))
 }
 
-/// One run of [`prepare_in_parts`]: forms `first..` of the body.
+/// One run of [`prepare_in_parts`] (or a lone push's only run): forms `first..` of the body.
+/// `None` when a form does not have the protocol's shape.
 fn prepare_run<'b>(
     texts: &[&'b str],
     first: usize,
@@ -828,12 +837,12 @@ pub async fn push(
             Ok(results) => return Ok(results),
             Err(Attempt::Unsure) => mode.look_up = true,
             Err(Attempt::Regroup) => mode.alone = true,
-            Err(Attempt::Raced) if !mode.look_up => {
-                state.pushes.raced.fetch_add(1, Ordering::Relaxed);
-                mode.look_up = true;
-            }
             Err(Attempt::Raced) => {
                 state.pushes.raced.fetch_add(1, Ordering::Relaxed);
+                if !mode.look_up {
+                    mode.look_up = true;
+                    continue;
+                }
                 races += 1;
                 if races == ATTEMPTS {
                     break;
