@@ -9,6 +9,12 @@
 //! 20,000), `SIPAS_BENCH_DEVICES` the device counts (default `1,8,64`), `SIPAS_BENCH_ROUNDS` how
 //! many times the whole set is measured (default 3; medians are printed last). Batches of 100
 //! realistic SIPAS forms.
+//!
+//! Each push scenario also prints the mean time a push spent in the server, and how much of it
+//! went to preparing its forms and to storing them (`PushLoad::times`). With 1 device it compares
+//! the storing with a plain INSERT of the same rows from 1 connection, and prints the rate that
+//! storing alone allows one device: its pushes follow each other, so even with preparing and HTTP
+//! free it could not go faster.
 
 use std::{
     collections::HashMap,
@@ -17,7 +23,7 @@ use std::{
 
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::json;
-use sipas_server::{Application, entities::form};
+use sipas_server::{Application, entities::form, sync::PushTimes};
 
 mod common;
 use common::{PASSWORD, Target, device_tokens, drop_database, fresh_database, push_all, settings};
@@ -129,10 +135,12 @@ fn make_forms(n: usize) -> Vec<FormSubmission> {
         .collect()
 }
 
-/// Forms/s accepted through HTTP push with `devices` concurrent devices.
-async fn push_rate(label: &str, n: usize, devices: usize) -> f64 {
+/// Forms/s accepted through HTTP push with `devices` concurrent devices, and the mean time a push
+/// spent in the server: in all, preparing its forms, storing them.
+async fn push_rate(label: &str, n: usize, devices: usize) -> (f64, PerPush) {
     let target = fresh_database(&format!("push{devices}")).await;
     let app = Application::build(settings(&target.url)).await.unwrap();
+    let pushes = app.state().pushes.clone();
     let base = format!("http://127.0.0.1:{}", app.port());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
@@ -155,10 +163,12 @@ async fn push_rate(label: &str, n: usize, devices: usize) -> f64 {
         per_device[i % devices].push(serde_json::to_vec(&json!({ "forms": chunk })).unwrap());
     }
     let cpu = cpu_seconds(&target);
+    let before = pushes.times();
     let started = Instant::now();
     let accepted = push_all(&client, &base, &tokens, per_device).await;
     let secs = started.elapsed().as_secs_f64();
     let cpu = cpu_per_form(&target, &cpu, n);
+    let per_push = PerPush::between(before, pushes.times());
     assert_eq!(accepted, n, "every form accepted");
     let _ = tx.send(());
     let _ = server.await;
@@ -167,7 +177,31 @@ async fn push_rate(label: &str, n: usize, devices: usize) -> f64 {
     println!(
         "{label:<10} push   devices={devices:<3} forms={n:<7} {secs:>7.2} s  {rate:>9.0} forms/s  ({cpu})"
     );
-    rate
+    println!(
+        "{label:<10} push   devices={devices:<3} per push in the server: {:.2} ms, of which preparing {:.2} ms, storing {:.2} ms",
+        per_push.handling_ms, per_push.preparing_ms, per_push.writing_ms
+    );
+    (rate, per_push)
+}
+
+/// Mean milliseconds per push between two readings of [`PushTimes`].
+#[derive(Clone, Copy)]
+struct PerPush {
+    handling_ms: f64,
+    preparing_ms: f64,
+    writing_ms: f64,
+}
+
+impl PerPush {
+    fn between(before: PushTimes, after: PushTimes) -> PerPush {
+        let n = after.pushes.saturating_sub(before.pushes).max(1) as f64;
+        let ms = |a: Duration, b: Duration| a.saturating_sub(b).as_secs_f64() * 1e3 / n;
+        PerPush {
+            handling_ms: ms(after.handling, before.handling),
+            preparing_ms: ms(after.preparing, before.preparing),
+            writing_ms: ms(after.writing, before.writing),
+        }
+    }
 }
 
 /// Forms/s of a plain batched INSERT of the same stored rows (validated and encoded beforehand),
@@ -282,6 +316,8 @@ fn main() {
         // One device against one connection's INSERTs, when one device is measured.
         let mut alone: Vec<f64> = Vec::new();
         let mut alone_ratios: Vec<f64> = Vec::new();
+        // 1 device's ceiling, storing alone, against the 8-connection baseline.
+        let mut ceilings: Vec<f64> = Vec::new();
         for round in 1..=rounds {
             println!("-- round {round} of {rounds}");
             let baseline = plain_insert_rate(label_name, n, 8).await;
@@ -294,7 +330,7 @@ fn main() {
                 None
             };
             for (i, &d) in devices.iter().enumerate() {
-                let rate = push_rate(label_name, n, d).await;
+                let (rate, per_push) = push_rate(label_name, n, d).await;
                 let against_one = one_conn.filter(|_| d == 1).map(|one| rate / one);
                 alone_ratios.extend(against_one);
                 println!(
@@ -304,6 +340,19 @@ fn main() {
                         .map(|r| format!(" (against 1 connection's INSERTs: {r:.2})"))
                         .unwrap_or_default()
                 );
+                // One device's pushes follow each other, each stored before the next is sent:
+                // however fast everything else were, it could not push faster than storing allows.
+                if let Some(one) = one_conn.filter(|_| d == 1) {
+                    let insert_ms = BATCH as f64 * 1e3 / one;
+                    let ceiling = BATCH as f64 * 1e3 / per_push.writing_ms;
+                    ceilings.push(ceiling / baseline);
+                    println!(
+                        "{label_name:<10} 1 device: storing a push took {:.2} ms, {:.2}× a plain INSERT of its {BATCH} rows from 1 connection ({insert_ms:.2} ms); with preparing and HTTP free, 1 device would reach at most {ceiling:.0} forms/s, {:.2} of the 8-connection INSERT rate",
+                        per_push.writing_ms,
+                        per_push.writing_ms / insert_ms,
+                        ceiling / baseline
+                    );
+                }
                 rates[i].push(rate);
                 ratios[i].push(rate / baseline);
             }
@@ -322,6 +371,15 @@ fn main() {
                 median(&mut alone),
                 median(&mut alone_ratios.clone()),
                 alone_ratios
+                    .iter()
+                    .map(|r| format!("{r:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            println!(
+                "== {label_name} push devices=1 ceiling from storing alone: {:.2} of the plain insert (rounds: {})",
+                median(&mut ceilings.clone()),
+                ceilings
                     .iter()
                     .map(|r| format!("{r:.2}"))
                     .collect::<Vec<_>>()

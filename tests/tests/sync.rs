@@ -1105,6 +1105,14 @@ async fn a_lone_push_split_among_cores_is_answered_as_on_one_core() {
         }
         let split = app.state.pushes.split_pushes();
         assert_eq!(split, if cores == 1 { 0 } else { 5 }, "cores {cores}");
+        // Each push is timed once; its preparing and storing fall within its handling.
+        let times = app.state.pushes.times();
+        assert_eq!(times.pushes, pushes.len() as u64);
+        assert!(
+            times.preparing > std::time::Duration::ZERO
+                && times.writing > std::time::Duration::ZERO
+        );
+        assert!(times.handling >= times.preparing + times.writing);
         let stored = (form_count(&app).await, quarantine_count(&app).await);
         let villages = e2e::stats_match(&app, &forms[0].round).await;
         answers.push((outcomes, stored, villages));

@@ -32,7 +32,7 @@ use sync_protocol::{PROTOCOL_HEADER, SUPPORTED_PROTOCOL_VERSIONS};
 use crate::{error::ApiError, registry};
 
 pub use exchange::{handshake, pull, status};
-pub use push::{PushLoad, push};
+pub use push::{PushLoad, PushTimes, push};
 pub use writer::Writer;
 
 /// Lowest protocol version this server accepts.

@@ -7,6 +7,7 @@ use std::{
         Arc,
         atomic::{AtomicU64, AtomicUsize, Ordering},
     },
+    time::{Duration, Instant},
 };
 
 use indices::{FormDigest, StatsLayout};
@@ -68,11 +69,36 @@ const MAX_PARTS: usize = 8;
 /// [`MIN_PART_FORMS`] forms (the last run may hold fewer), one per core up to [`MAX_PARTS`] (see
 /// [`PushBody::read`]); under load, each push stays on one core, where the pushes already share
 /// them.
+///
+/// It also sums where the pushes' time went ([`PushLoad::times`]).
 pub struct PushLoad {
     in_flight: AtomicUsize,
     cores: AtomicUsize,
     split: AtomicU64,
     raced: AtomicU64,
+    /// Pushes handled, and nanoseconds spent in their phases (see [`PushTimes`]).
+    handled: AtomicU64,
+    handling_ns: AtomicU64,
+    preparing_ns: AtomicU64,
+    writing_ns: AtomicU64,
+}
+
+/// Where the pushes handled since the server started spent their time, summed over them (wall
+/// clock, as each push waits for it). The push bench divides these by the pushes it sent, to show
+/// how a push's time splits between preparing its forms and storing them, and how the storing
+/// compares with a plain insert of the same rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PushTimes {
+    /// Pushes handled, refused ones included.
+    pub pushes: u64,
+    /// In [`push`]: from reading the received body until the results are ready (not the HTTP
+    /// transfer, the sign-in, nor writing the answer).
+    pub handling: Duration,
+    /// Reading the body and preparing its forms (parsing, hashing, validating, encoding).
+    pub preparing: Duration,
+    /// Storing: from handing the rows to SQLite's writer thread (or beginning the transaction on
+    /// PostgreSQL) until the commit, over every attempt.
+    pub writing: Duration,
 }
 
 impl PushLoad {
@@ -83,7 +109,28 @@ impl PushLoad {
             cores: AtomicUsize::new(std::thread::available_parallelism().map_or(1, usize::from)),
             split: AtomicU64::new(0),
             raced: AtomicU64::new(0),
+            handled: AtomicU64::new(0),
+            handling_ns: AtomicU64::new(0),
+            preparing_ns: AtomicU64::new(0),
+            writing_ns: AtomicU64::new(0),
         }
+    }
+
+    /// Where the pushes handled so far spent their time.
+    pub fn times(&self) -> PushTimes {
+        let d = |a: &AtomicU64| Duration::from_nanos(a.load(Ordering::Relaxed));
+        PushTimes {
+            pushes: self.handled.load(Ordering::Relaxed),
+            handling: d(&self.handling_ns),
+            preparing: d(&self.preparing_ns),
+            writing: d(&self.writing_ns),
+        }
+    }
+
+    /// Adds the time since `since` to a phase's total.
+    fn add(counter: &AtomicU64, since: Instant) {
+        let ns = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        counter.fetch_add(ns, Ordering::Relaxed);
     }
 
     /// Sets how many cores a lone push may prepare its forms on (one: never split). The tests
@@ -109,6 +156,7 @@ impl PushLoad {
         let before = self.in_flight.fetch_add(1, Ordering::Relaxed);
         InFlight {
             load: self,
+            started: Instant::now(),
             parts: if before == 0 {
                 self.cores.load(Ordering::Relaxed).min(MAX_PARTS)
             } else {
@@ -124,9 +172,10 @@ impl Default for PushLoad {
     }
 }
 
-/// A push counted in [`PushLoad`].
+/// A push counted in [`PushLoad`], and timed until it is answered.
 struct InFlight<'l> {
     load: &'l PushLoad,
+    started: Instant,
     /// Parts its body may be prepared in: the cores when no other push was in flight, else one.
     parts: usize,
 }
@@ -134,6 +183,8 @@ struct InFlight<'l> {
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.load.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.load.handled.fetch_add(1, Ordering::Relaxed);
+        PushLoad::add(&self.load.handling_ns, self.started);
     }
 }
 
@@ -821,6 +872,7 @@ pub async fn push(
             parsed
         }
     };
+    PushLoad::add(&state.pushes.preparing_ns, load.started);
 
     // The forms are inserted with a plain INSERT (no ON CONFLICT: about a fifth cheaper on
     // PostgreSQL, measured in `benches/push.rs`). The first attempt assumes every id is new, as
@@ -1296,13 +1348,15 @@ async fn store(
         }),
         now,
     };
-    match &state.writer {
+    let writing = Instant::now();
+    let written = match &state.writer {
         Some(writer) => writer.write(write, mode.alone).await,
         None => write_all(&state.db, vec![write])
             .await
             .map_err(WriteError::Db),
-    }
-    .map_err(|e| match e {
+    };
+    PushLoad::add(&state.pushes.writing_ns, writing);
+    written.map_err(|e| match e {
         WriteError::Regroup => Attempt::Regroup,
         WriteError::Db(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             Attempt::Raced
