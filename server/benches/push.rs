@@ -361,6 +361,13 @@ fn main() {
             v.sort_by(f64::total_cmp);
             v[v.len() / 2]
         };
+        // Each round's ratio, in the order measured.
+        let listed = |v: &[f64]| {
+            v.iter()
+                .map(|r| format!("{r:.2}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         println!(
             "== {label_name} summary over {rounds} rounds (medians): plain insert {:.0} forms/s",
             median(&mut baselines)
@@ -370,20 +377,12 @@ fn main() {
                 "== {label_name} plain insert from 1 connection {:.0} forms/s; push devices=1 against it {:.2} (rounds: {})",
                 median(&mut alone),
                 median(&mut alone_ratios.clone()),
-                alone_ratios
-                    .iter()
-                    .map(|r| format!("{r:.2}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                listed(&alone_ratios)
             );
             println!(
                 "== {label_name} push devices=1 ceiling from storing alone: {:.2} of the plain insert (rounds: {})",
                 median(&mut ceilings.clone()),
-                ceilings
-                    .iter()
-                    .map(|r| format!("{r:.2}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                listed(&ceilings)
             );
         }
         for (i, d) in devices.iter().enumerate() {
@@ -391,11 +390,7 @@ fn main() {
                 "== {label_name} push devices={d:<3} {:>7.0} forms/s, push/insert {:.2} (rounds: {})",
                 median(&mut rates[i]),
                 median(&mut ratios[i].clone()),
-                ratios[i]
-                    .iter()
-                    .map(|r| format!("{r:.2}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                listed(&ratios[i])
             );
         }
     });
