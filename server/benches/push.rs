@@ -331,7 +331,9 @@ fn main() {
             };
             for (i, &d) in devices.iter().enumerate() {
                 let (rate, per_push) = push_rate(label_name, n, d).await;
-                let against_one = one_conn.filter(|_| d == 1).map(|one| rate / one);
+                // One connection's INSERT rate, when this is the 1-device scenario.
+                let one = one_conn.filter(|_| d == 1);
+                let against_one = one.map(|one| rate / one);
                 alone_ratios.extend(against_one);
                 println!(
                     "{label_name:<10} push/insert with {d} devices: {:.2}{}",
@@ -342,7 +344,7 @@ fn main() {
                 );
                 // One device's pushes follow each other, each stored before the next is sent:
                 // however fast everything else were, it could not push faster than storing allows.
-                if let Some(one) = one_conn.filter(|_| d == 1) {
+                if let Some(one) = one {
                     let insert_ms = BATCH as f64 * 1e3 / one;
                     let ceiling = BATCH as f64 * 1e3 / per_push.writing_ms;
                     ceilings.push(ceiling / baseline);

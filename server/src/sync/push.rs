@@ -84,10 +84,10 @@ pub struct PushLoad {
 }
 
 /// Where the pushes handled since the server started spent their time, summed over them (wall
-/// clock, as each push waits for it). The push bench divides these by the pushes it sent, to show
-/// how a push's time splits between preparing its forms and storing them, and how the storing
-/// compares with a plain insert of the same rows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// clock, as each push waits for it). The push bench divides the difference between two readings
+/// by the pushes handled in between, to show how a push's time splits between preparing its forms
+/// and storing them, and how the storing compares with a plain insert of the same rows.
+#[derive(Clone, Copy, Debug)]
 pub struct PushTimes {
     /// Pushes handled, refused ones included.
     pub pushes: u64,
