@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use geography::Level;
 use schema::{Answers, FieldError};
 use sync_protocol::{
     FormStatus, FormSubmission, FormUnits, Gps, MAX_BATCH_FORMS, StatusQuery, StatusRequest,
@@ -140,70 +139,28 @@ pub struct NewForm {
     pub started_at: Option<OffsetDateTime>,
 }
 
-/// Checks the units against the round's geography (and the user's scope when known).
-fn check_units(info: &RoundInfo, f: &NewForm) -> Result<(), AppError> {
-    if f.village.trim().is_empty() || f.village.chars().count() > 64 {
-        return Err(input(
-            "mã thôn/bản không được để trống (tối đa 64 ký tự)",
-            "the village must be given (at most 64 characters)",
-        ));
-    }
-    if f.household.trim().is_empty() || f.household.chars().count() > 64 {
-        return Err(input(
-            "mã hộ không được để trống (tối đa 64 ký tự)",
-            "the household reference must be given (at most 64 characters)",
-        ));
-    }
+/// Checks the units against the round's geography, as the server will (see
+/// [`sync_protocol::check_units`]), and the user's scope when known.
+fn check_units(info: &RoundInfo, f: &FormSubmission) -> Result<(), AppError> {
     // A geography this build does not ship (published later): the server checks the units.
-    let Some(geo) = geography::by_code(&info.geography) else {
-        return Ok(());
-    };
-    let at_level = |code: &str, level: Level| geo.unit(code).filter(|u| u.level == level);
-    if at_level(&f.province, Level::Province).is_none() {
-        return Err(AppError::Input(format!(
-            "không có tỉnh mã {} trong {} / no province {} in {}",
-            f.province, info.geography, f.province, info.geography
-        )));
-    }
-    let parent = if geo.levels.contains(&Level::District) {
-        let Some(d) = &f.district else {
-            return Err(AppError::Input(format!(
-                "đợt {} cần mã huyện (--district) / round {} needs a district (--district)",
-                info.code, info.code
-            )));
-        };
-        if at_level(d, Level::District).is_none() || !geo.is_within(d, &f.province) {
-            return Err(AppError::Input(format!(
-                "huyện {d} không thuộc tỉnh {} / district {d} is not in province {}",
-                f.province, f.province
-            )));
-        }
-        d.as_str()
-    } else {
-        if f.district.is_some() {
-            return Err(AppError::Input(format!(
-                "đợt {} không có cấp huyện; bỏ --district / round {} has no district level; drop --district",
-                info.code, info.code
-            )));
-        }
-        f.province.as_str()
-    };
-    if at_level(&f.commune, Level::Commune).is_none() || !geo.is_within(&f.commune, parent) {
-        return Err(AppError::Input(format!(
-            "xã {} không thuộc {parent} / commune {} is not in {parent}",
-            f.commune, f.commune
-        )));
+    let geo = geography::by_code(&info.geography);
+    if let Some(p) = sync_protocol::check_units(geo, f).into_iter().next() {
+        return Err(input(
+            &p.message,
+            p.message_en.as_deref().unwrap_or(&p.code),
+        ));
     }
     // The scope's units (a province and what is under it, or every province for the ministry).
-    if !info.units.is_empty()
+    if let Some(geo) = geo
+        && !info.units.is_empty()
         && !info
             .units
             .iter()
-            .any(|u| geo.is_within(&f.commune, &u.code))
+            .any(|u| geo.is_within(&f.units.commune, &u.code))
     {
         return Err(AppError::Input(format!(
             "xã {} nằm ngoài địa bàn được giao / commune {} is outside your assignment",
-            f.commune, f.commune
+            f.units.commune, f.units.commune
         )));
     }
     Ok(())
@@ -228,9 +185,7 @@ pub fn build_submission(info: &RoundInfo, f: NewForm) -> Result<FormSubmission, 
             info.questionnaire_version
         )));
     };
-    check_units(info, &f)?;
-    schema::validate(q, &f.answers).map_err(AppError::Invalid)?;
-    Ok(FormSubmission {
+    let submission = FormSubmission {
         id: Uuid::now_v7(),
         round: info.code.clone(),
         questionnaire_code: q.code.clone(),
@@ -247,7 +202,10 @@ pub fn build_submission(info: &RoundInfo, f: NewForm) -> Result<FormSubmission, 
         finished_at: Some(OffsetDateTime::now_utc()),
         gps: f.gps,
         answers: f.answers,
-    })
+    };
+    check_units(info, &submission)?;
+    schema::validate(q, &submission.answers).map_err(AppError::Invalid)?;
+    Ok(submission)
 }
 
 /// Validates and stores a new form in the outbox; returns its id. No network.

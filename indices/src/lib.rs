@@ -72,6 +72,7 @@ mod dist;
 mod estimate;
 mod layout;
 mod stats;
+mod storage;
 
 pub use compare::{Change, difference, mean_of_units, rank, rank_change};
 pub use dist::{Z_975, qt_975};
@@ -82,3 +83,4 @@ pub use estimate::{
 };
 pub use layout::{ChoiceSlot, ItemSlot, RowSlot, StatsLayout};
 pub use stats::{ClusterKey, ClusterStats, FormDigest, StatsError};
+pub use storage::{cluster_key, decode_counts, encode_counts};

@@ -241,18 +241,12 @@ async fn round_stats(state: &AppState, rows: Vec<VillageStats>) -> RoundStats {
         .unwrap()
         .unwrap();
     let geo = geography::by_code(&r.geography_code).unwrap();
-    let q = state
-        .questionnaires
-        .get(
-            &state.db,
-            &r.questionnaire_code,
-            u32::try_from(r.questionnaire_version).unwrap(),
-        )
+    let def = state
+        .definitions
+        .stored(&state.db, &r.questionnaire_code, r.questionnaire_version)
         .await
-        .unwrap()
         .unwrap();
-    let layout = state.layouts.get(&q);
-    RoundStats::new(r, geo, layout, rows).unwrap()
+    RoundStats::new(r, geo, def.layout.clone(), rows).unwrap()
 }
 
 /// The naive way: every counted form read and decoded, then the same estimates as the endpoints
@@ -264,15 +258,9 @@ async fn naive(
     unit: Option<&str>,
 ) -> (Duration, Vec<VillageStats>) {
     let started = Instant::now();
-    let rows = index_stats::compute_from_forms(
-        &state.db,
-        &state.questionnaires,
-        &state.layouts,
-        ROUND,
-        provinces,
-    )
-    .await
-    .unwrap();
+    let rows = index_stats::compute_from_forms(&state.db, &state.definitions, ROUND, provinces)
+        .await
+        .unwrap();
     let data = round_stats(state, rows.clone()).await;
     let opts = data.options();
     let unit = data.unit(unit).unwrap();
@@ -319,15 +307,9 @@ async fn breakdown(state: &AppState, label: &str, runs: usize) {
     let mut t_json: Vec<Vec<Duration>> = vec![Vec::new(); levels.len()];
     for _ in 0..runs {
         let started = Instant::now();
-        let rows = index_stats::load(
-            &state.db,
-            &state.questionnaires,
-            &state.layouts,
-            ROUND,
-            None,
-        )
-        .await
-        .unwrap();
+        let rows = index_stats::load(&state.db, &state.definitions, ROUND, None)
+            .await
+            .unwrap();
         t_load.push(started.elapsed());
         let started = Instant::now();
         let data = round_stats(state, rows).await;
@@ -408,15 +390,9 @@ async fn run(n: usize, runs: usize) {
     let token = load(&base, &villages, n, label).await;
 
     // The stored stats against a recomputation from the forms.
-    let stored = index_stats::load(
-        &state.db,
-        &state.questionnaires,
-        &state.layouts,
-        ROUND,
-        None,
-    )
-    .await
-    .unwrap();
+    let stored = index_stats::load(&state.db, &state.definitions, ROUND, None)
+        .await
+        .unwrap();
     let province = villages[0].province.clone();
     let one = [province.clone()];
     let (naive_a, recomputed_a) = naive(

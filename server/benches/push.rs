@@ -11,7 +11,8 @@
 //! realistic SIPAS forms.
 //!
 //! Each push scenario also prints the mean time a push spent in the server, and how much of it
-//! went to preparing its forms and to storing them (`PushLoad::times`). With 1 device it compares
+//! went to preparing its forms and to storing them (from the server's tracing spans, summed by a
+//! layer this bench installs: `common::spans`). With 1 device it compares
 //! the storing with a plain INSERT of the same rows from 1 connection, and prints the rate that
 //! storing alone allows one device: its pushes follow each other, so even with preparing and HTTP
 //! free it could not go faster.
@@ -23,10 +24,13 @@ use std::{
 
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::json;
-use sipas_server::{Application, entities::form, sync::PushTimes};
+use sipas_server::{Application, entities::form};
 
 mod common;
+#[path = "common/spans.rs"]
+mod spans;
 use common::{PASSWORD, Target, device_tokens, drop_database, fresh_database, push_all, settings};
+use spans::SpanTimes;
 use sync_protocol::{FormSubmission, FormUnits};
 use uuid::Uuid;
 
@@ -137,10 +141,9 @@ fn make_forms(n: usize) -> Vec<FormSubmission> {
 
 /// Forms/s accepted through HTTP push with `devices` concurrent devices, and the mean time a push
 /// spent in the server: in all, preparing its forms, storing them.
-async fn push_rate(label: &str, n: usize, devices: usize) -> (f64, PerPush) {
+async fn push_rate(spans: &SpanTimes, label: &str, n: usize, devices: usize) -> (f64, PerPush) {
     let target = fresh_database(&format!("push{devices}")).await;
     let app = Application::build(settings(&target.url)).await.unwrap();
-    let pushes = app.state().pushes.clone();
     let base = format!("http://127.0.0.1:{}", app.port());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
@@ -163,12 +166,12 @@ async fn push_rate(label: &str, n: usize, devices: usize) -> (f64, PerPush) {
         per_device[i % devices].push(serde_json::to_vec(&json!({ "forms": chunk })).unwrap());
     }
     let cpu = cpu_seconds(&target);
-    let before = pushes.times();
+    let before = spans.totals();
     let started = Instant::now();
     let accepted = push_all(&client, &base, &tokens, per_device).await;
     let secs = started.elapsed().as_secs_f64();
     let cpu = cpu_per_form(&target, &cpu, n);
-    let per_push = PerPush::between(before, pushes.times());
+    let per_push = PerPush::between(before, spans.totals());
     assert_eq!(accepted, n, "every form accepted");
     let _ = tx.send(());
     let _ = server.await;
@@ -184,7 +187,8 @@ async fn push_rate(label: &str, n: usize, devices: usize) -> (f64, PerPush) {
     (rate, per_push)
 }
 
-/// Mean milliseconds per push between two readings of [`PushTimes`].
+/// Mean milliseconds per push between two readings of [`SpanTimes::totals`]: handling, preparing,
+/// and storing (over every attempt).
 #[derive(Clone, Copy)]
 struct PerPush {
     handling_ms: f64,
@@ -193,13 +197,14 @@ struct PerPush {
 }
 
 impl PerPush {
-    fn between(before: PushTimes, after: PushTimes) -> PerPush {
-        let n = after.pushes.saturating_sub(before.pushes).max(1) as f64;
-        let ms = |a: Duration, b: Duration| a.saturating_sub(b).as_secs_f64() * 1e3 / n;
+    fn between(before: [(u64, Duration); 3], after: [(u64, Duration); 3]) -> PerPush {
+        // Per push handled (the first span), whatever the attempts.
+        let n = after[0].0.saturating_sub(before[0].0).max(1) as f64;
+        let ms = |i: usize| after[i].1.saturating_sub(before[i].1).as_secs_f64() * 1e3 / n;
         PerPush {
-            handling_ms: ms(after.handling, before.handling),
-            preparing_ms: ms(after.preparing, before.preparing),
-            writing_ms: ms(after.writing, before.writing),
+            handling_ms: ms(0),
+            preparing_ms: ms(1),
+            writing_ms: ms(2),
         }
     }
 }
@@ -286,6 +291,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
+    let spans = SpanTimes::install();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -330,7 +336,7 @@ fn main() {
                 None
             };
             for (i, &d) in devices.iter().enumerate() {
-                let (rate, per_push) = push_rate(label_name, n, d).await;
+                let (rate, per_push) = push_rate(&spans, label_name, n, d).await;
                 // One connection's INSERT rate, when this is the 1-device scenario.
                 let one = one_conn.filter(|_| d == 1);
                 let against_one = one.map(|one| rate / one);

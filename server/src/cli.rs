@@ -165,8 +165,7 @@ async fn run_indices_command(
     cmd: IndicesCommand,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let db = prepare_database(settings, &Passwords::new(settings)?).await?;
-    let questionnaires = crate::sync::QuestionnaireCache::default();
-    let layouts = index_stats::Layouts::default();
+    let definitions = crate::definitions::Definitions::default();
     let round = match &cmd {
         IndicesCommand::Rebuild { round } | IndicesCommand::Check { round } => round.clone(),
     };
@@ -182,17 +181,15 @@ async fn run_indices_command(
     match cmd {
         IndicesCommand::Rebuild { round } => {
             let started = std::time::Instant::now();
-            let n = index_stats::rebuild(&db, &questionnaires, &layouts, &round).await?;
+            let n = index_stats::rebuild(&db, &definitions, &round).await?;
             println!(
                 "{round}: {n} villages rebuilt from the forms in {:.2} s",
                 started.elapsed().as_secs_f64()
             );
         }
         IndicesCommand::Check { round } => {
-            let stored = index_stats::load(&db, &questionnaires, &layouts, &round, None).await?;
-            let fresh =
-                index_stats::compute_from_forms(&db, &questionnaires, &layouts, &round, None)
-                    .await?;
+            let stored = index_stats::load(&db, &definitions, &round, None).await?;
+            let fresh = index_stats::compute_from_forms(&db, &definitions, &round, None).await?;
             let key = |v: &index_stats::VillageStats| (v.questionnaire.clone(), v.key.clone());
             let stored: std::collections::BTreeMap<_, _> =
                 stored.into_iter().map(|v| (key(&v), v.stats)).collect();

@@ -1,52 +1,29 @@
-//! Forms: storing one accepted form (validated, answers compactly encoded, counted in the index
-//! statistics) outside the sync protocol, e.g. for imports and tests, and the content hash of a
-//! stored form. The sync protocol's push stores batches itself (`sync::push`), with the same rules.
-
-use std::sync::Arc;
+//! Forms: the one builder of a form's row, storing one accepted form (validated, answers compactly
+//! encoded, counted in the index statistics) outside the sync protocol, e.g. for imports and tests,
+//! and changing a stored form's status. The sync protocol's push stores batches itself
+//! (`sync::push`), with the same row builder and rules.
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, TransactionSession,
     TransactionTrait,
 };
+use sync_protocol::{FieldProblem, FormSubmission, Outcome};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    entities::form,
+    definitions::Definitions,
+    entities::{form, quarantined_form},
     index_stats::{COUNTED_STATUS, FormPlace, PendingStats},
 };
 
-/// A form to store, already checked against its round and the submitter's scope.
-#[derive(Debug, Clone)]
-pub struct NewForm {
-    /// Client-generated id.
-    pub id: Uuid,
-    /// Round code.
-    pub round_code: String,
-    /// Province code.
-    pub province_code: String,
-    /// District code (2023-style geographies).
-    pub district_code: Option<String>,
-    /// Commune code.
-    pub commune_code: String,
-    /// Village code.
-    pub village_code: String,
-    /// Household reference.
-    pub household_ref: String,
-    /// Revision (1 for a first submission).
-    pub revision: i32,
-    /// Submitting device.
-    pub device_id: Option<String>,
-    /// Submitting user.
-    pub submitted_by: Option<i64>,
-    /// Device clock: started.
-    pub started_at: Option<OffsetDateTime>,
-    /// Device clock: finished.
-    pub finished_at: Option<OffsetDateTime>,
-    /// GPS (lat, lon).
-    pub gps: Option<(f64, f64)>,
-    /// The answers as received.
-    pub answers: schema::Answers,
+/// Who sent a form: the signed-in user and their device, as stored beside it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sender<'a> {
+    /// The user's id.
+    pub user: Option<i64>,
+    /// The device's id.
+    pub device: Option<&'a str>,
 }
 
 /// Why a form could not be stored.
@@ -55,89 +32,112 @@ pub enum StoreError {
     /// The answers are invalid for the questionnaire.
     #[error("invalid answers")]
     Invalid(Vec<schema::FieldError>),
+    /// The form names a questionnaire version that is not published.
+    #[error("questionnaire {0} v{1} is not published")]
+    UnknownQuestionnaire(String, u32),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbErr),
 }
 
-/// SHA-256 (hex) of what a form says, exactly as the sync protocol defines it
-/// ([`sync_protocol::FormSubmission::content_hash`]), so a device can reproduce it.
-pub fn content_hash(q: &schema::Questionnaire, f: &NewForm) -> String {
-    sync_protocol::FormSubmission {
-        id: f.id,
-        round: f.round_code.clone(),
-        questionnaire_code: q.code.clone(),
-        questionnaire_version: q.version,
-        revision: u32::try_from(f.revision).unwrap_or(0),
-        units: sync_protocol::FormUnits {
-            province: f.province_code.clone(),
-            district: f.district_code.clone(),
-            commune: f.commune_code.clone(),
-            village: f.village_code.clone(),
-        },
-        household_ref: f.household_ref.clone(),
-        started_at: f.started_at,
-        finished_at: f.finished_at,
-        gps: f.gps.map(|(lat, lon)| sync_protocol::Gps {
-            lat,
-            lon,
-            accuracy_m: None,
-        }),
-        answers: f.answers.clone(),
-    }
-    .content_hash()
-}
-
-/// Validates the answers against `q` and stores the form as `accepted`, adding it to its village's
-/// index statistics in the same transaction.
-pub async fn store_accepted(
-    db: &(impl ConnectionTrait + TransactionTrait),
-    q: &schema::Questionnaire,
-    f: NewForm,
-) -> Result<form::Model, StoreError> {
-    let valid = schema::validate(q, &f.answers).map_err(StoreError::Invalid)?;
-    let now = OffsetDateTime::now_utc();
-    let hash = content_hash(q, &f);
-    let layout = Arc::new(indices::StatsLayout::new(q));
-    let digest = indices::FormDigest::of(&layout, &valid);
-    let mut stats = PendingStats::default();
-    stats
-        .add(
-            &layout,
-            FormPlace {
-                round: &f.round_code,
-                province: &f.province_code,
-                district: f.district_code.as_deref(),
-                commune: &f.commune_code,
-                village: &f.village_code,
-            },
-            &digest,
-        )
-        .map_err(|e| StoreError::Db(DbErr::Custom(format!("index stats: {e}"))))?;
-    let row = form::ActiveModel {
+/// The `forms` row of an accepted form: `hash` is its content hash, `answers` the stored encoding
+/// of its validated answers. The one place a form's fields become columns: push and
+/// [`store_accepted`] both build rows here.
+pub fn accepted_row<A>(
+    f: &FormSubmission<A>,
+    hash: &str,
+    answers: Vec<u8>,
+    by: Sender<'_>,
+    now: OffsetDateTime,
+) -> form::ActiveModel {
+    form::ActiveModel {
         id: Set(f.id),
-        round_code: Set(f.round_code),
-        questionnaire_code: Set(q.code.clone()),
-        questionnaire_version: Set(q.version as i32),
-        province_code: Set(f.province_code),
-        district_code: Set(f.district_code),
-        commune_code: Set(f.commune_code),
-        village_code: Set(f.village_code),
-        household_ref: Set(f.household_ref),
+        round_code: Set(f.round.clone()),
+        questionnaire_code: Set(f.questionnaire_code.clone()),
+        questionnaire_version: Set(i32::try_from(f.questionnaire_version).unwrap_or(i32::MAX)),
+        province_code: Set(f.units.province.clone()),
+        district_code: Set(f.units.district.clone()),
+        commune_code: Set(f.units.commune.clone()),
+        village_code: Set(f.units.village.clone()),
+        household_ref: Set(f.household_ref.clone()),
         status: Set(COUNTED_STATUS.into()),
-        revision: Set(f.revision),
-        content_hash: Set(hash),
-        device_id: Set(f.device_id),
-        submitted_by: Set(f.submitted_by),
+        revision: Set(i32::try_from(f.revision).unwrap_or(i32::MAX)),
+        content_hash: Set(hash.to_owned()),
+        device_id: Set(by.device.map(str::to_owned)),
+        submitted_by: Set(by.user),
         started_at: Set(f.started_at),
         finished_at: Set(f.finished_at),
         received_at: Set(now),
         updated_at: Set(now),
-        gps_lat: Set(f.gps.map(|g| g.0)),
-        gps_lon: Set(f.gps.map(|g| g.1)),
-        answers: Set(valid.encode(q)),
+        gps_lat: Set(f.gps.map(|g| g.lat)),
+        gps_lon: Set(f.gps.map(|g| g.lon)),
+        answers: Set(answers),
         ..Default::default()
-    };
+    }
+}
+
+/// What a quarantined payload is filed with.
+#[derive(Debug, Clone, Copy)]
+pub struct Quarantine<'a> {
+    /// The form id it claims, if readable.
+    pub id: Option<Uuid>,
+    /// The round it claims, if readable.
+    pub round: Option<&'a str>,
+    /// Why it was not accepted.
+    pub outcome: Outcome,
+    /// The problems found.
+    pub problems: &'a [FieldProblem],
+    /// The payload as received.
+    pub payload: &'a str,
+    /// Its content hash, when it parsed (to answer a resend the same way).
+    pub hash: Option<&'a str>,
+}
+
+/// The `quarantined_forms` row of a payload that was not accepted: nothing sent is lost.
+pub fn quarantined_row(
+    q: Quarantine<'_>,
+    by: Sender<'_>,
+    now: OffsetDateTime,
+) -> quarantined_form::ActiveModel {
+    quarantined_form::ActiveModel {
+        form_id: Set(q.id),
+        round_code: Set(q.round.map(str::to_owned)),
+        reason: Set(q.outcome.as_str().to_owned()),
+        content_hash: Set(q.hash.map(str::to_owned)),
+        errors: Set(serde_json::to_string(q.problems).unwrap_or_else(|_| "[]".into())),
+        payload: Set(q.payload.to_owned()),
+        device_id: Set(by.device.map(str::to_owned)),
+        submitted_by: Set(by.user),
+        received_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// Validates a form's answers against its questionnaire version and stores it as `accepted`,
+/// adding it to its village's index statistics in the same transaction: a form that reaches the
+/// server other than by push (an import, a test). Its round, units and the sender's scope are the
+/// caller's to have checked; push decides those itself (`sync::push`).
+pub async fn store_accepted(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    definitions: &Definitions,
+    f: &FormSubmission,
+    by: Sender<'_>,
+) -> Result<form::Model, StoreError> {
+    let def = definitions
+        .get(db, &f.questionnaire_code, f.questionnaire_version)
+        .await?
+        .ok_or_else(|| {
+            StoreError::UnknownQuestionnaire(f.questionnaire_code.clone(), f.questionnaire_version)
+        })?;
+    let q = &def.questionnaire;
+    let valid = schema::validate(q, &f.answers).map_err(StoreError::Invalid)?;
+    let now = OffsetDateTime::now_utc();
+    let digest = indices::FormDigest::of(&def.layout, &valid);
+    let mut stats = PendingStats::default();
+    stats
+        .add(&def.layout, FormPlace::of(f), &digest)
+        .map_err(|e| StoreError::Db(DbErr::Custom(format!("index stats: {e}"))))?;
+    let row = accepted_row(f, &f.content_hash(), valid.encode(q), by, now);
     let txn = db.begin().await?;
     let stored = row.insert(&txn).await?;
     stats.apply(&txn, now).await?;
@@ -154,8 +154,7 @@ pub async fn store_accepted(
 /// add (or both remove) it: on PostgreSQL the status update locks the row first.
 pub async fn change_status(
     db: &(impl ConnectionTrait + TransactionTrait),
-    questionnaires: &crate::sync::QuestionnaireCache,
-    layouts: &crate::index_stats::Layouts,
+    definitions: &Definitions,
     id: Uuid,
     status: &str,
 ) -> Result<Option<String>, DbErr> {
@@ -182,32 +181,19 @@ pub async fn change_status(
     let was = f.status.clone();
     let (counted_before, counted_after) = (was == COUNTED_STATUS, status == COUNTED_STATUS);
     if counted_before != counted_after {
-        let version = u32::try_from(f.questionnaire_version).unwrap_or(0);
-        let q = questionnaires
-            .get(&txn, &f.questionnaire_code, version)
-            .await?
-            .ok_or_else(|| {
-                DbErr::Custom(format!(
-                    "form {id} uses unknown questionnaire {} v{}",
-                    f.questionnaire_code, f.questionnaire_version
-                ))
-            })?;
-        let valid = schema::ValidAnswers::decode(&q, &f.answers)
+        let def = definitions
+            .stored(&txn, &f.questionnaire_code, f.questionnaire_version)
+            .await?;
+        let valid = schema::ValidAnswers::decode(&def.questionnaire, &f.answers)
             .map_err(|e| DbErr::Custom(format!("form {id} answers do not decode: {e}")))?;
-        let place = FormPlace {
-            round: &f.round_code,
-            province: &f.province_code,
-            district: f.district_code.as_deref(),
-            commune: &f.commune_code,
-            village: &f.village_code,
-        };
-        let layout = layouts.get(&q);
-        let digest = indices::FormDigest::of(&layout, &valid);
+        let place = FormPlace::of_row(&f);
+        let layout = &def.layout;
+        let digest = indices::FormDigest::of(layout, &valid);
         let mut stats = PendingStats::default();
         let changed = if counted_after {
-            stats.add(&layout, place, &digest)
+            stats.add(layout, place, &digest)
         } else {
-            stats.remove(&layout, place, &digest)
+            stats.remove(layout, place, &digest)
         };
         changed.map_err(|e| DbErr::Custom(format!("index stats of form {id}: {e}")))?;
         stats.apply(&txn, now).await?;

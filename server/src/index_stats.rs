@@ -15,11 +15,14 @@
 
 use std::{
     collections::{BTreeMap, HashMap, btree_map},
-    sync::{Arc, RwLock},
+    sync::Arc,
 };
 
-use indices::{ClusterKey, ClusterStats, FormDigest, StatsError, StatsLayout};
-use schema::{Questionnaire, ValidAnswers};
+use indices::{
+    ClusterKey, ClusterStats, FormDigest, StatsError, StatsLayout, cluster_key, decode_counts,
+    encode_counts,
+};
+use schema::ValidAnswers;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     QueryTrait,
@@ -27,51 +30,13 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 
-use crate::{entities::form, entities::index_cluster_stat as ics, sync::QuestionnaireCache};
+use crate::{
+    definitions::{Definition, Definitions},
+    entities::{form, index_cluster_stat as ics},
+};
 
 /// Form status that counts towards the indices.
 pub const COUNTED_STATUS: &str = "accepted";
-
-/// The normalised village code used as the cluster key: Vietnamese diacritics, case and
-/// whitespace runs do not matter ("Thôn 3", "thon 3", "THÔN  3" are one village).
-///
-/// Enumerators type village codes by hand, with or without tone marks and in either Unicode form;
-/// treating those spellings as different villages would split one cluster into several and make
-/// the design-based intervals too narrow. Two villages of one commune whose names differ only by
-/// tone marks would be merged; that errs toward a coarser cluster, which only widens intervals.
-///
-/// At most 64 characters, like the village code itself (lowercasing can lengthen a few letters).
-pub fn cluster_key(village: &str) -> String {
-    let folded = ::geography::fold(village);
-    let key = if folded.is_empty() {
-        village.trim()
-    } else {
-        folded.as_str()
-    };
-    key.chars().take(64).collect()
-}
-
-/// Stats layouts per questionnaire version, built once (a layout is immutable).
-#[derive(Default)]
-pub struct Layouts {
-    map: RwLock<HashMap<(String, u32), Arc<StatsLayout>>>,
-}
-
-impl Layouts {
-    /// The layout of `q`.
-    pub fn get(&self, q: &Questionnaire) -> Arc<StatsLayout> {
-        let key = (q.code.clone(), q.version);
-        if let Some(l) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return l.clone();
-        }
-        let l = Arc::new(StatsLayout::new(q));
-        self.map
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, l.clone());
-        l
-    }
-}
 
 /// Where a form counts: round, questionnaire version and village.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -145,6 +110,30 @@ pub struct FormPlace<'a> {
     pub commune: &'a str,
     /// Village code as typed.
     pub village: &'a str,
+}
+
+impl<'a> FormPlace<'a> {
+    /// Where a submitted form counts.
+    pub fn of<A>(f: &'a sync_protocol::FormSubmission<A>) -> FormPlace<'a> {
+        FormPlace {
+            round: &f.round,
+            province: &f.units.province,
+            district: f.units.district.as_deref(),
+            commune: &f.units.commune,
+            village: &f.units.village,
+        }
+    }
+
+    /// Where a stored form counts.
+    pub fn of_row(f: &'a form::Model) -> FormPlace<'a> {
+        FormPlace {
+            round: &f.round_code,
+            province: &f.province_code,
+            district: f.district_code.as_deref(),
+            commune: &f.commune_code,
+            village: &f.village_code,
+        }
+    }
 }
 
 impl PendingStats {
@@ -381,58 +370,6 @@ async fn write_cells(
     Ok(())
 }
 
-/// Format byte of [`encode_counts`]: LEB128 varints of the counts in layout order.
-const COUNTS_VARINT: u8 = 1;
-
-/// The stored form of a village's counts: a format byte, then each count as an LEB128 varint.
-///
-/// Most counts of a village are small (a few dozen forms), so this is about a quarter of the four
-/// bytes per count of `ClusterStats::to_bytes`; every push rewrites the rows it touches, and the
-/// smaller row is what keeps that cheap (PostgreSQL would otherwise compress ~13 KB per row).
-pub fn encode_counts(stats: &ClusterStats) -> Vec<u8> {
-    let raw = stats.to_bytes();
-    let mut out = Vec::with_capacity(1 + raw.len() / 3);
-    out.push(COUNTS_VARINT);
-    for c in raw.chunks_exact(4) {
-        let mut v = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        while v >= 0x80 {
-            out.push((v as u8 & 0x7f) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-    out
-}
-
-/// Reads [`encode_counts`] back, checked against the layout.
-pub fn decode_counts(layout: &StatsLayout, bytes: &[u8]) -> Result<ClusterStats, StatsError> {
-    let mismatch = |found| StatsError::LayoutMismatch {
-        expected: layout.len(),
-        found,
-    };
-    let Some((&COUNTS_VARINT, body)) = bytes.split_first() else {
-        return Err(mismatch(0));
-    };
-    let mut raw = Vec::with_capacity(layout.len() * 4);
-    let (mut v, mut shift) = (0u32, 0u32);
-    for &b in body {
-        if shift > 28 {
-            return Err(StatsError::Overflow);
-        }
-        v |= u32::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            raw.extend_from_slice(&v.to_le_bytes());
-            (v, shift) = (0, 0);
-        } else {
-            shift += 7;
-        }
-    }
-    if shift != 0 {
-        return Err(mismatch(raw.len() / 4));
-    }
-    ClusterStats::from_bytes(layout, &raw)
-}
-
 /// A cheap fingerprint of a round's stored stats: the number of village rows and the sum of their
 /// versions. Every change bumps a row's version (and a rebuild starts above the old maximum), so
 /// the fingerprint changes whenever the stats do; equal fingerprints mean a cached copy is current.
@@ -466,29 +403,12 @@ pub struct VillageStats {
     pub stats: ClusterStats,
 }
 
-/// The questionnaire version `(code, version)` and its stats layout; an unknown one is an error
-/// (stats and forms only ever name published versions).
-async fn definition(
-    db: &impl ConnectionTrait,
-    questionnaires: &QuestionnaireCache,
-    layouts: &Layouts,
-    (code, version): &(String, i32),
-) -> Result<(Arc<Questionnaire>, Arc<StatsLayout>), DbErr> {
-    let q = questionnaires
-        .get(db, code, u32::try_from(*version).unwrap_or(0))
-        .await?
-        .ok_or_else(|| DbErr::Custom(format!("unknown questionnaire {code} v{version}")))?;
-    let layout = layouts.get(&q);
-    Ok((q, layout))
-}
-
 /// Reads the stats rows of a round, optionally of some provinces only, ordered by commune and
 /// village (then questionnaire version). Rows whose counts do not fit their layout (which would
 /// mean a corrupted row) fail the read.
 pub async fn load(
     db: &impl ConnectionTrait,
-    questionnaires: &QuestionnaireCache,
-    layouts: &Layouts,
+    definitions: &Definitions,
     round: &str,
     provinces: Option<&[String]>,
 ) -> Result<Vec<VillageStats>, DbErr> {
@@ -532,7 +452,11 @@ pub async fn load(
         let layout = match layout_of.get(&qkey) {
             Some(l) => l.clone(),
             None => {
-                let (_, l) = definition(db, questionnaires, layouts, &qkey).await?;
+                let l = definitions
+                    .stored(db, &qkey.0, qkey.1)
+                    .await?
+                    .layout
+                    .clone();
                 layout_of.insert(qkey.clone(), l.clone());
                 l
             }
@@ -561,8 +485,7 @@ pub async fn load(
 /// the stored stats are right.
 pub async fn compute_from_forms(
     db: &impl ConnectionTrait,
-    questionnaires: &QuestionnaireCache,
-    layouts: &Layouts,
+    definitions: &Definitions,
     round: &str,
     provinces: Option<&[String]>,
 ) -> Result<Vec<VillageStats>, DbErr> {
@@ -577,7 +500,7 @@ pub async fn compute_from_forms(
         Vec<u8>,
     );
     let mut pending = PendingStats::default();
-    let mut defs: HashMap<(String, i32), (Arc<Questionnaire>, Arc<StatsLayout>)> = HashMap::new();
+    let mut defs: HashMap<(String, i32), Arc<Definition>> = HashMap::new();
     let mut after = i64::MIN;
     loop {
         let mut query = form::Entity::find()
@@ -609,10 +532,13 @@ pub async fn compute_from_forms(
         for (seq, qcode, qversion, province, district, commune, village, answers) in rows {
             let key = (qcode, qversion);
             if !defs.contains_key(&key) {
-                let def = definition(db, questionnaires, layouts, &key).await?;
+                let def = definitions.stored(db, &key.0, key.1).await?;
                 defs.insert(key.clone(), def);
             }
-            let (q, layout) = &defs[&key];
+            let Definition {
+                questionnaire: q,
+                layout,
+            } = defs[&key].as_ref();
             let valid = ValidAnswers::decode(q, &answers)
                 .map_err(|e| DbErr::Custom(format!("form {seq} answers do not decode: {e}")))?;
             let at = FormPlace {
@@ -644,8 +570,7 @@ pub async fn compute_from_forms(
 /// transaction. Returns the number of villages written.
 pub async fn rebuild(
     db: &sea_orm::DatabaseConnection,
-    questionnaires: &QuestionnaireCache,
-    layouts: &Layouts,
+    definitions: &Definitions,
     round: &str,
 ) -> Result<usize, DbErr> {
     use sea_orm::TransactionTrait;
@@ -668,7 +593,7 @@ pub async fn rebuild(
         .filter(ics::Column::RoundCode.eq(round))
         .exec(&txn)
         .await?;
-    let villages = compute_from_forms(&txn, questionnaires, layouts, round, None).await?;
+    let villages = compute_from_forms(&txn, definitions, round, None).await?;
     let now = OffsetDateTime::now_utc();
     let n = villages.len();
     let rows: Vec<ics::ActiveModel> = villages
@@ -737,51 +662,5 @@ mod tests {
             assert_eq!(mine.removed, want.removed);
         }
         assert_eq!(a.cells.values().map(|c| c.added.n_forms()).sum::<u32>(), 3);
-    }
-
-    #[test]
-    fn counts_round_trip_through_their_stored_form() {
-        let q = schema::builtin::sipas();
-        let layout = StatsLayout::new(q);
-        let form = schema::validate(q, &schema::sample::complete_sipas_answers()).unwrap();
-        let mut stats = ClusterStats::new(&layout);
-        for _ in 0..1_000 {
-            stats.add_form(&layout, &form).unwrap();
-        }
-        let bytes = encode_counts(&stats);
-        assert!(
-            bytes.len() < stats.to_bytes().len() / 2,
-            "{} bytes",
-            bytes.len()
-        );
-        assert_eq!(decode_counts(&layout, &bytes).unwrap(), stats);
-        let empty = ClusterStats::new(&layout);
-        assert_eq!(
-            decode_counts(&layout, &encode_counts(&empty)).unwrap(),
-            empty
-        );
-        // Truncated, wrong format or wrong layout: an error, never a panic or a wrong value.
-        assert!(decode_counts(&layout, &bytes[..bytes.len() - 1]).is_err());
-        assert!(decode_counts(&layout, &[]).is_err());
-        assert!(decode_counts(&layout, &stats.to_bytes()).is_err());
-        assert!(
-            decode_counts(
-                &layout,
-                &[COUNTS_VARINT, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]
-            )
-            .is_err()
-        );
-    }
-
-    #[test]
-    fn cluster_keys_ignore_case_marks_and_spacing() {
-        assert_eq!(cluster_key("Thôn 3"), "thon 3");
-        assert_eq!(cluster_key("  THÔN   3 "), "thon 3");
-        assert_eq!(cluster_key("thon 3"), "thon 3");
-        // Decomposed (NFD) input folds the same as precomposed.
-        assert_eq!(cluster_key("Tho\u{302}n 3"), "thon 3");
-        assert_ne!(cluster_key("Thôn 3"), cluster_key("Thôn 4"));
-        // 'İ' lowercases to two characters: the key still fits the 64-character column.
-        assert_eq!(cluster_key(&"İ".repeat(64)).chars().count(), 64);
     }
 }

@@ -6,8 +6,10 @@
 
 pub mod audit;
 pub mod auth;
+pub mod changes;
 pub mod cli;
 pub mod db;
+pub mod definitions;
 pub mod entities;
 pub mod error;
 pub mod forms;
@@ -24,6 +26,7 @@ pub mod sync;
 pub mod telemetry;
 pub mod text;
 pub mod users;
+pub mod writer;
 
 pub use routes::router;
 pub use settings::Settings;

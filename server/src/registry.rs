@@ -183,7 +183,7 @@ pub async fn publish(
             let stored = find(db, &q.code, version)
                 .await?
                 .ok_or_else(|| DbErr::RecordNotFound("just published".into()))?;
-            crate::sync::changes::record(
+            crate::changes::record(
                 db,
                 sync_protocol::ChangeKind::QuestionnairePublished,
                 None,
@@ -265,7 +265,7 @@ pub async fn close(
             .filter(questionnaire_version::Column::Version.eq(version))
             .exec(db)
             .await?;
-        crate::sync::changes::record(
+        crate::changes::record(
             db,
             sync_protocol::ChangeKind::QuestionnaireClosed,
             None,

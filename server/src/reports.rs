@@ -2,7 +2,7 @@
 //! comparison of two rounds — from the per-village stats (`index_stats`), never from the forms.
 //!
 //! Units are the round geography's provinces, districts and communes, the nation (`VN`) and the
-//! villages (`{commune}/{normalised village}`, see [`crate::index_stats::cluster_key`]). A unit's
+//! villages (`{commune}/{normalised village}`, see [`indices::cluster_key`]). A unit's
 //! figures pool the forms of all its villages (design-based, strata = communes, clusters =
 //! villages); the national figure is by default the mean over provinces, as published.
 
@@ -251,7 +251,7 @@ pub fn resolve_unit(
         });
     };
     if let Some((commune, village)) = code.split_once('/') {
-        let key = ClusterKey::new(commune, crate::index_stats::cluster_key(village));
+        let key = ClusterKey::new(commune, indices::cluster_key(village));
         return match villages.iter().find(|v| v.key == key) {
             Some(v) => Ok(UnitRef {
                 code: format!("{}/{}", key.stratum, key.cluster),

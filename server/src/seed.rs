@@ -251,7 +251,7 @@ async fn seed_round(
         created_at: Set(OffsetDateTime::now_utc()),
     };
     round::Entity::insert(row).exec(db).await?;
-    crate::sync::changes::record(
+    crate::changes::record(
         db,
         sync_protocol::ChangeKind::RoundChanged,
         Some(r.code),

@@ -6,10 +6,11 @@ use sea_orm::{DatabaseConnection, DbBackend};
 
 use crate::{
     auth::{password::Passwords, throttle::LoginThrottle, tokens::TokenKeys},
-    index_stats::Layouts,
+    definitions::Definitions,
     reports::RoundStatsCache,
     settings::Settings,
-    sync::{PushLoad, QuestionnaireCache, Writer},
+    sync::PushRaces,
+    writer::Writer,
 };
 
 /// What handlers share: the database pool, the settings, the token keys, the password hasher and
@@ -27,18 +28,16 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Failed-login counts.
     pub throttle: Arc<LoginThrottle>,
-    /// Parsed questionnaire definitions.
-    pub questionnaires: Arc<QuestionnaireCache>,
-    /// Index-stats layouts per questionnaire version.
-    pub layouts: Arc<Layouts>,
+    /// Published questionnaire versions, parsed, with their stats layouts.
+    pub definitions: Arc<Definitions>,
     /// Whole-round index stats last read, checked against the database before each use.
     pub round_stats: Arc<RoundStatsCache>,
-    /// On SQLite, the thread that writes pushes (see `sync::Writer`); `None` on PostgreSQL,
+    /// On SQLite, the thread that writes pushes (see [`Writer`]); `None` on PostgreSQL,
     /// where each push writes in its own transaction, and on SQLite if the thread could not be
     /// started (each push then takes the write lock on its own).
     pub writer: Option<Arc<Writer>>,
-    /// Pushes being handled now: a push that finds none other prepares its forms on every core.
-    pub pushes: Arc<PushLoad>,
+    /// Races met while storing pushes (see [`PushRaces`]).
+    pub push_races: Arc<PushRaces>,
 }
 
 impl AppState {
@@ -65,10 +64,9 @@ impl AppState {
                 settings.login_throttle_secs,
             ))),
             settings: Arc::new(settings),
-            questionnaires: Arc::new(QuestionnaireCache::default()),
-            layouts: Arc::new(Layouts::default()),
+            definitions: Arc::new(Definitions::default()),
             round_stats: Arc::new(RoundStatsCache::default()),
-            pushes: Arc::new(PushLoad::new()),
+            push_races: Arc::new(PushRaces::default()),
         }
     }
 }

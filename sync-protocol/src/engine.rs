@@ -488,15 +488,6 @@ fn stop(e: TransportError, attempts: u32) -> SyncErrorKind {
     }
 }
 
-fn problem(field: &str, code: &str, vi: &str, en: &str) -> FieldProblem {
-    FieldProblem {
-        field: field.into(),
-        code: code.into(),
-        message: vi.into(),
-        message_en: Some(en.into()),
-    }
-}
-
 impl<'a, O: Outbox, T: Transport> Engine<'a, O, T> {
     /// Runs one sync: handshake; reconcile forms left in flight; push pending forms in batches;
     /// pull changes until none are left. Returns what it did, or why it stopped with what it did
@@ -632,7 +623,7 @@ impl<'a, O: Outbox, T: Transport> Engine<'a, O, T> {
                         failed.push(FailedForm {
                             id: f.id(),
                             outcome,
-                            problems: vec![problem(
+                            problems: vec![FieldProblem::new(
                                 "form",
                                 "quarantined",
                                 "Máy chủ đã nhận phiếu nhưng đưa vào khu cách ly.",
@@ -651,7 +642,7 @@ impl<'a, O: Outbox, T: Transport> Engine<'a, O, T> {
                             failed.push(FailedForm {
                                 id: f.id(),
                                 outcome: Outcome::Conflict,
-                                problems: vec![problem(
+                                problems: vec![FieldProblem::new(
                                     "id",
                                     "conflict",
                                     "Máy chủ đã có một phiếu cùng mã với nội dung khác.",
@@ -733,7 +724,7 @@ impl<'a, O: Outbox, T: Transport> Engine<'a, O, T> {
                         let f = FailedForm {
                             id: ids[0],
                             outcome: Outcome::Unknown,
-                            problems: vec![problem(
+                            problems: vec![FieldProblem::new(
                                 "form",
                                 "too_large",
                                 "Phiếu quá lớn để gửi lên máy chủ.",

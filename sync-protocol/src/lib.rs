@@ -15,6 +15,8 @@
 //! See `docs/sync-protocol.md` for the whole protocol with examples.
 
 pub mod engine;
+mod units;
 mod wire;
 
+pub use units::{MAX_CODE_CHARS, check_units};
 pub use wire::*;

@@ -413,6 +413,35 @@ pub struct FieldProblem {
     pub message_en: Option<String>,
 }
 
+impl FieldProblem {
+    /// A problem with both messages.
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        vi: impl Into<String>,
+        en: impl Into<String>,
+    ) -> FieldProblem {
+        FieldProblem {
+            field: field.into(),
+            code: code.into(),
+            message: vi.into(),
+            message_en: Some(en.into()),
+        }
+    }
+}
+
+/// A validation error of the questionnaire's answers, as it is reported on the wire.
+impl From<&schema::FieldError> for FieldProblem {
+    fn from(e: &schema::FieldError) -> Self {
+        FieldProblem {
+            field: e.question.clone(),
+            code: e.code.as_str().to_owned(),
+            message: e.message.vi.clone(),
+            message_en: e.message.en.clone(),
+        }
+    }
+}
+
 /// The answer for one pushed form, in the order they were sent.
 ///
 /// Compatibility: `id` is absent only when the element was not a readable form at all.

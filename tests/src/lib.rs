@@ -323,29 +323,31 @@ impl TestApp {
         submitted_by: Option<i64>,
     ) -> uuid::Uuid {
         let id = uuid::Uuid::now_v7();
-        let q = schema::builtin::sipas();
-        sipas_server::forms::store_accepted(
-            &self.state.db,
-            q,
-            sipas_server::forms::NewForm {
-                id,
-                round_code: round.into(),
-                province_code: units.0.into(),
-                district_code: units.1.map(Into::into),
-                commune_code: units.2.into(),
-                village_code: "V01".into(),
-                household_ref: format!("HH-{}", &id.simple().to_string()[..8]),
-                revision: 1,
-                device_id: None,
-                submitted_by,
-                started_at: None,
-                finished_at: None,
-                gps: None,
-                answers: schema::sample::complete_sipas_answers(),
+        let form = sync_protocol::FormSubmission {
+            id,
+            round: round.into(),
+            questionnaire_code: "sipas".into(),
+            questionnaire_version: 1,
+            revision: 1,
+            units: sync_protocol::FormUnits {
+                province: units.0.into(),
+                district: units.1.map(Into::into),
+                commune: units.2.into(),
+                village: "V01".into(),
             },
-        )
-        .await
-        .expect("store form");
+            household_ref: format!("HH-{}", &id.simple().to_string()[..8]),
+            started_at: None,
+            finished_at: None,
+            gps: None,
+            answers: schema::sample::complete_sipas_answers(),
+        };
+        let by = sipas_server::forms::Sender {
+            user: submitted_by,
+            device: None,
+        };
+        sipas_server::forms::store_accepted(&self.state.db, &self.state.definitions, &form, by)
+            .await
+            .expect("store form");
         id
     }
 
@@ -469,18 +471,13 @@ pub fn assert_problem(status: u16, body: &serde_json::Value, want_status: u16, w
 /// village's `(commune/cluster key, forms)`.
 pub async fn stats_match(app: &TestApp, round: &str) -> Vec<(String, u32)> {
     let s = &app.state;
-    let stored = sipas_server::index_stats::load(&s.db, &s.questionnaires, &s.layouts, round, None)
+    let stored = sipas_server::index_stats::load(&s.db, &s.definitions, round, None)
         .await
         .expect("load");
-    let recomputed = sipas_server::index_stats::compute_from_forms(
-        &s.db,
-        &s.questionnaires,
-        &s.layouts,
-        round,
-        None,
-    )
-    .await
-    .expect("recompute");
+    let recomputed =
+        sipas_server::index_stats::compute_from_forms(&s.db, &s.definitions, round, None)
+            .await
+            .expect("recompute");
     assert_eq!(stored.len(), recomputed.len(), "villages");
     stored
         .iter()

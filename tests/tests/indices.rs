@@ -1361,7 +1361,7 @@ async fn every_accepted_form_counts_once() {
     );
     let s = &app.state;
     // Nothing in the 2023 round.
-    let stored23 = sipas_server::index_stats::load(&s.db, &s.questionnaires, &s.layouts, R23, None)
+    let stored23 = sipas_server::index_stats::load(&s.db, &s.definitions, R23, None)
         .await
         .unwrap();
     assert!(stored23.is_empty());
@@ -1622,7 +1622,7 @@ async fn a_form_rejected_later_leaves_the_indices() {
     assert_eq!(stats_match(&app, R25).await, vec![(key.clone(), 4)]);
     let s = &app.state;
     let change = |status: &'static str, id| async move {
-        sipas_server::forms::change_status(&s.db, &s.questionnaires, &s.layouts, id, status)
+        sipas_server::forms::change_status(&s.db, &s.definitions, id, status)
             .await
             .expect("change status")
     };
@@ -1663,17 +1663,11 @@ async fn national_reports_follow_every_change() {
     push_accepted(&app, &admin, &forms_top(&lc, "Bản 2", 3, 0)).await;
     assert_eq!(national_forms(&app, &admin).await, 8);
     let s = &app.state;
-    sipas_server::forms::change_status(
-        &s.db,
-        &s.questionnaires,
-        &s.layouts,
-        first[0].id,
-        "rejected",
-    )
-    .await
-    .expect("reject");
+    sipas_server::forms::change_status(&s.db, &s.definitions, first[0].id, "rejected")
+        .await
+        .expect("reject");
     assert_eq!(national_forms(&app, &admin).await, 7);
-    let rebuilt = sipas_server::index_stats::rebuild(&s.db, &s.questionnaires, &s.layouts, R25)
+    let rebuilt = sipas_server::index_stats::rebuild(&s.db, &s.definitions, R25)
         .await
         .expect("rebuild");
     assert_eq!(rebuilt, 2);
@@ -1688,11 +1682,16 @@ async fn national_forms(app: &TestApp, token: &str) -> u64 {
 }
 
 /// The SIPAS stats layout and what one complete sample form adds to a village.
-fn one_form_digest(
+async fn one_form_digest(
     s: &sipas_server::AppState,
 ) -> (std::sync::Arc<indices::StatsLayout>, indices::FormDigest) {
     let q = schema::builtin::sipas();
-    let layout = s.layouts.get(q);
+    let def = s
+        .definitions
+        .stored(&s.db, &q.code, 1)
+        .await
+        .expect("sipas v1");
+    let layout = def.layout.clone();
     let valid = schema::validate(q, &complete_sipas_answers()).expect("valid");
     let digest = indices::FormDigest::of(&layout, &valid);
     (layout, digest)
@@ -1708,7 +1707,7 @@ async fn a_village_row_created_meanwhile_is_added_to_not_overwritten() {
     use sipas_server::index_stats::{FormPlace, PendingStats};
     let app = spawn_app().await;
     let s = app.state.clone();
-    let (layout, digest) = one_form_digest(&s);
+    let (layout, digest) = one_form_digest(&s).await;
     let c = commune(R25, "12", 0);
     let place = FormPlace {
         round: R25,
@@ -1759,7 +1758,7 @@ async fn a_village_row_created_meanwhile_is_added_to_not_overwritten() {
         t1.commit().await.expect("commit");
         task.await.expect("second transaction");
     }
-    let stored = sipas_server::index_stats::load(&s.db, &s.questionnaires, &s.layouts, R25, None)
+    let stored = sipas_server::index_stats::load(&s.db, &s.definitions, R25, None)
         .await
         .expect("load");
     assert_eq!(stored.len(), 1, "one village: the codes fold to one key");
@@ -1783,7 +1782,7 @@ async fn pushes_creating_village_rows_concurrently_do_not_deadlock() {
     use sipas_server::index_stats::{FormPlace, PendingStats};
     let app = spawn_app().await;
     let s = app.state.clone();
-    let (layout, digest) = one_form_digest(&s);
+    let (layout, digest) = one_form_digest(&s).await;
     let commune = commune(R25, "12", 0).commune;
     let now = sea_orm::prelude::TimeDateTimeWithTimeZone::now_utc();
     let pending = |villages: &[&str]| {
@@ -1843,7 +1842,7 @@ async fn pushes_creating_village_rows_concurrently_do_not_deadlock() {
             assert!(r.is_ok(), "push {name}: {r:?}");
         }
     }
-    let stored = sipas_server::index_stats::load(&s.db, &s.questionnaires, &s.layouts, R25, None)
+    let stored = sipas_server::index_stats::load(&s.db, &s.definitions, R25, None)
         .await
         .expect("load");
     let counted: BTreeMap<String, u32> = stored

@@ -19,7 +19,7 @@ pub struct Model {
     /// Commune of the village: the stratum.
     #[sea_orm(primary_key, auto_increment = false)]
     pub commune_code: String,
-    /// The village's normalised code (see `index_stats::cluster_key`): the cluster.
+    /// The village's normalised code (see `indices::cluster_key`): the cluster.
     #[sea_orm(primary_key, auto_increment = false)]
     pub cluster_key: String,
     /// Province of the commune.

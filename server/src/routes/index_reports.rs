@@ -61,7 +61,7 @@ struct Ask {
 struct RoundInfo {
     round: round::Model,
     geo: &'static ::geography::Geography,
-    questionnaire: std::sync::Arc<schema::Questionnaire>,
+    definition: std::sync::Arc<crate::definitions::Definition>,
 }
 
 async fn round_info(state: &AppState, code: &str) -> Result<RoundInfo, ApiError> {
@@ -76,15 +76,15 @@ async fn round_info(state: &AppState, code: &str) -> Result<RoundInfo, ApiError>
         ))
     })?;
     let version = u32::try_from(r.questionnaire_version).unwrap_or(0);
-    let questionnaire = state
-        .questionnaires
+    let definition = state
+        .definitions
         .get(&state.db, &r.questionnaire_code, version)
         .await?
         .ok_or_else(|| ApiError::internal(format!("round {} has no questionnaire", r.code)))?;
     Ok(RoundInfo {
         round: r,
         geo,
-        questionnaire,
+        definition,
     })
 }
 
@@ -118,8 +118,7 @@ async fn load_stats(
     };
     let rows = index_stats::load(
         &state.db,
-        &state.questionnaires,
-        &state.layouts,
+        &state.definitions,
         &info.round.code,
         provinces.as_deref(),
     )
@@ -127,7 +126,7 @@ async fn load_stats(
     let data = Arc::new(RoundStats::new(
         info.round.clone(),
         info.geo,
-        state.layouts.get(&info.questionnaire),
+        info.definition.layout.clone(),
         rows,
     )?);
     if let Some(stamp) = stamp {
@@ -407,6 +406,7 @@ async fn get_perception(
 ) -> Result<Json<Value>, ApiError> {
     let (info, data, ask) = prepare(&state, &me, &round_code, &q, false).await?;
     let in_part1: std::collections::HashSet<&str> = info
+        .definition
         .questionnaire
         .sections
         .iter()

@@ -43,7 +43,7 @@ async fn handshake(
 }
 
 /// Receives a batch of forms; answers per form, after the batch is committed.
-#[tracing::instrument(skip_all, fields(user = %me.username))]
+#[tracing::instrument(skip_all, fields(user = %me.username, forms = tracing::field::Empty))]
 async fn push(
     State(state): State<AppState>,
     me: AuthUser,

@@ -13,27 +13,18 @@
 //! Each push's rows, index stats and device counters are written in one transaction. On SQLite,
 //! whose single write lock the pushes would otherwise queue for one by one, a writer thread
 //! stores the pushes that wait together in one transaction, and each answers only after it
-//! committed (see `writer`).
+//! committed (see [`crate::writer`]).
 
-pub mod changes;
 mod exchange;
 mod push;
-mod writer;
-
-use std::{
-    collections::HashMap,
-    sync::{Arc, RwLock},
-};
 
 use axum::http::{HeaderMap, StatusCode};
-use sea_orm::{ConnectionTrait, DbErr};
 use sync_protocol::{PROTOCOL_HEADER, SUPPORTED_PROTOCOL_VERSIONS};
 
-use crate::{error::ApiError, registry};
+use crate::error::ApiError;
 
 pub use exchange::{handshake, pull, status};
-pub use push::{PushLoad, PushTimes, push};
-pub use writer::Writer;
+pub use push::{PushRaces, push};
 
 /// Lowest protocol version this server accepts.
 pub fn min_version() -> u32 {
@@ -122,48 +113,4 @@ pub fn check_header(headers: &HeaderMap) -> Result<u32, ApiError> {
         )
     })?;
     negotiate(&[v])
-}
-
-/// Parsed questionnaire definitions by (code, version). Definitions are immutable once published,
-/// so entries never go stale; statuses are read from the database when they matter.
-#[derive(Default)]
-pub struct QuestionnaireCache {
-    map: RwLock<HashMap<(String, u32), Arc<schema::Questionnaire>>>,
-}
-
-impl QuestionnaireCache {
-    /// The definition of `code` v`version` if this cache holds it (no database read).
-    pub fn cached(&self, code: &str, version: u32) -> Option<Arc<schema::Questionnaire>> {
-        self.map
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&(code.to_owned(), version))
-            .cloned()
-    }
-
-    /// The definition of `code` v`version`, if published.
-    pub async fn get(
-        &self,
-        db: &impl ConnectionTrait,
-        code: &str,
-        version: u32,
-    ) -> Result<Option<Arc<schema::Questionnaire>>, DbErr> {
-        if let Some(q) = self.cached(code, version) {
-            return Ok(Some(q));
-        }
-        let Ok(v) = i32::try_from(version) else {
-            return Ok(None);
-        };
-        let Some(row) = registry::find(db, code, v).await? else {
-            return Ok(None);
-        };
-        let q: schema::Questionnaire = serde_json::from_str(&row.definition)
-            .map_err(|e| DbErr::Custom(format!("stored questionnaire does not parse: {e}")))?;
-        let q = Arc::new(q);
-        self.map
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((code.to_owned(), version), q.clone());
-        Ok(Some(q))
-    }
 }

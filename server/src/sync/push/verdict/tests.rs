@@ -1,0 +1,300 @@
+//! Every outcome a verdict can give, without a database.
+use std::collections::HashMap;
+
+use schema::json::JsonObject;
+use sync_protocol::{FormSubmission, FormUnits};
+use uuid::Uuid;
+
+use super::*;
+use crate::{
+    auth::policy::{Role, Scope},
+    definitions::Definition,
+    registry::STATUS_CLOSED,
+    sync::push::{body::prepare, lookup::RoundRow},
+};
+
+/// A Lai Châu (province 12, 2025 geography) enumerator.
+fn enumerator() -> AuthUser {
+    AuthUser {
+        id: 7,
+        username: "dtv.laichau".into(),
+        role: Role::Enumerator,
+        scope: Some(Scope {
+            geography: "vn-2025".into(),
+            unit: "12".into(),
+        }),
+        team: None,
+        device_id: Some("device-1".into()),
+    }
+}
+
+fn commune(province: &str) -> String {
+    geography::vn_2025()
+        .children(province)
+        .next()
+        .unwrap()
+        .code
+        .clone()
+}
+
+/// A valid SIPAS form in Lai Châu for round `sipas-2025`.
+fn form() -> FormSubmission {
+    FormSubmission {
+        id: Uuid::now_v7(),
+        round: "sipas-2025".into(),
+        questionnaire_code: "sipas".into(),
+        questionnaire_version: 1,
+        revision: 1,
+        units: FormUnits {
+            province: "12".into(),
+            district: None,
+            commune: commune("12"),
+            village: "V01".into(),
+        },
+        household_ref: "HH-1".into(),
+        started_at: None,
+        finished_at: None,
+        gps: None,
+        answers: schema::sample::complete_sipas_answers(),
+    }
+}
+
+/// `f` as push prepares it, against the built-in questionnaire (`published`) or none.
+fn prepared(f: &FormSubmission, published: bool) -> Prepared {
+    let def = Definition::new(schema::builtin::sipas().clone());
+    let text = serde_json::to_string(f).unwrap();
+    let parsed: FormSubmission<JsonObject<'_>> = serde_json::from_str(&text).unwrap();
+    prepare(published.then_some(&def), 0, parsed)
+}
+
+/// Round `sipas-2025` (open, on vn-2025) using sipas v1 with the given status.
+fn registry(round_status: &str, version_status: &str) -> Registry {
+    let round = RoundRow {
+        code: "sipas-2025".into(),
+        status: round_status.into(),
+        questionnaire_code: "sipas".into(),
+        geography_code: "vn-2025".into(),
+        versions: HashMap::from([(1, version_status.to_owned())]),
+    };
+    Registry {
+        rounds: HashMap::from([(round.code.clone(), round)]),
+    }
+}
+
+fn open() -> Registry {
+    registry(STATUS_OPEN, STATUS_OPEN)
+}
+
+/// The outcome and the problems' (field, code) of a verdict.
+fn decide(p: &Prepared, held: &Held, reg: &Registry, user: &AuthUser) -> (Outcome, Vec<String>) {
+    let codes = |problems: &[FieldProblem]| -> Vec<String> {
+        problems
+            .iter()
+            .map(|p| format!("{}:{}", p.field, p.code))
+            .collect()
+    };
+    match verdict(p, held, reg, user).unwrap() {
+        Verdict::Duplicate => (Outcome::Duplicate, vec![]),
+        Verdict::Accept(_) => (Outcome::Accepted, vec![]),
+        Verdict::Quarantine(o, problems) => (o, codes(&problems)),
+        Verdict::AsBefore(o, problems) => (
+            o,
+            std::iter::once("as_before".to_owned())
+                .chain(codes(&problems))
+                .collect(),
+        ),
+    }
+}
+
+#[test]
+fn a_valid_form_in_scope_is_accepted_with_what_it_stores() {
+    let f = form();
+    let p = prepared(&f, true);
+    let Verdict::Accept(a) = verdict(&p, &Held::default(), &open(), &enumerator()).unwrap() else {
+        panic!("not accepted");
+    };
+    let q = schema::builtin::sipas();
+    let valid = schema::validate(q, &f.answers).unwrap();
+    assert_eq!(a.encoded, valid.encode(q).as_slice());
+    assert_eq!(a.digest, &FormDigest::of(a.layout, &valid));
+    // The ministry may submit anywhere.
+    let mut ministry = enumerator();
+    (ministry.role, ministry.scope) = (Role::Ministry, None);
+    assert_eq!(
+        decide(&p, &Held::default(), &open(), &ministry).0,
+        Outcome::Accepted
+    );
+}
+
+#[test]
+fn a_held_form_is_a_duplicate_with_its_content_and_a_conflict_without() {
+    let p = prepared(&form(), true);
+    let mut held = Held::default();
+    held.stored.insert(p.f.id, p.hash.clone());
+    assert_eq!(
+        decide(&p, &held, &open(), &enumerator()),
+        (Outcome::Duplicate, vec![])
+    );
+    held.stored.insert(p.f.id, "another content".into());
+    assert_eq!(
+        decide(&p, &held, &open(), &enumerator()),
+        (Outcome::Conflict, vec!["id:conflict".into()])
+    );
+}
+
+#[test]
+fn a_form_for_a_round_that_is_not_open_is_unknown_round() {
+    let p = prepared(&form(), true);
+    let want = (
+        Outcome::UnknownRound,
+        vec!["round:unknown_round".to_owned()],
+    );
+    assert_eq!(
+        decide(&p, &Held::default(), &Registry::default(), &enumerator()),
+        want
+    );
+    let closed = registry(STATUS_CLOSED, STATUS_OPEN);
+    assert_eq!(decide(&p, &Held::default(), &closed, &enumerator()), want);
+}
+
+#[test]
+fn a_questionnaire_the_round_does_not_use_is_unknown_and_a_closed_one_is_closed() {
+    let unknown = (
+        Outcome::UnknownQuestionnaire,
+        vec!["questionnaire_version:unknown_questionnaire".to_owned()],
+    );
+    // Not published (no definition), another version, another questionnaire.
+    let f = form();
+    assert_eq!(
+        decide(
+            &prepared(&f, false),
+            &Held::default(),
+            &open(),
+            &enumerator()
+        ),
+        unknown
+    );
+    let mut v2 = form();
+    v2.questionnaire_version = 2;
+    assert_eq!(
+        decide(
+            &prepared(&v2, true),
+            &Held::default(),
+            &open(),
+            &enumerator()
+        ),
+        unknown
+    );
+    let mut other = form();
+    other.questionnaire_code = "other".into();
+    assert_eq!(
+        decide(
+            &prepared(&other, true),
+            &Held::default(),
+            &open(),
+            &enumerator()
+        ),
+        unknown
+    );
+    let closed = registry(STATUS_OPEN, STATUS_CLOSED);
+    assert_eq!(
+        decide(
+            &prepared(&f, true),
+            &Held::default(),
+            &closed,
+            &enumerator()
+        ),
+        (
+            Outcome::QuestionnaireClosed,
+            vec!["questionnaire_version:questionnaire_closed".into()]
+        )
+    );
+}
+
+#[test]
+fn a_commune_outside_the_senders_scope_is_forbidden() {
+    let mut f = form();
+    f.units.province = "14".into();
+    f.units.commune = commune("14");
+    assert_eq!(
+        decide(
+            &prepared(&f, true),
+            &Held::default(),
+            &open(),
+            &enumerator()
+        ),
+        (
+            Outcome::Forbidden,
+            vec!["units.commune:out_of_scope".into()]
+        )
+    );
+}
+
+#[test]
+fn wrong_units_and_answers_are_invalid_with_every_problem() {
+    let mut f = form();
+    f.units.district = Some("105".into());
+    f.answers.remove("gender");
+    let (outcome, problems) = decide(
+        &prepared(&f, true),
+        &Held::default(),
+        &open(),
+        &enumerator(),
+    );
+    assert_eq!(outcome, Outcome::Invalid);
+    assert_eq!(problems[0], "units.district:not_relevant");
+    assert!(
+        problems.iter().any(|p| p.starts_with("gender:")),
+        "{problems:?}"
+    );
+    // Wrong units are reported before the scope is judged: a commune that does not exist is
+    // invalid, not forbidden.
+    let mut f = form();
+    f.units.commune = "nope".into();
+    assert_eq!(
+        decide(
+            &prepared(&f, true),
+            &Held::default(),
+            &open(),
+            &enumerator()
+        ),
+        (Outcome::Invalid, vec!["units.commune:unknown_unit".into()])
+    );
+}
+
+#[test]
+fn a_payload_quarantined_before_gets_its_first_outcome_again() {
+    let mut f = form();
+    f.answers.remove("gender");
+    let p = prepared(&f, true);
+    let mut held = Held::default();
+    let first = vec![FieldProblem::new("gender", "required", "vi", "en")];
+    held.quarantined
+        .insert((p.f.id, p.hash.clone()), (Outcome::Invalid, first.clone()));
+    match verdict(&p, &held, &open(), &enumerator()).unwrap() {
+        Verdict::AsBefore(o, problems) => assert_eq!((o, problems), (Outcome::Invalid, first)),
+        v => panic!("{v:?}"),
+    }
+    // Another content under the same id is a new payload.
+    held.quarantined.clear();
+    held.quarantined
+        .insert((p.f.id, "other".into()), (Outcome::Invalid, vec![]));
+    assert!(matches!(
+        verdict(&p, &held, &open(), &enumerator()).unwrap(),
+        Verdict::Quarantine(Outcome::Invalid, _)
+    ));
+}
+
+#[test]
+fn a_round_on_an_unknown_geography_is_a_server_fault() {
+    let p = prepared(&form(), true);
+    let mut reg = open();
+    reg.rounds.get_mut("sipas-2025").unwrap().geography_code = "vn-1999".into();
+    assert_eq!(
+        verdict(&p, &Held::default(), &reg, &enumerator()).unwrap_err(),
+        UnknownGeography {
+            round: "sipas-2025".into(),
+            geography: "vn-1999".into()
+        }
+    );
+}
