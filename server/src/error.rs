@@ -13,30 +13,9 @@ use serde::Serialize;
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// A per-field error: which input was wrong, a stable code, and a bilingual message.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct FieldError {
-    /// The field (for answers: the question code, or `grid.item`).
-    pub field: String,
-    /// Stable machine-readable code, e.g. `required`, `out_of_range`.
-    pub code: String,
-    /// Vietnamese message.
-    pub message: String,
-    /// English message.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message_en: Option<String>,
-}
-
-impl From<schema::FieldError> for FieldError {
-    fn from(e: schema::FieldError) -> Self {
-        FieldError {
-            field: e.question,
-            code: e.code.as_str().to_owned(),
-            message: e.message.vi,
-            message_en: e.message.en,
-        }
-    }
-}
+/// A per-field error: which input was wrong, a stable code, and a bilingual message. The same
+/// type as a pushed form's problems, so that a client reads both alike.
+pub type FieldError = sync_protocol::FieldProblem;
 
 /// The error every handler returns. Build it with the constructors; `code` is part of the API
 /// contract and must never change meaning once released. Boxed so `Result<_, ApiError>` stays small.

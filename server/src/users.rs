@@ -83,15 +83,6 @@ pub struct NewUser {
     pub password: String,
 }
 
-fn field(field: &str, code: &str, vi: impl Into<String>, en: impl Into<String>) -> FieldError {
-    FieldError {
-        field: field.into(),
-        code: code.into(),
-        message: vi.into(),
-        message_en: Some(en.into()),
-    }
-}
-
 /// Normalises a username (trim, lowercase).
 pub fn normalize_username(s: &str) -> String {
     s.trim().to_lowercase()
@@ -104,7 +95,7 @@ fn check_username(username: &str, errors: &mut Vec<FieldError>) {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
         && username.starts_with(|c: char| c.is_ascii_alphanumeric());
     if !ok {
-        errors.push(field(
+        errors.push(FieldError::new(
             "username",
             "invalid_username",
             "Tên đăng nhập gồm 3–64 ký tự a-z, 0-9, '.', '_' hoặc '-', bắt đầu bằng chữ hoặc số.",
@@ -136,7 +127,7 @@ pub fn check_role_scope(
     errors: &mut Vec<FieldError>,
 ) -> Option<RoleScope> {
     let Some(role) = Role::parse(role) else {
-        errors.push(field(
+        errors.push(FieldError::new(
             "role",
             "invalid_role",
             "Vai trò phải là ministry, province_reviewer, supervisor hoặc enumerator.",
@@ -161,7 +152,7 @@ pub fn check_role_scope(
         .filter(|g| !g.is_empty())
         .unwrap_or(DEFAULT_GEOGRAPHY);
     let Some(geo) = ::geography::by_code(geo_code) else {
-        errors.push(field(
+        errors.push(FieldError::new(
             "geography",
             "unknown_geography",
             format!("Không có bộ danh mục địa giới '{geo_code}'."),
@@ -170,7 +161,7 @@ pub fn check_role_scope(
         return None;
     };
     let Some(code) = unit_code.map(str::trim).filter(|c| !c.is_empty()) else {
-        errors.push(field(
+        errors.push(FieldError::new(
             "unit_code",
             "required",
             "Cần mã đơn vị hành chính phụ trách.",
@@ -179,7 +170,7 @@ pub fn check_role_scope(
         return None;
     };
     let Some(unit) = geo.unit(code) else {
-        errors.push(field(
+        errors.push(FieldError::new(
             "unit_code",
             "unknown_unit",
             format!("Mã đơn vị '{code}' không có trong {geo_code}."),
@@ -188,7 +179,7 @@ pub fn check_role_scope(
         return None;
     };
     if role == Role::ProvinceReviewer && unit.level != ::geography::Level::Province {
-        errors.push(field(
+        errors.push(FieldError::new(
             "unit_code",
             "province_required",
             "Người xem cấp tỉnh phải được gán một tỉnh.",
@@ -196,7 +187,7 @@ pub fn check_role_scope(
         ));
     }
     if matches!(role, Role::Supervisor | Role::Enumerator) && team.is_none() {
-        errors.push(field(
+        errors.push(FieldError::new(
             "team",
             "required",
             "Giám sát viên và điều tra viên phải thuộc một nhóm.",
@@ -217,7 +208,7 @@ pub fn validate_new(new: &NewUser) -> Result<(String, RoleScope), Vec<FieldError
     let username = normalize_username(&new.username);
     check_username(&username, &mut errors);
     if new.full_name.trim().is_empty() {
-        errors.push(field(
+        errors.push(FieldError::new(
             "full_name",
             "required",
             "Cần họ và tên.",
@@ -370,7 +361,7 @@ pub async fn update(
     if let Some(name) = &changes.full_name
         && name.trim().is_empty()
     {
-        errors.push(field(
+        errors.push(FieldError::new(
             "full_name",
             "required",
             "Cần họ và tên.",
@@ -594,7 +585,7 @@ pub async fn import_csv(
             Err(e) => {
                 bad.push(LineError {
                     line,
-                    errors: vec![field(
+                    errors: vec![FieldError::new(
                         "line",
                         "unreadable",
                         "Dòng không đọc được.",
@@ -613,7 +604,7 @@ pub async fn import_csv(
         let mut errors = Vec::new();
         check_username(&username, &mut errors);
         if full_name.is_empty() {
-            errors.push(field(
+            errors.push(FieldError::new(
                 "full_name",
                 "required",
                 "Cần họ và tên.",
@@ -621,7 +612,7 @@ pub async fn import_csv(
             ));
         }
         if !matches!(role.as_str(), "enumerator" | "supervisor") {
-            errors.push(field(
+            errors.push(FieldError::new(
                 "role",
                 "invalid_role",
                 "Chỉ nhập được điều tra viên (enumerator) và giám sát viên (supervisor).",
@@ -636,14 +627,14 @@ pub async fn import_csv(
             &mut errors,
         );
         if let Some(first) = seen.insert(username.clone(), line) {
-            errors.push(field(
+            errors.push(FieldError::new(
                 "username",
                 "duplicate_username",
                 format!("Tên đăng nhập trùng với dòng {first}."),
                 format!("Same username as line {first}."),
             ));
         } else if !username.is_empty() && username_exists(db, &username).await? {
-            errors.push(field(
+            errors.push(FieldError::new(
                 "username",
                 "username_taken",
                 "Tên đăng nhập đã tồn tại.",

@@ -431,6 +431,18 @@ impl FieldProblem {
 }
 
 /// A validation error of the questionnaire's answers, as it is reported on the wire.
+impl From<schema::FieldError> for FieldProblem {
+    fn from(e: schema::FieldError) -> Self {
+        FieldProblem {
+            field: e.question,
+            code: e.code.as_str().to_owned(),
+            message: e.message.vi,
+            message_en: e.message.en,
+        }
+    }
+}
+
+/// A validation error of the questionnaire's answers, as it is reported on the wire.
 impl From<&schema::FieldError> for FieldProblem {
     fn from(e: &schema::FieldError) -> Self {
         FieldProblem {

@@ -290,12 +290,7 @@ const COMMON: &[&str] = &[
 pub fn check_policy(password: &str, username: &str) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
     let len = password.chars().count();
-    let weak = |vi: &str, en: &str| FieldError {
-        field: "password".into(),
-        code: "weak_password".into(),
-        message: vi.into(),
-        message_en: Some(en.into()),
-    };
+    let weak = |vi: &str, en: &str| FieldError::new("password", "weak_password", vi, en);
     if len < MIN_LENGTH {
         errors.push(weak(
             &format!("Mật khẩu phải có ít nhất {MIN_LENGTH} ký tự."),
