@@ -639,15 +639,19 @@ fn parse_wire(
             };
             let before = errors.len();
             // Collected in key order and bulk-built: cheaper than inserting row by row.
-            let mut out = Vec::with_capacity(rows.len());
+            let mut out = Vec::with_capacity(rows.len().min(items.len()));
+            let mut unknown_rows = 0;
             for (k, v) in rows.iter() {
                 let Some(item) = items.iter().find(|it| it.code == k) else {
-                    errors.push(fe(
-                        format!("{code}.{}", clip(k)),
-                        ErrorCode::UnknownQuestion,
-                        format!("Câu hỏi “{code}” không có dòng “{}”.", clip(k)),
-                        format!("Question \"{code}\" has no row \"{}\".", clip(k)),
-                    ));
+                    unknown_rows += 1;
+                    if unknown_rows <= MAX_UNKNOWN_REPORTED {
+                        errors.push(fe(
+                            format!("{code}.{}", clip(k)),
+                            ErrorCode::UnknownQuestion,
+                            format!("Câu hỏi “{code}” không có dòng “{}”.", clip(k)),
+                            format!("Question \"{code}\" has no row \"{}\".", clip(k)),
+                        ));
+                    }
                     continue;
                 };
                 if v.is_null() {
@@ -656,6 +660,15 @@ fn parse_wire(
                 if let Some(l) = parse_level(At(code, Some(&item.code)), scale, v, errors) {
                     out.push((item.code.clone(), l));
                 }
+            }
+            if unknown_rows > MAX_UNKNOWN_REPORTED {
+                let more = unknown_rows - MAX_UNKNOWN_REPORTED;
+                errors.push(fe(
+                    code,
+                    ErrorCode::UnknownQuestion,
+                    format!("Và {more} dòng khác không có trong câu hỏi “{code}”."),
+                    format!("And {more} more rows that question \"{code}\" does not have."),
+                ));
             }
             if errors.len() > before {
                 let missing = items
@@ -1012,9 +1025,16 @@ pub(crate) fn validate_core<'q>(
     ValidAnswers::from_entries(entries, table.repeats)
 }
 
+/// How many unknown answer keys are reported one by one; the rest are counted in one more error
+/// (field `answers`). A form's problems stay bounded by the questionnaire's size however many keys
+/// it sends: a form of hundreds of thousands of made-up keys must not become as many errors in
+/// memory, in quarantine and in the response.
+pub const MAX_UNKNOWN_REPORTED: usize = 20;
+
 /// Validates a submitted form against a questionnaire.
 ///
-/// Every problem is reported (in questionnaire order, then unknown keys), not just the first. A
+/// Every problem is reported (in questionnaire order, then unknown keys, at most
+/// [`MAX_UNKNOWN_REPORTED`] of them by name), not just the first. A
 /// question whose relevance depends on a malformed answer is not checked for `required` /
 /// `not_relevant` (the cause is reported instead). Constraints are checked only on answers that are
 /// otherwise well-formed and in range.
@@ -1040,7 +1060,8 @@ pub fn validate_json(
         },
         &mut errors,
     );
-    for key in unknown {
+    let n_unknown = unknown.len();
+    for key in unknown.into_iter().take(MAX_UNKNOWN_REPORTED) {
         errors.push(fe(
             clip(key),
             ErrorCode::UnknownQuestion,
@@ -1049,6 +1070,15 @@ pub fn validate_json(
                 "There is no question \"{}\" in this questionnaire.",
                 clip(key)
             ),
+        ));
+    }
+    if n_unknown > MAX_UNKNOWN_REPORTED {
+        let more = n_unknown - MAX_UNKNOWN_REPORTED;
+        errors.push(fe(
+            "answers",
+            ErrorCode::UnknownQuestion,
+            format!("Và {more} khóa khác không phải câu hỏi của phiếu."),
+            format!("And {more} more keys that are not questions of this questionnaire."),
         ));
     }
     if errors.is_empty() {

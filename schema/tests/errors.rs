@@ -501,3 +501,52 @@ fn answers_are_found_by_position_as_by_code() {
         assert_eq!(v.at(usize::MAX), None);
     }
 }
+
+/// A form of made-up keys gets a bounded list of problems, however many it sends: the first keys
+/// by name, the rest counted in one more error.
+#[test]
+fn unknown_keys_are_reported_up_to_a_bound() {
+    let q = schema::builtin::sipas();
+    let mut answers = schema::sample::complete_sipas_answers();
+    for i in 0..100_000 {
+        answers.insert(format!("made_up_{i:06}"), serde_json::json!(1));
+    }
+    let grid = q
+        .sections
+        .iter()
+        .flat_map(|s| &s.questions)
+        .find(|x| matches!(x.kind, schema::QuestionKind::Grid { .. }))
+        .expect("a grid")
+        .code
+        .clone();
+    let rows = answers
+        .get_mut(&grid)
+        .and_then(|v| v.as_object_mut())
+        .expect("grid answered");
+    for i in 0..50_000 {
+        rows.insert(format!("row_{i:05}"), serde_json::json!(1));
+    }
+    let errors = schema::validate(q, &answers).unwrap_err();
+    let n = schema::MAX_UNKNOWN_REPORTED;
+    assert!(errors.len() <= 2 * (n + 1) + 1, "{} errors", errors.len());
+    let last = errors.last().unwrap();
+    assert_eq!(last.question, "answers");
+    assert!(
+        last.message
+            .en
+            .as_deref()
+            .unwrap()
+            .contains(&format!("{}", 100_000 - n))
+    );
+    let grid_summary = errors
+        .iter()
+        .find(|e| e.question == grid)
+        .expect("the grid's rows counted");
+    assert!(grid_summary.message.vi.contains(&format!("{}", 50_000 - n)));
+    // Under the bound, every key is named.
+    let mut few = schema::sample::complete_sipas_answers();
+    few.insert("zzz".into(), serde_json::json!(1));
+    let errors = schema::validate(q, &few).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].question, "zzz");
+}

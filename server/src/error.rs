@@ -109,6 +109,22 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, detail_vi, detail_en)
     }
 
+    /// 400 for an integer query parameter past what it can mean (`max`): a number the database
+    /// could not even hold must not get that far.
+    pub fn out_of_range(field: &str, max: u64) -> Self {
+        Self::bad_request(
+            "out_of_range",
+            format!("Tham số {field} tối đa là {max}."),
+            format!("The parameter {field} is at most {max}."),
+        )
+        .with_errors(vec![FieldError::new(
+            field,
+            "out_of_range",
+            format!("Tối đa {max}."),
+            format!("At most {max}."),
+        )])
+    }
+
     /// 422 for a well-formed body whose content is invalid, with the fields at fault.
     pub fn validation(errors: Vec<FieldError>) -> Self {
         Self::new(
@@ -342,10 +358,35 @@ impl tower_http::catch_panic::ResponseForPanic for PanicResponder {
     }
 }
 
-/// JSON body extractor whose rejections are problem+json.
-#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// JSON body extractor whose rejections are problem+json. A body holding a NUL character in a
+/// string (`\u0000`) is refused (400 `invalid_characters`): no stored text may hold one (PostgreSQL
+/// refuses it), and refusing it here answers alike on both databases.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let JsonBytes(bytes) = JsonBytes::from_request(req, state).await?;
+        if crate::text::has_escaped_nul(&bytes) {
+            return Err(invalid_characters());
+        }
+        Json::<T>::from_bytes(&bytes)
+            .map(|Json(v)| ApiJson(v))
+            .map_err(Into::into)
+    }
+}
+
+/// 400 for a NUL or another control character where none can be meant (a query, a path, a JSON
+/// text).
+pub fn invalid_characters() -> ApiError {
+    ApiError::bad_request(
+        "invalid_characters",
+        "Yêu cầu có ký tự điều khiển (như NUL) không hợp lệ.",
+        "The request holds a control character (such as NUL) that is not allowed.",
+    )
+}
 
 /// A JSON request body kept as its bytes, for a handler that parses it itself (borrowing strings
 /// from it rather than copying them): the `Content-Type` and body-size checks of [`ApiJson`], with

@@ -15,6 +15,7 @@ use crate::{
     definitions::Definitions,
     entities::{form, quarantined_form},
     index_stats::{COUNTED_STATUS, FormPlace, PendingStats},
+    text,
 };
 
 /// Who sent a form: the signed-in user and their device, as stored beside it.
@@ -101,7 +102,12 @@ pub fn quarantined_row(
 ) -> quarantined_form::ActiveModel {
     quarantined_form::ActiveModel {
         form_id: Set(q.id),
-        round_code: Set(q.round.map(str::to_owned)),
+        // Filed under the round it names only when that could be a round code: the payload
+        // keeps whatever it says.
+        round_code: Set(q
+            .round
+            .filter(|r| r.chars().count() <= text::max::ROUND && !text::has_control(r))
+            .map(str::to_owned)),
         reason: Set(q.outcome.as_str().to_owned()),
         content_hash: Set(q.hash.map(str::to_owned)),
         errors: Set(serde_json::to_string(q.problems).unwrap_or_else(|_| "[]".into())),

@@ -18,6 +18,7 @@ use crate::{
     entities::{refresh_token, user},
     error::{ApiError, FieldError},
     settings::Settings,
+    text,
 };
 
 /// Default geography for scopes given without one: the geography in force.
@@ -104,6 +105,20 @@ fn check_username(username: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
+/// A full name: given, at most [`text::max::FULL_NAME`] characters, no control characters.
+fn check_full_name(name: &str, errors: &mut Vec<FieldError>) {
+    if name.trim().is_empty() {
+        errors.push(FieldError::new(
+            "full_name",
+            "required",
+            "Cần họ và tên.",
+            "The full name is required.",
+        ));
+    } else {
+        text::check_field("full_name", name.trim(), text::max::FULL_NAME, errors);
+    }
+}
+
 /// The validated role and scope of an account.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoleScope {
@@ -139,6 +154,9 @@ pub fn check_role_scope(
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(str::to_owned);
+    if let Some(t) = &team {
+        text::check_field("team", t, text::max::TEAM, errors);
+    }
     if role == Role::Ministry {
         return Some(RoleScope {
             role,
@@ -207,14 +225,7 @@ pub fn validate_new(new: &NewUser) -> Result<(String, RoleScope), Vec<FieldError
     let mut errors = Vec::new();
     let username = normalize_username(&new.username);
     check_username(&username, &mut errors);
-    if new.full_name.trim().is_empty() {
-        errors.push(FieldError::new(
-            "full_name",
-            "required",
-            "Cần họ và tên.",
-            "The full name is required.",
-        ));
-    }
+    check_full_name(&new.full_name, &mut errors);
     let rs = check_role_scope(
         &new.role,
         new.geography.as_deref(),
@@ -358,15 +369,8 @@ pub async fn update(
     } else {
         None
     };
-    if let Some(name) = &changes.full_name
-        && name.trim().is_empty()
-    {
-        errors.push(FieldError::new(
-            "full_name",
-            "required",
-            "Cần họ và tên.",
-            "The full name is required.",
-        ));
+    if let Some(name) = &changes.full_name {
+        check_full_name(name, &mut errors);
     }
     if let Some(pw) = &changes.password
         && let Err(mut e) = password::check_policy(pw, &current.username)

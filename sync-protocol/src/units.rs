@@ -13,7 +13,8 @@ pub const MAX_CODE_CHARS: usize = 64;
 /// Every problem with `f`'s units, village, household reference and revision, in field order
 /// (empty when there is none): each unit exists at its level inside its parent; the district is
 /// given exactly when the round's geography has districts; village and household are non-blank
-/// codes of at most [`MAX_CODE_CHARS`] characters; the revision is 1 or more.
+/// codes of at most [`MAX_CODE_CHARS`] characters without control characters (a NUL cannot be
+/// stored); the revision is 1 or more.
 ///
 /// `geo` is the round's geography; `None` (a client that does not ship it, e.g. one published
 /// after the app) checks everything but the units, which the server then checks.
@@ -116,6 +117,13 @@ fn check_codes<A>(f: &FormSubmission<A>, errors: &mut Vec<FieldProblem>) {
                 if blank { "required" } else { "too_long" },
                 "Cần mã (tối đa 64 ký tự).",
                 "A code of at most 64 characters is required.",
+            ));
+        } else if value.chars().any(char::is_control) {
+            errors.push(FieldProblem::new(
+                field,
+                "invalid_characters",
+                "Mã có ký tự điều khiển (như NUL) không hợp lệ.",
+                "The code holds a control character (such as NUL).",
             ));
         }
     }
@@ -225,6 +233,12 @@ mod tests {
         f.household_ref = "HH".into();
         f.revision = 1;
         assert!(check_units(Some(g25), &f).is_empty());
+        f.household_ref = "HH\u{0}1".into();
+        assert_eq!(
+            codes(&check_units(Some(g25), &f)),
+            [("household_ref", "invalid_characters")]
+        );
+        f.household_ref = "HH".into();
         // Without the geography the codes are still checked, the units not.
         let mut f = form("99", Some("x"), "nope");
         assert!(check_units(None, &f).is_empty());

@@ -84,13 +84,19 @@ fn throttled(retry: std::time::Duration) -> ApiError {
 
 /// Checks the password and answers with a new session. Unknown users, wrong passwords and inactive
 /// accounts get the same answer after the same work.
-#[tracing::instrument(skip_all, fields(username = %body.username))]
+#[tracing::instrument(skip_all, fields(username = tracing::field::Empty))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let username = crate::users::normalize_username(&body.username);
+    // At most one character past the longest username: enough to match no account, and the
+    // throttle's keys stay small whatever was sent.
+    let username: String = crate::users::normalize_username(&body.username)
+        .chars()
+        .take(crate::text::max::USERNAME + 1)
+        .collect();
+    tracing::Span::current().record("username", username.as_str());
     let user_key = format!("user:{username}");
     let ip_key = format!("ip:{}", ip.as_deref().unwrap_or("-"));
     let s = &state.settings;
@@ -115,10 +121,18 @@ async fn login(
             return Err(throttled(retry));
         }
     }
-    let found = user::Entity::find()
-        .filter(user::Column::Username.eq(&username))
-        .one(&state.db)
-        .await?;
+    // A username no account can have (too long, or with a control character, which PostgreSQL
+    // could not even compare) is an unknown user: the same answer after the same work.
+    let possible = username.chars().count() <= crate::text::max::USERNAME
+        && !crate::text::has_control(&username);
+    let found = if possible {
+        user::Entity::find()
+            .filter(user::Column::Username.eq(&username))
+            .one(&state.db)
+            .await?
+    } else {
+        None
+    };
     let ok = state
         .passwords
         .verify(
@@ -152,11 +166,11 @@ async fn login(
         .map(|d| d.trim().to_owned())
         .filter(|d| !d.is_empty());
     if let Some(dev) = &device_id {
-        if dev.len() > 128 {
+        if dev.len() > crate::text::max::DEVICE_ID || crate::text::has_control(dev) {
             return Err(ApiError::bad_request(
                 "invalid_device_id",
-                "Mã thiết bị quá dài (tối đa 128 ký tự).",
-                "The device id is too long (at most 128 characters).",
+                "Mã thiết bị tối đa 128 ký tự, không có ký tự điều khiển.",
+                "The device id has at most 128 characters, no control characters.",
             ));
         }
         if let Err(e) =

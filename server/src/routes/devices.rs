@@ -66,6 +66,14 @@ async fn list_devices(
     policy::can_list_devices(&me)?;
     let mut select = device::Entity::find();
     if let Some(days) = q.not_synced_for_days {
+        // A century: past it the cutoff would leave the calendar.
+        const MAX_DAYS: u32 = 36_500;
+        if days > MAX_DAYS {
+            return Err(ApiError::out_of_range(
+                "not_synced_for_days",
+                u64::from(MAX_DAYS),
+            ));
+        }
         let cutoff = OffsetDateTime::now_utc() - time::Duration::days(i64::from(days));
         select = select.filter(
             Condition::all()

@@ -175,7 +175,7 @@ async fn list_units(
         );
     }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    let offset = query.offset.unwrap_or(0);
+    let offset = super::offset(query.offset)?;
     let select = geo_unit::Entity::find().filter(cond);
     let total = select.clone().count(&state.db).await?;
     let units: Vec<UnitView> = select

@@ -1,6 +1,6 @@
 //! HTTP routes, grouped by resource. Each module exposes `router()`; [`router`] assembles them under
-//! `/api/v1` with the cross-cutting layers (body limit, timeout, tracing, panic catching, and the
-//! problem+json rewriting of bare error responses).
+//! `/api/v1` with the cross-cutting layers (body limit, the request checks of [`guard`], timeout,
+//! tracing, panic catching, and the problem+json rewriting of bare error responses).
 
 use std::time::Duration;
 
@@ -17,12 +17,25 @@ mod auth;
 mod devices;
 mod forms;
 mod geographies;
+mod guard;
 mod health;
 mod index_reports;
 mod questionnaires;
 mod rounds;
 mod sync;
 pub(crate) mod users;
+
+/// The largest `offset` a listing accepts: more rows than any table will hold, and far below what
+/// a database's 64-bit integers can.
+pub(crate) const MAX_OFFSET: u64 = 1_000_000_000;
+
+/// An `offset` query parameter, checked against [`MAX_OFFSET`].
+pub(crate) fn offset(given: Option<u64>) -> Result<u64, ApiError> {
+    match given.unwrap_or(0) {
+        o if o > MAX_OFFSET => Err(ApiError::out_of_range("offset", MAX_OFFSET)),
+        o => Ok(o),
+    }
+}
 
 /// The whole application as a `Router`, so tests can call it in-process.
 pub fn router(state: AppState) -> Router {
@@ -43,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.body_limit_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(middleware::map_response(problem_for_bare_errors))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -86,7 +86,7 @@ async fn list_users(
     let rows = select
         .order_by_asc(user::Column::Id)
         .limit(limit)
-        .offset(q.offset.unwrap_or(0))
+        .offset(super::offset(q.offset)?)
         .all(&state.db)
         .await?;
     Ok(Json(json!({

@@ -68,11 +68,11 @@ pub async fn handshake(
 ) -> Result<HandshakeResponse, ApiError> {
     let version = negotiate(&req.protocol_versions)?;
     let device_id = req.device_id.trim().to_owned();
-    if device_id.is_empty() || device_id.len() > 128 {
+    if device_id.is_empty() || device_id.len() > 128 || crate::text::has_control(&device_id) {
         return Err(ApiError::bad_request(
             "invalid_device_id",
-            "Mã thiết bị phải có 1–128 ký tự.",
-            "The device id must have 1–128 characters.",
+            "Mã thiết bị phải có 1–128 ký tự, không có ký tự điều khiển.",
+            "The device id must have 1–128 characters, no control characters.",
         ));
     }
     let now = OffsetDateTime::now_utc();
@@ -81,7 +81,12 @@ pub async fn handshake(
             .whole_milliseconds()
             .clamp(i64::MIN as i128, i64::MAX as i128) as i64
     });
-    let app_version: String = req.app_version.chars().take(64).collect();
+    let app_version: String = req
+        .app_version
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(crate::text::max::APP_VERSION)
+        .collect();
     match device::Entity::find_by_id(device_id.clone())
         .one(&state.db)
         .await?

@@ -8,7 +8,7 @@ use indices::{FormDigest, StatsLayout};
 use sync_protocol::{FieldProblem, Outcome};
 
 use super::{
-    body::Prepared,
+    body::{Checked, Prepared},
     lookup::{Held, Registry},
 };
 use crate::{
@@ -51,13 +51,16 @@ pub(crate) struct UnknownGeography {
 
 /// The verdict on `p`, sent by `user`, given what the server holds under its id (`held`, with the
 /// forms decided earlier in the same push) and the rounds (`registry`). In order:
+/// 0. the form's place, before anything about its id, so that an answer about an existing id
+///    (`duplicate`, `conflict`) never reaches someone who may not read that form: a round the
+///    server does not have: `unknown_round`; units, codes or revision that are wrong
+///    ([`sync_protocol::check_units`]): `invalid` (with the answers' problems after them); a
+///    commune outside the sender's scope: `forbidden`;
 /// 1. held with the same content: `duplicate`; with other content: `conflict`;
 /// 2. the round is not open: `unknown_round`;
 /// 3. the round does not use this questionnaire version: `unknown_questionnaire`; the version is
 ///    closed: `questionnaire_closed`;
-/// 4. its units, codes and revision ([`sync_protocol::check_units`]) are wrong: `invalid`; its
-///    commune is outside the sender's scope: `forbidden`; its answers are invalid: `invalid` (with
-///    the unit problems first);
+/// 4. its answers are invalid: `invalid`;
 /// 5. otherwise `accepted`.
 ///
 /// A refused payload that was quarantined before (the same id and content hash) gets its first
@@ -68,56 +71,88 @@ pub(crate) fn verdict<'p>(
     registry: &Registry,
     user: &AuthUser,
 ) -> Result<Verdict<'p>, UnknownGeography> {
-    let stored = held.stored.get(&p.f.id);
-    if stored == Some(&p.hash) {
-        return Ok(Verdict::Duplicate);
-    }
-    let (outcome, problems) = match refusal(p, stored.is_some(), registry, user)? {
-        Ok(accepted) => return Ok(Verdict::Accept(accepted)),
-        Err(refused) => refused,
-    };
-    Ok(match held.quarantined.get(&(p.f.id, p.hash.clone())) {
-        Some((outcome, problems)) => Verdict::AsBefore(*outcome, problems.clone()),
-        None => Verdict::Quarantine(outcome, problems),
+    Ok(match decide(p, held, registry, user)? {
+        Verdict::Quarantine(outcome, problems) => {
+            match held.quarantined.get(&(p.f.id, p.hash.clone())) {
+                Some((outcome, problems)) => Verdict::AsBefore(*outcome, problems.clone()),
+                None => Verdict::Quarantine(outcome, problems),
+            }
+        }
+        v => v,
     })
 }
 
-/// Steps 1 (conflict) to 5 of [`verdict`]: the form accepted, or why not.
-#[allow(clippy::type_complexity)]
-fn refusal<'p>(
+/// Steps 0 to 5 of [`verdict`]: accepted, a duplicate, or refused with an outcome (never
+/// [`Verdict::AsBefore`], which [`verdict`] decides).
+fn decide<'p>(
     p: &'p Prepared,
-    conflict: bool,
+    held: &Held,
     registry: &Registry,
     user: &AuthUser,
-) -> Result<Result<Accepted<'p>, (Outcome, Vec<FieldProblem>)>, UnknownGeography> {
+) -> Result<Verdict<'p>, UnknownGeography> {
     let f = &p.f;
-    let refuse = |outcome, problem| Ok(Err((outcome, vec![problem])));
-    if conflict {
+    let refuse = |outcome, problem| Ok(Verdict::Quarantine(outcome, vec![problem]));
+    let no_round = || {
+        FieldProblem::new(
+            "round",
+            "unknown_round",
+            format!("Không có đợt khảo sát '{}' đang mở.", f.round),
+            format!("No open survey round '{}'.", f.round),
+        )
+    };
+    // 0. Where the form is, and whether the sender may put a form there.
+    let Some(r) = registry.rounds.get(&f.round) else {
+        return refuse(Outcome::UnknownRound, no_round());
+    };
+    let Some(geo) = ::geography::by_code(&r.geography_code) else {
+        return Err(UnknownGeography {
+            round: r.code.clone(),
+            geography: r.geography_code.clone(),
+        });
+    };
+    let mut problems = sync_protocol::check_units(Some(geo), f);
+    if !problems.is_empty() {
+        if let Some(Checked {
+            valid: Err(answers),
+            ..
+        }) = &p.checked
+        {
+            problems.extend_from_slice(answers);
+        }
+        return Ok(Verdict::Quarantine(Outcome::Invalid, problems));
+    }
+    if !policy::covers_unit(user, &r.geography_code, &f.units.commune) {
         return refuse(
-            Outcome::Conflict,
+            Outcome::Forbidden,
             FieldProblem::new(
-                "id",
-                "conflict",
-                "Máy chủ đã có một phiếu khác với cùng mã phiếu và số lần sửa. Cả hai được giữ lại để kiểm tra.",
-                "The server already holds a different form with this id and revision. Both are kept for review.",
+                "units.commune",
+                "out_of_scope",
+                "Xã này nằm ngoài địa bàn được phân công cho bạn.",
+                "This commune is outside your assigned area.",
             ),
         );
     }
-    let Some(r) = registry
-        .rounds
-        .get(&f.round)
-        .filter(|r| r.status == STATUS_OPEN)
-    else {
-        return refuse(
-            Outcome::UnknownRound,
-            FieldProblem::new(
-                "round",
-                "unknown_round",
-                format!("Không có đợt khảo sát '{}' đang mở.", f.round),
-                format!("No open survey round '{}'.", f.round),
-            ),
-        );
-    };
+    // 1. What is held under its id.
+    match held.stored.get(&f.id) {
+        Some(hash) if *hash == p.hash => return Ok(Verdict::Duplicate),
+        Some(_) => {
+            return refuse(
+                Outcome::Conflict,
+                FieldProblem::new(
+                    "id",
+                    "conflict",
+                    "Máy chủ đã có một phiếu khác với cùng mã phiếu và số lần sửa. Cả hai được giữ lại để kiểm tra.",
+                    "The server already holds a different form with this id and revision. Both are kept for review.",
+                ),
+            );
+        }
+        None => {}
+    }
+    // 2. The round takes forms.
+    if r.status != STATUS_OPEN {
+        return refuse(Outcome::UnknownRound, no_round());
+    }
+    // 3. On a version of its questionnaire that is open.
     let status = Some(f.questionnaire_code == r.questionnaire_code)
         .filter(|same| *same)
         .and_then(|_| r.versions.get(&f.questionnaire_version));
@@ -155,35 +190,14 @@ fn refusal<'p>(
             ),
         );
     }
-    let Some(geo) = ::geography::by_code(&r.geography_code) else {
-        return Err(UnknownGeography {
-            round: r.code.clone(),
-            geography: r.geography_code.clone(),
-        });
-    };
-    let mut problems = sync_protocol::check_units(Some(geo), f);
-    if problems.is_empty() && !policy::covers_unit(user, &r.geography_code, &f.units.commune) {
-        return refuse(
-            Outcome::Forbidden,
-            FieldProblem::new(
-                "units.commune",
-                "out_of_scope",
-                "Xã này nằm ngoài địa bàn được phân công cho bạn.",
-                "This commune is outside your assigned area.",
-            ),
-        );
-    }
+    // 4 and 5. Its answers.
     Ok(match &checked.valid {
-        Ok((digest, encoded)) if problems.is_empty() => Ok(Accepted {
+        Ok((digest, encoded)) => Verdict::Accept(Accepted {
             layout: &checked.layout,
             digest,
             encoded,
         }),
-        Ok(_) => Err((Outcome::Invalid, problems)),
-        Err(answer_problems) => {
-            problems.extend_from_slice(answer_problems);
-            Err((Outcome::Invalid, problems))
-        }
+        Err(problems) => Verdict::Quarantine(Outcome::Invalid, problems.clone()),
     })
 }
 

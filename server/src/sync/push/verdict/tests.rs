@@ -216,17 +216,69 @@ fn a_commune_outside_the_senders_scope_is_forbidden() {
     let mut f = form();
     f.units.province = "14".into();
     f.units.commune = commune("14");
+    let forbidden = (
+        Outcome::Forbidden,
+        vec!["units.commune:out_of_scope".into()],
+    );
+    let p = prepared(&f, true);
     assert_eq!(
-        decide(
-            &prepared(&f, true),
-            &Held::default(),
-            &open(),
-            &enumerator()
-        ),
+        decide(&p, &Held::default(), &open(), &enumerator()),
+        forbidden
+    );
+    // Whatever is held under its id: nothing about a form the sender may not read is told.
+    let mut held = Held::default();
+    held.stored.insert(p.f.id, p.hash.clone());
+    assert_eq!(decide(&p, &held, &open(), &enumerator()), forbidden);
+    held.stored.insert(p.f.id, "other content".into());
+    assert_eq!(decide(&p, &held, &open(), &enumerator()), forbidden);
+    // Sent again: its first answer, and no second quarantine row.
+    held.quarantined.insert(
+        (p.f.id, p.hash.clone()),
         (
             Outcome::Forbidden,
-            vec!["units.commune:out_of_scope".into()]
-        )
+            vec![FieldProblem::new("units.commune", "out_of_scope", "", "")],
+        ),
+    );
+    assert!(matches!(
+        verdict(&p, &held, &open(), &enumerator()).unwrap(),
+        Verdict::AsBefore(Outcome::Forbidden, _)
+    ));
+    // Wrong units are told first, and say nothing about the id either: a Sơn La commune under
+    // Lai Châu's province code, held or not.
+    let mut f = form();
+    f.units.commune = commune("14");
+    let p = prepared(&f, true);
+    let mismatch = (Outcome::Invalid, vec!["units.commune:unit_mismatch".into()]);
+    assert_eq!(
+        decide(&p, &Held::default(), &open(), &enumerator()),
+        mismatch
+    );
+    let mut held = Held::default();
+    held.stored.insert(p.f.id, "other content".into());
+    assert_eq!(decide(&p, &held, &open(), &enumerator()), mismatch);
+}
+
+#[test]
+fn a_round_the_server_does_not_have_says_nothing_about_the_id() {
+    let mut f = form();
+    f.round = "sipas-1999".into();
+    let p = prepared(&f, true);
+    let mut held = Held::default();
+    held.stored.insert(p.f.id, "other content".into());
+    assert_eq!(
+        decide(&p, &held, &open(), &enumerator()),
+        (Outcome::UnknownRound, vec!["round:unknown_round".into()])
+    );
+    // A closed round's forms are still duplicates when sent again: the device learns they are
+    // safe, not that the round closed.
+    let f = form();
+    let p = prepared(&f, true);
+    let mut held = Held::default();
+    held.stored.insert(p.f.id, p.hash.clone());
+    let closed = registry(STATUS_CLOSED, STATUS_OPEN);
+    assert_eq!(
+        decide(&p, &held, &closed, &enumerator()),
+        (Outcome::Duplicate, vec![])
     );
 }
 
