@@ -4,6 +4,7 @@
 //! [`Application::build`] is the single way to start it, used by the `sipas` binary and by the
 //! end-to-end tests; [`router`] gives the app as a `Router` for in-process tests.
 
+pub mod admission;
 pub mod audit;
 pub mod auth;
 pub mod changes;

@@ -99,6 +99,13 @@ pub struct Settings {
     pub argon2_iterations: u32,
     /// argon2id parallelism (OWASP: 1).
     pub argon2_parallelism: u32,
+    /// Pushes handled at once (`SIPAS_PUSH_CONCURRENCY`); 0, the default, is 8 per core. A push
+    /// beyond waits for a turn before its body is read (see `admission`).
+    pub push_concurrency: usize,
+    /// Pushes that may wait for a turn (`SIPAS_PUSH_QUEUE`); more get 503 with `Retry-After`.
+    pub push_queue: usize,
+    /// Seconds a push waits for a turn before it gets 503 (`SIPAS_PUSH_QUEUE_WAIT_SECS`).
+    pub push_queue_wait_secs: u64,
 }
 
 impl Default for Settings {
@@ -125,6 +132,9 @@ impl Default for Settings {
             argon2_memory_kib: 19456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
+            push_concurrency: 0,
+            push_queue: 256,
+            push_queue_wait_secs: 10,
         }
     }
 }

@@ -5,6 +5,7 @@ use std::{sync::Arc, time::Duration};
 use sea_orm::{DatabaseConnection, DbBackend};
 
 use crate::{
+    admission::{Gate, default_push_concurrency},
     auth::{password::Passwords, throttle::LoginThrottle, tokens::TokenKeys},
     definitions::Definitions,
     reports::RoundStatsCache,
@@ -38,6 +39,8 @@ pub struct AppState {
     pub writer: Option<Arc<Writer>>,
     /// Races met while storing pushes (see [`PushRaces`]).
     pub push_races: Arc<PushRaces>,
+    /// How many pushes are handled at once, and how many wait (see [`Gate`]).
+    pub push_gate: Arc<Gate>,
 }
 
 impl AppState {
@@ -55,7 +58,18 @@ impl AppState {
         } else {
             None
         };
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let push_gate = Arc::new(Gate::new(
+            match settings.push_concurrency {
+                0 => default_push_concurrency(cores),
+                n => n,
+            },
+            settings.push_queue,
+            Duration::from_secs(settings.push_queue_wait_secs),
+            2,
+        ));
         AppState {
+            push_gate,
             writer,
             db,
             tokens: Arc::new(TokenKeys::new(&settings)),

@@ -49,7 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(rounds::router())
         .merge(index_reports::router())
         .merge(forms::router())
-        .merge(sync::router());
+        .merge(sync::router(state.clone()));
     Router::new()
         .merge(health::router())
         .nest("/api/v1", api)

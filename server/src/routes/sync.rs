@@ -3,8 +3,10 @@
 
 use axum::{
     Json, Router,
-    extract::State,
+    extract::{Request, State},
     http::HeaderMap,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use serde::Deserialize;
@@ -20,13 +22,15 @@ use crate::{
     sync,
 };
 
-/// `/sync/...`
-pub fn router() -> Router<AppState> {
+/// `/sync/...`; pushes pass the state's push gate before their bodies are read.
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/sync/handshake", post(handshake))
         .route(
             "/sync/push",
-            post(push).layer(RequestDecompressionLayer::new().gzip(true)),
+            post(push)
+                .layer(RequestDecompressionLayer::new().gzip(true))
+                .layer(middleware::from_fn_with_state(state, admit)),
         )
         .route("/sync/status", post(status))
         .route("/sync/pull", get(pull))
@@ -40,6 +44,18 @@ async fn handshake(
     ApiJson(body): ApiJson<HandshakeRequest>,
 ) -> Result<Json<HandshakeResponse>, ApiError> {
     Ok(Json(sync::handshake(&state, &me, body).await?))
+}
+
+/// Lets a push in when the gate has room (see [`crate::admission`]): it waits for a turn before its
+/// body is read, or gets 503 with `Retry-After`.
+async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match state.push_gate.enter().await {
+        Ok(_turn) => next.run(req).await,
+        Err(refused) => {
+            tracing::info!(?refused, "a push was turned away: the server is busy");
+            state.push_gate.busy().into_response()
+        }
+    }
 }
 
 /// Receives a batch of forms; answers per form, after the batch is committed.
