@@ -3,8 +3,11 @@
 use std::{str::FromStr, time::Duration};
 
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbErr,
-    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+    ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr,
+    sqlx::{
+        self,
+        sqlite::{SqliteJournalMode, SqliteSynchronous},
+    },
 };
 
 use crate::settings::Settings;
@@ -61,5 +64,51 @@ fn create_sqlite_parent_dir(url: &str) {
         && let Err(e) = std::fs::create_dir_all(parent)
     {
         tracing::warn!(path = %parent.display(), error = %e, "could not create the database folder");
+    }
+}
+
+/// A database failure in one line for a start-up error: the database's own message when it sent
+/// one, without the driver's wrapping ("Execution Error: error returned from database:") or
+/// PostgreSQL's source line, else the driver's.
+pub fn cause(e: &DbErr) -> String {
+    match e {
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => sqlx_cause(e),
+        DbErr::Conn(RuntimeErr::Internal(s))
+        | DbErr::Exec(RuntimeErr::Internal(s))
+        | DbErr::Query(RuntimeErr::Internal(s)) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// [`cause`] for a driver error.
+fn sqlx_cause(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => d.message().to_owned(),
+        sqlx::Error::Io(e) => e.to_string(),
+        sqlx::Error::PoolTimedOut => {
+            "no connection could be opened in time (is the database server running?)".to_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn cause_drops_the_driver_wrapping() {
+        let refused = DbErr::Conn(RuntimeErr::SqlxError(Arc::new(sqlx::Error::Io(
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused"),
+        ))));
+        assert_eq!(cause(&refused), "Connection refused");
+        let internal = DbErr::Exec(RuntimeErr::Internal("table x already exists".into()));
+        assert_eq!(cause(&internal), "table x already exists");
+        let timed_out = DbErr::Conn(RuntimeErr::SqlxError(Arc::new(sqlx::Error::PoolTimedOut)));
+        assert!(cause(&timed_out).starts_with("no connection could be opened in time"));
     }
 }

@@ -20,11 +20,28 @@ use crate::{
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     /// The built-in questionnaire could not be registered (e.g. a different v1 is already stored).
-    #[error("registering the built-in questionnaire: {0}")]
-    Questionnaire(#[from] registry::PublishError),
+    #[error(
+        "không đăng ký được bộ câu hỏi có sẵn / cannot register the built-in questionnaire: {}",
+        match .0 { registry::PublishError::Db(e) => crate::db::cause(e), other => other.to_string() }
+    )]
+    Questionnaire(registry::PublishError),
     /// The database failed.
-    #[error(transparent)]
-    Db(#[from] DbErr),
+    // No `#[source]`: the message is the database's own words (see `db::cause`), and the chain
+    // would add the driver's wrapping of them.
+    #[error("{}", crate::db::cause(.0))]
+    Db(DbErr),
+}
+
+impl From<registry::PublishError> for SeedError {
+    fn from(e: registry::PublishError) -> Self {
+        SeedError::Questionnaire(e)
+    }
+}
+
+impl From<DbErr> for SeedError {
+    fn from(e: DbErr) -> Self {
+        SeedError::Db(e)
+    }
 }
 
 /// Rows per INSERT when loading units: 7 columns × 1,000 stays under both SQLite's and PostgreSQL's
