@@ -16,6 +16,9 @@ use crate::{
 /// replica does not come up.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// The start-up lock could not be taken (see [`db::StartupLock`]).
+    #[error(transparent)]
+    Lock(#[from] db::LockError),
     /// The database could not be opened.
     // No `#[source]` on the database errors: the message already ends with their cause, and
     // the full chain would repeat it wrapped in the driver's words.
@@ -94,25 +97,54 @@ pub struct Application {
 
 /// Opens the database, runs the migrations, loads reference data and creates the first ministry
 /// account if there is no user. Used by `serve`, `migrate` and the user subcommands.
+///
+/// All of it under the start-up lock ([`db::StartupLock`]), so any number of processes may start
+/// at once on one database: one migrates and seeds while the others wait, and each of those then
+/// finds nothing to do and writes nothing.
 pub async fn prepare_database(
     settings: &Settings,
     passwords: &Passwords,
 ) -> Result<DatabaseConnection, StartupError> {
     let t = Instant::now();
-    let db = db::connect(settings).await.map_err(StartupError::Connect)?;
-    Migrator::up(&db, None)
-        .await
-        .map_err(StartupError::Migrate)?;
-    let migrated_ms = t.elapsed().as_millis() as u64;
-    seed::run(&db).await?;
-    crate::users::bootstrap_admin(&db, passwords, settings).await?;
+    let lock = db::StartupLock::acquire(settings).await?;
+    let locked_ms = t.elapsed().as_millis() as u64;
+    let prepared = migrate_and_seed(settings, passwords).await;
+    lock.release().await;
+    let (db, migrated_ms) = prepared?;
     tracing::info!(
         backend = ?db.get_database_backend(),
+        locked_ms,
         migrated_ms,
         ready_ms = t.elapsed().as_millis() as u64,
         "database ready"
     );
     Ok(db)
+}
+
+/// The work done under the start-up lock; returns the pool and when the migrations were done.
+async fn migrate_and_seed(
+    settings: &Settings,
+    passwords: &Passwords,
+) -> Result<(DatabaseConnection, u64), StartupError> {
+    let t = Instant::now();
+    let db = db::connect(settings).await.map_err(StartupError::Connect)?;
+    let done = async {
+        Migrator::up(&db, None)
+            .await
+            .map_err(StartupError::Migrate)?;
+        let migrated_ms = t.elapsed().as_millis() as u64;
+        seed::run(&db).await?;
+        crate::users::bootstrap_admin(&db, passwords, settings).await?;
+        Ok(migrated_ms)
+    }
+    .await;
+    match done {
+        Ok(migrated_ms) => Ok((db, migrated_ms)),
+        Err(e) => {
+            db.close().await.ok();
+            Err(e)
+        }
+    }
 }
 
 impl Application {
