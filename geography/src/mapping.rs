@@ -34,6 +34,10 @@ pub struct Mapping {
     pub to: &'static str,
     succ: HashMap<&'static str, Vec<Successor>>,
     pred: HashMap<&'static str, Vec<(&'static str, bool)>>,
+    /// The keys of `succ`, sorted: every listing of the mapping follows this order, so that what
+    /// is derived from a listing (the server's stored hash of the mapping) is the same in every
+    /// process, whatever the hash map's per-process random order.
+    old: Vec<&'static str>,
     rows: usize,
 }
 
@@ -82,11 +86,14 @@ impl Mapping {
         for list in pred.values_mut() {
             list.sort_unstable();
         }
+        let mut old: Vec<&'static str> = succ.keys().copied().collect();
+        old.sort_unstable();
         Mapping {
             from,
             to,
             succ,
             pred,
+            old,
             rows,
         }
     }
@@ -150,9 +157,18 @@ impl Mapping {
         out
     }
 
-    /// Old codes that have successors, in no particular order.
+    /// Old codes that have successors, sorted by code: the same order in every process and
+    /// whatever the order of the embedded file.
     pub fn old_codes(&self) -> impl Iterator<Item = &str> + '_ {
-        self.succ.keys().copied()
+        self.old.iter().copied()
+    }
+
+    /// Every (old code, successor) row, by old code, then as [`Mapping::successors`] lists them
+    /// (default first, then by code): one fixed order, so that anything computed from the rows in
+    /// turn, such as a hash of them, is reproducible.
+    pub fn links(&self) -> impl Iterator<Item = (&str, &Successor)> + '_ {
+        self.old_codes()
+            .flat_map(move |old| self.successors(old).iter().map(move |s| (old, s)))
     }
 
     /// Number of (old unit, successor) rows.
@@ -189,5 +205,47 @@ mod tests {
         assert!(m.default_predecessors("00004").is_empty());
         assert!(m.successors("zzz").is_empty());
         assert_eq!(m.len(), 4);
+    }
+
+    /// The rows as `links` lists them, as plain tuples.
+    fn listed(m: &Mapping) -> Vec<(String, String, bool)> {
+        m.links()
+            .map(|(o, s)| (o.to_owned(), s.code.clone(), s.is_default))
+            .collect()
+    }
+
+    #[test]
+    fn listing_order_is_sorted_and_independent_of_the_file_and_the_process() {
+        const HEADER: &str = "old_code\told_level\tnew_code\tis_default\n";
+        let lines = [
+            "00007\tcommune\t00031\t1",
+            "00001\tcommune\t00009\t0",
+            "00004\tcommune\t00031\t1",
+            "00001\tcommune\t00004\t1",
+            "00002\tcommune\t00004\t1",
+            "00001\tcommune\t00002\t0",
+        ];
+        let forward: &'static str = format!("{HEADER}{}\n", lines.join("\n")).leak();
+        let mut reversed_lines = lines;
+        reversed_lines.reverse();
+        let reversed: &'static str = format!("{HEADER}{}\n", reversed_lines.join("\n")).leak();
+        // Each parse builds its own hash maps, each with its own random order.
+        let a = Mapping::parse("a", "b", forward);
+        let b = Mapping::parse("a", "b", reversed);
+        let want = [
+            ("00001", "00004", true),
+            ("00001", "00002", false),
+            ("00001", "00009", false),
+            ("00002", "00004", true),
+            ("00004", "00031", true),
+            ("00007", "00031", true),
+        ]
+        .map(|(o, n, d)| (o.to_owned(), n.to_owned(), d));
+        assert_eq!(listed(&a), want);
+        assert_eq!(listed(&b), want);
+        assert_eq!(
+            a.old_codes().collect::<Vec<_>>(),
+            ["00001", "00002", "00004", "00007"]
+        );
     }
 }
