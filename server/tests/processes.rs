@@ -11,7 +11,7 @@ use std::{
 
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
-use sync_protocol::{FormSubmission, FormUnits, Outcome, PROTOCOL_HEADER, PushResponse};
+use sync_protocol::{FormSubmission, Outcome, PROTOCOL_HEADER, PushResponse, sample::SipasForm};
 use uuid::Uuid;
 
 const ADMIN_PASSWORD: &str = "process-test-Ministry-passphrase";
@@ -136,6 +136,31 @@ async fn post(
     Ok((status, body))
 }
 
+/// Pushes `forms` to the server at `base` as `token`, asserting 200 and that every form is
+/// accepted; returns the ids acknowledged.
+async fn push_accepted(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    forms: &[impl serde::Serialize],
+) -> Vec<Uuid> {
+    let (s, body) = post(
+        client,
+        &format!("{base}/api/v1/sync/push"),
+        Some(token),
+        &json!({ "forms": forms }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, 200, "{body}");
+    let r: PushResponse = serde_json::from_value(body).unwrap();
+    assert!(
+        r.results.iter().all(|r| r.outcome == Outcome::Accepted),
+        "{r:?}"
+    );
+    r.results.iter().filter_map(|r| r.id).collect()
+}
+
 /// Creates an enumerator for Lai Châu and returns its access token.
 async fn enumerator_token(client: &reqwest::Client, base: &str) -> String {
     let admin = admin_token(client, base).await;
@@ -160,31 +185,15 @@ async fn enumerator_token(client: &reqwest::Client, base: &str) -> String {
     login["access_token"].as_str().unwrap().to_owned()
 }
 
+/// `n` sample forms of the first Lai Châu commune (the builder's default place), spread over 7
+/// villages.
 fn forms(n: usize) -> Vec<FormSubmission> {
-    let commune = geography::vn_2025()
-        .children("12")
-        .next()
-        .unwrap()
-        .code
-        .clone();
     (0..n)
-        .map(|i| FormSubmission {
-            id: Uuid::now_v7(),
-            round: "sipas-2025".into(),
-            questionnaire_code: "sipas".into(),
-            questionnaire_version: 1,
-            revision: 1,
-            units: FormUnits {
-                province: "12".into(),
-                district: None,
-                commune: commune.clone(),
-                village: format!("V{:02}", i % 7),
-            },
-            household_ref: format!("HH-{i:05}"),
-            started_at: None,
-            finished_at: None,
-            gps: None,
-            answers: schema::sample::complete_sipas_answers(),
+        .map(|i| {
+            SipasForm::new()
+                .village(format!("V{:02}", i % 7))
+                .household(format!("HH-{i:05}"))
+                .build()
         })
         .collect()
 }
@@ -349,36 +358,11 @@ async fn sigkill_during_pushes_loses_no_acknowledged_form() {
                 }
             }
             if !missing.is_empty() {
-                let (s, body) = post(
-                    &client,
-                    &format!("{base}/api/v1/sync/push"),
-                    Some(&token),
-                    &json!({"forms": missing}),
-                )
-                .await
-                .unwrap();
-                assert_eq!(s, 200, "{body}");
-                let r: PushResponse = serde_json::from_value(body).unwrap();
-                assert!(r.results.iter().all(|r| r.outcome == Outcome::Accepted));
-                acknowledged.extend(r.results.iter().filter_map(|r| r.id));
+                acknowledged.extend(push_accepted(&client, &base, &token, &missing).await);
             }
             continue;
         }
-        let (s, body) = post(
-            &client,
-            &format!("{base}/api/v1/sync/push"),
-            Some(&token),
-            &json!({"forms": batch}),
-        )
-        .await
-        .unwrap();
-        assert_eq!(s, 200, "{body}");
-        let r: PushResponse = serde_json::from_value(body).unwrap();
-        assert!(
-            r.results.iter().all(|r| r.outcome == Outcome::Accepted),
-            "{r:?}"
-        );
-        acknowledged.extend(r.results.iter().filter_map(|r| r.id));
+        acknowledged.extend(push_accepted(&client, &base, &token, batch).await);
     }
     let held = server_ids(&client, &base).await;
     let unique: HashSet<Uuid> = held.iter().copied().collect();
