@@ -136,6 +136,12 @@ async fn post(
     Ok((status, body))
 }
 
+/// GETs `url` as `token`; returns the JSON body.
+async fn get(client: &reqwest::Client, url: &str, token: &str) -> Value {
+    let resp = client.get(url).bearer_auth(token).send().await.unwrap();
+    resp.json().await.unwrap()
+}
+
 /// Pushes `forms` to the server at `base` as `token`, asserting 200 and that every form is
 /// accepted; returns the ids acknowledged.
 async fn push_accepted(
@@ -203,17 +209,12 @@ fn forms(n: usize) -> Vec<FormSubmission> {
 /// finds the stored statistics equal to a recomputation from the stored forms.
 async fn assert_index_stats(client: &reqwest::Client, base: &str, db_url: &str, expected: usize) {
     let admin = admin_token(client, base).await;
-    let body: Value = client
-        .get(format!(
-            "{base}/api/v1/rounds/sipas-2025/indices?unit=12&level=village"
-        ))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = get(
+        client,
+        &format!("{base}/api/v1/rounds/sipas-2025/indices?unit=12&level=village"),
+        &admin,
+    )
+    .await;
     let villages = body["results"].as_array().expect("results");
     let counts: Vec<u64> = villages
         .iter()
@@ -261,15 +262,7 @@ async fn server_ids(client: &reqwest::Client, base: &str) -> Vec<Uuid> {
         if let Some(a) = after {
             url.push_str(&format!("&after={a}"));
         }
-        let body: Value = client
-            .get(url)
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = get(client, &url, &admin).await;
         for f in body["forms"].as_array().unwrap() {
             ids.push(f["id"].as_str().unwrap().parse().unwrap());
         }
