@@ -12,8 +12,16 @@ use collect::{
     sim::{self, FaultRates, SimConfig},
     store::{Store, key},
 };
-use e2e::{ADMIN, ADMIN_PASSWORD, USER_PASSWORD, spawn_app};
-use sync_protocol::engine::{LocalState, Outbox};
+use e2e::{
+    ADMIN, ADMIN_PASSWORD, USER_PASSWORD, claims,
+    places::{commune_2025_outside, communes_in},
+    spawn_app,
+};
+use sync_protocol::{
+    FormSubmission, Gps,
+    engine::{LocalState, Outbox},
+    sample::SipasForm,
+};
 use uuid::Uuid;
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -43,156 +51,99 @@ fn describe(o: &Output) -> String {
     )
 }
 
-/// The first communes of province 12 in vn-2025.
+/// The first `n` communes of province 12 in vn-2025, by code.
 fn communes_2025(n: usize) -> Vec<String> {
-    let geo = geography::vn_2025();
-    let mut v: Vec<String> = geo
-        .units()
-        .iter()
-        .filter(|u| u.level == geography::Level::Commune && geo.is_within(&u.code, "12"))
-        .map(|u| u.code.clone())
-        .collect();
-    v.sort();
+    let mut v = communes_in(geography::vn_2025(), "12");
     v.truncate(n);
     v
 }
 
-/// A commune of vn-2025 outside province 12.
-fn commune_elsewhere() -> String {
-    let geo = geography::vn_2025();
-    geo.units()
-        .iter()
-        .find(|u| u.level == geography::Level::Commune && !geo.is_within(&u.code, "12"))
-        .map(|u| u.code.clone())
-        .expect("a commune outside 12")
-}
-
-fn answers_file(dir: &Path, name: &str, answers: &schema::Answers) -> PathBuf {
-    std::fs::create_dir_all(dir).expect("dir");
-    let p = dir.join(name);
-    std::fs::write(&p, serde_json::to_string_pretty(answers).expect("json")).expect("write");
-    p
-}
-
-/// Every form id of the round the ministry sees, with repeats.
-async fn server_ids(app: &e2e::TestApp, admin: &str, round: &str) -> Vec<Uuid> {
-    let mut ids = Vec::new();
-    let mut after: Option<i64> = None;
-    loop {
-        let path = match after {
-            Some(a) => format!("/api/v1/rounds/{round}/forms?limit=1000&after={a}"),
-            None => format!("/api/v1/rounds/{round}/forms?limit=1000"),
-        };
-        let (s, body) = app.get_as(admin, &path).await;
-        assert_eq!(s, 200, "{body}");
-        for f in body["forms"].as_array().expect("forms") {
-            ids.push(Uuid::parse_str(f["id"].as_str().expect("id")).expect("uuid"));
-        }
-        match body["next_after"].as_i64() {
-            Some(a) => after = Some(a),
-            None => return ids,
-        }
+/// The form an enumerator enters for a sample form: its units, household, answers, GPS fix and
+/// start.
+fn entered(f: FormSubmission) -> NewForm {
+    NewForm {
+        round: f.round,
+        province: f.units.province,
+        district: f.units.district,
+        commune: f.units.commune,
+        village: f.units.village,
+        household: f.household_ref,
+        answers: f.answers,
+        gps: f.gps,
+        started_at: f.started_at,
     }
+}
+
+/// Runs `sipas-collect new` for a sample form: its answers written to `NAME.json` in `data`, its
+/// round, units, household and GPS fix given as options.
+async fn cli_new(data: &Path, name: &str, form: &FormSubmission) -> Output {
+    std::fs::create_dir_all(data).expect("dir");
+    let file = data.join(format!("{name}.json"));
+    let answers = serde_json::to_string_pretty(&form.answers).expect("json");
+    std::fs::write(&file, answers).expect("write");
+    let units = &form.units;
+    let mut args = vec!["new", "--round", &form.round, "--province", &units.province];
+    if let Some(d) = &units.district {
+        args.extend(["--district", d]);
+    }
+    args.extend(["--commune", &units.commune, "--village", &units.village]);
+    args.extend(["--household", &form.household_ref]);
+    let gps = form.gps.map(|g| match g.accuracy_m {
+        Some(a) => format!("{},{},{a}", g.lat, g.lon),
+        None => format!("{},{}", g.lat, g.lon),
+    });
+    if let Some(g) = &gps {
+        args.extend(["--gps", g]);
+    }
+    args.push(file.to_str().expect("path"));
+    cli(data, &args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_collects_offline_then_syncs_every_form_once() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    app.create_user(
-        &admin,
-        "enum-cli",
-        "enumerator",
-        "vn-2025",
-        Some("12"),
-        Some("team-a"),
-    )
-    .await;
+    app.create_enumerator(&admin, "enum-cli", "vn-2025", "12", "team-a")
+        .await;
     let data = temp_dir("cli");
     let communes = communes_2025(3);
 
     // Offline: three forms before the device has ever talked to a server.
     let mut ids = Vec::new();
     for (i, commune) in communes.iter().enumerate() {
-        let file = answers_file(
-            &data,
-            &format!("form-{i}.json"),
-            &schema::sample::complete_sipas_answers(),
-        );
-        let household = format!("HH-{i:03}");
-        let o = cli(
-            &data,
-            &[
-                "new",
-                "--round",
-                "sipas-2025",
-                "--province",
-                "12",
-                "--commune",
-                commune,
-                "--village",
-                "V01",
-                "--household",
-                &household,
-                "--gps",
-                "22.39,103.46,8",
-                file.to_str().expect("path"),
-            ],
-        )
-        .await;
+        let form = SipasForm::new()
+            .commune(commune)
+            .household(format!("HH-{i:03}"))
+            .gps(Gps {
+                lat: 22.39,
+                lon: 103.46,
+                accuracy_m: Some(8.0),
+            })
+            .build();
+        let o = cli_new(&data, &format!("form-{i}"), &form).await;
         assert!(o.status.success(), "{}", describe(&o));
         ids.push(Uuid::parse_str(stdout(&o).trim()).expect("the id is printed"));
     }
     assert!(ids.iter().all(|id| id.get_version_num() == 7));
 
     // A form the questionnaire refuses is not stored.
-    let mut bad = schema::sample::complete_sipas_answers();
-    bad.insert("age".into(), serde_json::json!(7));
-    bad.remove("gender");
-    let file = answers_file(&data, "bad.json", &bad);
-    let o = cli(
-        &data,
-        &[
-            "new",
-            "--round",
-            "sipas-2025",
-            "--province",
-            "12",
-            "--commune",
-            &communes[0],
-            "--village",
-            "V01",
-            "--household",
-            "HH-bad",
-            file.to_str().expect("path"),
-        ],
-    )
-    .await;
+    let mut bad = SipasForm::new()
+        .commune(&communes[0])
+        .household("HH-bad")
+        .answer("age", serde_json::json!(7))
+        .build();
+    bad.answers.remove("gender");
+    let o = cli_new(&data, "bad", &bad).await;
     assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("gender") && err.contains("age"), "{err}");
     // So is a district on a round without districts.
-    let file = answers_file(&data, "ok.json", &schema::sample::complete_sipas_answers());
-    let o = cli(
-        &data,
-        &[
-            "new",
-            "--round",
-            "sipas-2025",
-            "--province",
-            "12",
-            "--district",
-            "105",
-            "--commune",
-            &communes[0],
-            "--village",
-            "V01",
-            "--household",
-            "HH-x",
-            file.to_str().expect("path"),
-        ],
-    )
-    .await;
+    let with_district = SipasForm::new()
+        .district("105")
+        .commune(&communes[0])
+        .household("HH-x")
+        .build();
+    let o = cli_new(&data, "ok", &with_district).await;
     assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
 
     let o = cli(&data, &["outbox"]).await;
@@ -242,7 +193,7 @@ async fn the_cli_collects_offline_then_syncs_every_form_once() {
     // Nothing left to send; the server holds each form once.
     let o = cli(&data, &["sync"]).await;
     assert!(stdout(&o).contains("Pushed 0 forms"), "{}", describe(&o));
-    let on_server = server_ids(&app, &admin, "sipas-2025").await;
+    let on_server = app.form_ids(&admin, "sipas-2025").await;
     assert_eq!(on_server.len(), 3);
     assert_eq!(
         on_server.iter().collect::<HashSet<_>>(),
@@ -253,44 +204,22 @@ async fn the_cli_collects_offline_then_syncs_every_form_once() {
     let o = cli(&data, &["pull"]).await;
     assert!(o.status.success(), "{}", describe(&o));
     assert!(stdout(&o).contains("sipas-2025"), "{}", describe(&o));
-    let o = cli(
-        &data,
-        &[
-            "new",
-            "--round",
-            "sipas-2025",
-            "--province",
-            "12",
-            "--commune",
-            &commune_elsewhere(),
-            "--village",
-            "V01",
-            "--household",
-            "HH-out",
-            file.to_str().expect("path"),
-        ],
-    )
-    .await;
+    let elsewhere = SipasForm::new()
+        .commune(commune_2025_outside("12"))
+        .household("HH-out")
+        .build();
+    let o = cli_new(&data, "ok", &elsewhere).await;
     assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     let _ = std::fs::remove_dir_all(&data);
 }
 
 /// An access token of `user_id` on `device` that expired an hour ago, signed with the server's key.
 fn expired_token(app: &e2e::TestApp, user_id: i64, username: &str, device: &str) -> String {
-    use sipas_server::auth::tokens::{Claims, ISSUER, TokenKeys, now_unix};
-    let now = now_unix();
-    TokenKeys::new(&app.settings)
-        .sign(&Claims {
-            sub: user_id.to_string(),
-            name: username.into(),
-            role: "enumerator".into(),
-            tgen: 0,
-            dev: Some(device.into()),
-            iss: ISSUER.into(),
-            iat: now - 7200,
-            exp: now - 3600,
-        })
-        .expect("sign")
+    let now = sipas_server::auth::tokens::now_unix();
+    app.sign(&sipas_server::auth::tokens::Claims {
+        dev: Some(device.into()),
+        ..claims(user_id, username, "enumerator", now - 7200, now - 3600)
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -298,14 +227,7 @@ async fn an_expired_access_token_is_refreshed_and_the_rotated_token_saved() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     let user_id = app
-        .create_user(
-            &admin,
-            "enum-ttl",
-            "enumerator",
-            "vn-2025",
-            Some("12"),
-            Some("team-a"),
-        )
+        .create_enumerator(&admin, "enum-ttl", "vn-2025", "12", "team-a")
         .await;
     let data = temp_dir("ttl");
     let mut store = Store::open(&data).await.expect("store");
@@ -314,22 +236,8 @@ async fn an_expired_access_token_is_refreshed_and_the_rotated_token_saved() {
         .expect("login");
     let device = store.device_id().await.expect("device");
     let commune = communes_2025(1).remove(0);
-    let id = app::add_form(
-        &mut store,
-        NewForm {
-            round: "sipas-2025".into(),
-            province: "12".into(),
-            district: None,
-            commune,
-            village: "V01".into(),
-            household: "HH-1".into(),
-            answers: schema::sample::complete_sipas_answers(),
-            gps: None,
-            started_at: None,
-        },
-    )
-    .await
-    .expect("add");
+    let form = SipasForm::new().commune(commune).household("HH-1").build();
+    let id = app::add_form(&mut store, entered(form)).await.expect("add");
 
     for round in 0..2 {
         let expired = expired_token(&app, user_id, "enum-ttl", &device);
@@ -364,15 +272,8 @@ async fn an_expired_access_token_is_refreshed_and_the_rotated_token_saved() {
 async fn a_2023_round_needs_the_district_and_the_server_accepts_it() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    app.create_user(
-        &admin,
-        "enum-2023",
-        "enumerator",
-        "vn-2023",
-        Some("12"),
-        Some("team-b"),
-    )
-    .await;
+    app.create_enumerator(&admin, "enum-2023", "vn-2023", "12", "team-b")
+        .await;
     let geo = geography::vn_2023();
     let commune = geo
         .units()
@@ -382,20 +283,15 @@ async fn a_2023_round_needs_the_district_and_the_server_accepts_it() {
     let district = commune.parent.clone().expect("district");
     let data = temp_dir("2023");
     let mut store = Store::open(&data).await.expect("store");
-    let form = |district: Option<String>| NewForm {
-        round: "sipas-2023".into(),
-        province: "12".into(),
-        district,
-        commune: commune.code.clone(),
-        village: "Bản Nà Khương".into(),
-        household: "HH-7".into(),
-        answers: schema::sample::sipas_answers_without_services(),
-        gps: None,
-        started_at: None,
-    };
-    let missing = app::add_form(&mut store, form(None)).await;
+    let form = SipasForm::new()
+        .round("sipas-2023")
+        .commune(&commune.code)
+        .village("Bản Nà Khương")
+        .household("HH-7")
+        .answers(schema::sample::sipas_answers_without_services());
+    let missing = app::add_form(&mut store, entered(form.clone().build())).await;
     assert!(matches!(missing, Err(AppError::Input(_))), "{missing:?}");
-    app::add_form(&mut store, form(Some(district)))
+    app::add_form(&mut store, entered(form.district(district).build()))
         .await
         .expect("add");
     app::login(&store, &app.address, "enum-2023", USER_PASSWORD)
@@ -458,7 +354,7 @@ async fn the_simulator_delivers_every_form_exactly_once_through_an_unreliable_ne
     assert_eq!(report.expected[&communes[1]].item_index, Some(0.0));
     assert_eq!(report.expected[&communes[2]].item_index, None);
     let admin = app.admin_token().await;
-    assert_eq!(server_ids(&app, &admin, "sipas-2025").await.len(), 100);
+    assert_eq!(app.form_ids(&admin, "sipas-2025").await.len(), 100);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

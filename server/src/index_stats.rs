@@ -278,7 +278,7 @@ fn stats_row(
 ///    back with what it holds. Two transactions therefore take their row locks in one order, key
 ///    order, and cannot deadlock; locking only the rows that already existed, then creating the
 ///    others while writing, did deadlock (three pushes on new villages, reproduced in
-///    `tests/tests/indices.rs`). SQLite holds the database write lock already.
+///    `tests/tests/api/indices.rs`). SQLite holds the database write lock already.
 /// 2. One `INSERT … ON CONFLICT DO UPDATE` writes each row's new counts once (every row exists
 ///    and is this transaction's by then, so it always updates).
 ///

@@ -11,7 +11,7 @@ use std::{
 
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
-use sync_protocol::{FormSubmission, FormUnits, Outcome, PROTOCOL_HEADER, PushResponse};
+use sync_protocol::{FormSubmission, Outcome, PROTOCOL_HEADER, PushResponse, sample::SipasForm};
 use uuid::Uuid;
 
 const ADMIN_PASSWORD: &str = "process-test-Ministry-passphrase";
@@ -136,6 +136,37 @@ async fn post(
     Ok((status, body))
 }
 
+/// GETs `url` as `token`; returns the JSON body.
+async fn get(client: &reqwest::Client, url: &str, token: &str) -> Value {
+    let resp = client.get(url).bearer_auth(token).send().await.unwrap();
+    resp.json().await.unwrap()
+}
+
+/// Pushes `forms` to the server at `base` as `token`, asserting 200 and that every form is
+/// accepted; returns the ids acknowledged.
+async fn push_accepted(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    forms: &[impl serde::Serialize],
+) -> Vec<Uuid> {
+    let (s, body) = post(
+        client,
+        &format!("{base}/api/v1/sync/push"),
+        Some(token),
+        &json!({ "forms": forms }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, 200, "{body}");
+    let r: PushResponse = serde_json::from_value(body).unwrap();
+    assert!(
+        r.results.iter().all(|r| r.outcome == Outcome::Accepted),
+        "{r:?}"
+    );
+    r.results.iter().filter_map(|r| r.id).collect()
+}
+
 /// Creates an enumerator for Lai Châu and returns its access token.
 async fn enumerator_token(client: &reqwest::Client, base: &str) -> String {
     let admin = admin_token(client, base).await;
@@ -160,31 +191,15 @@ async fn enumerator_token(client: &reqwest::Client, base: &str) -> String {
     login["access_token"].as_str().unwrap().to_owned()
 }
 
+/// `n` sample forms of the first Lai Châu commune (the builder's default place), spread over 7
+/// villages.
 fn forms(n: usize) -> Vec<FormSubmission> {
-    let commune = geography::vn_2025()
-        .children("12")
-        .next()
-        .unwrap()
-        .code
-        .clone();
     (0..n)
-        .map(|i| FormSubmission {
-            id: Uuid::now_v7(),
-            round: "sipas-2025".into(),
-            questionnaire_code: "sipas".into(),
-            questionnaire_version: 1,
-            revision: 1,
-            units: FormUnits {
-                province: "12".into(),
-                district: None,
-                commune: commune.clone(),
-                village: format!("V{:02}", i % 7),
-            },
-            household_ref: format!("HH-{i:05}"),
-            started_at: None,
-            finished_at: None,
-            gps: None,
-            answers: schema::sample::complete_sipas_answers(),
+        .map(|i| {
+            SipasForm::new()
+                .village(format!("V{:02}", i % 7))
+                .household(format!("HH-{i:05}"))
+                .build()
         })
         .collect()
 }
@@ -194,17 +209,12 @@ fn forms(n: usize) -> Vec<FormSubmission> {
 /// finds the stored statistics equal to a recomputation from the stored forms.
 async fn assert_index_stats(client: &reqwest::Client, base: &str, db_url: &str, expected: usize) {
     let admin = admin_token(client, base).await;
-    let body: Value = client
-        .get(format!(
-            "{base}/api/v1/rounds/sipas-2025/indices?unit=12&level=village"
-        ))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = get(
+        client,
+        &format!("{base}/api/v1/rounds/sipas-2025/indices?unit=12&level=village"),
+        &admin,
+    )
+    .await;
     let villages = body["results"].as_array().expect("results");
     let counts: Vec<u64> = villages
         .iter()
@@ -252,15 +262,7 @@ async fn server_ids(client: &reqwest::Client, base: &str) -> Vec<Uuid> {
         if let Some(a) = after {
             url.push_str(&format!("&after={a}"));
         }
-        let body: Value = client
-            .get(url)
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = get(client, &url, &admin).await;
         for f in body["forms"].as_array().unwrap() {
             ids.push(f["id"].as_str().unwrap().parse().unwrap());
         }
@@ -349,36 +351,11 @@ async fn sigkill_during_pushes_loses_no_acknowledged_form() {
                 }
             }
             if !missing.is_empty() {
-                let (s, body) = post(
-                    &client,
-                    &format!("{base}/api/v1/sync/push"),
-                    Some(&token),
-                    &json!({"forms": missing}),
-                )
-                .await
-                .unwrap();
-                assert_eq!(s, 200, "{body}");
-                let r: PushResponse = serde_json::from_value(body).unwrap();
-                assert!(r.results.iter().all(|r| r.outcome == Outcome::Accepted));
-                acknowledged.extend(r.results.iter().filter_map(|r| r.id));
+                acknowledged.extend(push_accepted(&client, &base, &token, &missing).await);
             }
             continue;
         }
-        let (s, body) = post(
-            &client,
-            &format!("{base}/api/v1/sync/push"),
-            Some(&token),
-            &json!({"forms": batch}),
-        )
-        .await
-        .unwrap();
-        assert_eq!(s, 200, "{body}");
-        let r: PushResponse = serde_json::from_value(body).unwrap();
-        assert!(
-            r.results.iter().all(|r| r.outcome == Outcome::Accepted),
-            "{r:?}"
-        );
-        acknowledged.extend(r.results.iter().filter_map(|r| r.id));
+        acknowledged.extend(push_accepted(&client, &base, &token, batch).await);
     }
     let held = server_ids(&client, &base).await;
     let unique: HashSet<Uuid> = held.iter().copied().collect();

@@ -15,6 +15,8 @@
 //! See `docs/sync-protocol.md` for the whole protocol with examples.
 
 pub mod engine;
+/// Sample SIPAS forms: the builder tests, benches and tools make their forms with.
+pub mod sample;
 mod units;
 mod wire;
 

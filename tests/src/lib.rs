@@ -1,10 +1,36 @@
 //! Harness for the end-to-end tests: starts the real application (the same
-//! [`sipas_server::Application::build`] as `main`) on port 0 against a fresh database.
+//! [`sipas_server::Application::build`] as `main`) on port 0 against a fresh database, and gives
+//! the tests typed verbs for what they do to it.
 //!
 //! The database is a new SQLite file by default. When `SIPAS_TEST_DATABASE_URL` is set (e.g.
 //! `postgres://postgres@127.0.0.1:5432/postgres`), each app gets its own uniquely named PostgreSQL
 //! database, created through that URL and dropped afterwards; an unreachable server fails the test
 //! rather than skipping it.
+//!
+//! What the verbs cover, by module:
+//! - here: starting, restarting and stopping an app ([`spawn_app`], [`TestApp::restart`]) and
+//!   plain HTTP calls with or without a token ([`TestApp::call`], [`assert_problem`]);
+//! - [`accounts`]: logins, users of each role, the Lai Châu enumerator most sync tests use,
+//!   refresh, signed tokens, devices and the audit log;
+//! - [`sync`]: the sync protocol as a device speaks it ([`TestApp::sync`] gives a [`SyncClient`]:
+//!   handshake, push, status, pull, typed or raw);
+//! - [`store`]: what the tests read and write in the database directly (forms stored outside the
+//!   protocol, counts, quarantine rows, index statistics);
+//! - [`places`]: communes of the 2023 and 2025 geographies and the forms collected in them;
+//! - [`reports`]: the index reports and published questionnaire versions.
+//!
+//! Forms are built with [`sync_protocol::sample::SipasForm`].
+
+pub mod accounts;
+pub mod places;
+pub mod reports;
+pub mod store;
+pub mod sync;
+
+pub use accounts::{claims, spawn_app_with_enumerator};
+pub use places::Place;
+pub use reports::{figure, query_escape, report, value};
+pub use sync::SyncClient;
 
 use std::{path::PathBuf, time::Duration};
 
@@ -199,15 +225,23 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// A request to `path` carrying `token` as a bearer token, if given.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let req = self.client.request(method, self.url(path));
+        match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
     /// GET and return status and JSON body (Null when the body is not JSON).
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
-        let resp = self
-            .client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request");
-        read(resp).await
+        self.call(reqwest::Method::GET, path, None, None).await
     }
 
     /// POST a JSON body and return status and JSON body.
@@ -216,14 +250,8 @@ impl TestApp {
         path: &str,
         body: &serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        let resp = self
-            .client
-            .post(self.url(path))
-            .json(body)
-            .send()
+        self.call(reqwest::Method::POST, path, None, Some(body))
             .await
-            .expect("request");
-        read(resp).await
     }
 
     /// Sends a request with an optional bearer token and JSON body; returns status and JSON body.
@@ -234,20 +262,36 @@ impl TestApp {
         token: Option<&str>,
         body: Option<&serde_json::Value>,
     ) -> (u16, serde_json::Value) {
-        let mut req = self.client.request(method, self.url(path));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
+        let (status, _, body) = self.call_full(method, path, token, body).await;
+        (status, body)
+    }
+
+    /// Like [`TestApp::call`], also returning the response headers.
+    pub async fn call_full(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+        let mut req = self.request(method, path, token);
         if let Some(b) = body {
             req = req.json(b);
         }
-        read(req.send().await.expect("request")).await
+        read_full(req.send().await.expect("request")).await
     }
 
     /// GET with a bearer token.
     pub async fn get_as(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
         self.call(reqwest::Method::GET, path, Some(token), None)
             .await
+    }
+
+    /// GET with a bearer token, asserting 200; returns the JSON body.
+    pub async fn get_ok(&self, token: &str, path: &str) -> serde_json::Value {
+        let (s, body) = self.get_as(token, path).await;
+        assert_eq!(s, 200, "GET {path}: {body}");
+        body
     }
 
     /// POST JSON with a bearer token.
@@ -261,94 +305,15 @@ impl TestApp {
             .await
     }
 
-    /// Logs in; returns the whole token answer (panics unless 200).
-    pub async fn login_full(
+    /// PATCH JSON with a bearer token.
+    pub async fn patch_as(
         &self,
-        username: &str,
-        password: &str,
-        device: Option<&str>,
-    ) -> serde_json::Value {
-        let (s, body) = self
-            .post_json(
-                "/api/v1/auth/login",
-                &serde_json::json!({ "username": username, "password": password, "device_id": device, "app_version": "test-1.0" }),
-            )
-            .await;
-        assert_eq!(s, 200, "login of {username}: {body}");
-        body
-    }
-
-    /// Logs in and returns the access token.
-    pub async fn login(&self, username: &str, password: &str) -> String {
-        self.login_full(username, password, None).await["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_owned()
-    }
-
-    /// The ministry account's access token.
-    pub async fn admin_token(&self) -> String {
-        self.login(ADMIN, ADMIN_PASSWORD).await
-    }
-
-    /// Creates a user through the API as the ministry (password [`USER_PASSWORD`]); returns its id.
-    pub async fn create_user(
-        &self,
-        admin: &str,
-        username: &str,
-        role: &str,
-        geography: &str,
-        unit: Option<&str>,
-        team: Option<&str>,
-    ) -> i64 {
-        let (s, body) = self
-            .post_as(
-                admin,
-                "/api/v1/users",
-                &serde_json::json!({
-                    "username": username, "full_name": format!("Người dùng {username}"), "role": role,
-                    "geography": geography, "unit_code": unit, "team": team, "password": USER_PASSWORD,
-                }),
-            )
-            .await;
-        assert_eq!(s, 201, "create {username}: {body}");
-        body["id"].as_i64().expect("id")
-    }
-
-    /// Stores an accepted form directly (the sync push does this in production); returns its id.
-    pub async fn insert_form(
-        &self,
-        round: &str,
-        units: (&str, Option<&str>, &str),
-        submitted_by: Option<i64>,
-    ) -> uuid::Uuid {
-        let id = uuid::Uuid::now_v7();
-        let form = sync_protocol::FormSubmission {
-            id,
-            round: round.into(),
-            questionnaire_code: "sipas".into(),
-            questionnaire_version: 1,
-            revision: 1,
-            units: sync_protocol::FormUnits {
-                province: units.0.into(),
-                district: units.1.map(Into::into),
-                commune: units.2.into(),
-                village: "V01".into(),
-            },
-            household_ref: format!("HH-{}", &id.simple().to_string()[..8]),
-            started_at: None,
-            finished_at: None,
-            gps: None,
-            answers: schema::sample::complete_sipas_answers(),
-        };
-        let by = sipas_server::forms::Sender {
-            user: submitted_by,
-            device: None,
-        };
-        sipas_server::forms::store_accepted(&self.state.db, &self.state.definitions, &form, by)
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::PATCH, path, Some(token), Some(body))
             .await
-            .expect("store form");
-        id
     }
 
     /// Stops the server gracefully and waits for it, keeping the database for a restart.
@@ -370,72 +335,6 @@ impl TestApp {
         let db = std::mem::replace(&mut self._db, TestDb::Sqlite(PathBuf::new()));
         start(settings, db).await
     }
-
-    /// Like [`TestApp::call`], also returning the response headers.
-    pub async fn call_full(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&serde_json::Value>,
-    ) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
-        let mut req = self.client.request(method, self.url(path));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req.send().await.expect("request");
-        let headers = resp.headers().clone();
-        let (status, body) = read(resp).await;
-        (status, headers, body)
-    }
-
-    /// Attempts a login whatever the outcome; returns status, headers and body.
-    pub async fn try_login(
-        &self,
-        username: &str,
-        password: &str,
-        device: Option<&str>,
-    ) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
-        self.call_full(
-            reqwest::Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(&serde_json::json!({ "username": username, "password": password, "device_id": device, "app_version": "test-1.0" })),
-        )
-        .await
-    }
-
-    /// Exchanges a refresh token; returns status and body.
-    pub async fn refresh(&self, refresh_token: &str) -> (u16, serde_json::Value) {
-        self.post_json(
-            "/api/v1/auth/refresh",
-            &serde_json::json!({ "refresh_token": refresh_token }),
-        )
-        .await
-    }
-
-    /// PATCH JSON with a bearer token.
-    pub async fn patch_as(
-        &self,
-        token: &str,
-        path: &str,
-        body: &serde_json::Value,
-    ) -> (u16, serde_json::Value) {
-        self.call(reqwest::Method::PATCH, path, Some(token), Some(body))
-            .await
-    }
-
-    /// The audit events matching `query` (e.g. `event=logout`), newest first, as the ministry sees them.
-    pub async fn audit_events(&self, admin: &str, query: &str) -> Vec<serde_json::Value> {
-        let (s, body) = self
-            .get_as(admin, &format!("/api/v1/audit?limit=1000&{query}"))
-            .await;
-        assert_eq!(s, 200, "audit {query}: {body}");
-        body["events"].as_array().expect("events").clone()
-    }
 }
 
 impl Drop for TestApp {
@@ -449,12 +348,21 @@ impl Drop for TestApp {
     }
 }
 
-/// Reads status and JSON body of a response.
+/// Reads status and JSON body of a response (Null when the body is not JSON).
 pub async fn read(resp: reqwest::Response) -> (u16, serde_json::Value) {
+    let (status, _, body) = read_full(resp).await;
+    (status, body)
+}
+
+/// Reads status, headers and JSON body of a response (Null when the body is not JSON).
+pub async fn read_full(
+    resp: reqwest::Response,
+) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
     let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
     let bytes = resp.bytes().await.unwrap_or_default();
     let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-    (status, body)
+    (status, headers, body)
 }
 
 /// Asserts `body` is a problem+json with this status and code.
@@ -465,34 +373,6 @@ pub fn assert_problem(status: u16, body: &serde_json::Value, want_status: u16, w
     assert!(body["type"].is_string(), "type; body: {body}");
     assert!(body["title"].is_string(), "title; body: {body}");
     assert!(body["detail"].is_string(), "detail; body: {body}");
-}
-
-/// Stored and recomputed index stats of a round, village by village, asserted equal; returns each
-/// village's `(commune/cluster key, forms)`.
-pub async fn stats_match(app: &TestApp, round: &str) -> Vec<(String, u32)> {
-    let s = &app.state;
-    let stored = sipas_server::index_stats::load(&s.db, &s.definitions, round, None)
-        .await
-        .expect("load");
-    let recomputed =
-        sipas_server::index_stats::compute_from_forms(&s.db, &s.definitions, round, None)
-            .await
-            .expect("recompute");
-    assert_eq!(stored.len(), recomputed.len(), "villages");
-    stored
-        .iter()
-        .zip(&recomputed)
-        .map(|(a, b)| {
-            assert_eq!(a.key, b.key);
-            assert_eq!(a.place, b.place, "{:?}", a.key);
-            assert_eq!(a.questionnaire, b.questionnaire, "{:?}", a.key);
-            assert_eq!(a.stats, b.stats, "stored stats of {:?} differ", a.key);
-            (
-                format!("{}/{}", a.key.stratum, a.key.cluster),
-                a.stats.n_forms(),
-            )
-        })
-        .collect()
 }
 
 #[cfg(test)]

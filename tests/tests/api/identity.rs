@@ -6,15 +6,19 @@
 use std::collections::BTreeSet;
 
 use e2e::{
-    ADMIN, ADMIN_PASSWORD, TestApp, USER_PASSWORD, assert_problem, spawn_app, spawn_app_with,
+    ADMIN, ADMIN_PASSWORD, TestApp, USER_PASSWORD, assert_problem, claims,
+    places::{commune_2025, predecessor_2023},
+    reports::sipas_version,
+    spawn_app, spawn_app_with,
 };
 use reqwest::{Method, header::HeaderMap};
 use serde_json::{Value, json};
 use sipas_server::{
     Settings,
-    auth::tokens::{Claims, ISSUER, TokenKeys, now_unix},
+    auth::tokens::{Claims, TokenKeys, now_unix},
     settings::Secret,
 };
+use sync_protocol::sample::SipasForm;
 use uuid::Uuid;
 
 /// What one caller should get from one request.
@@ -68,31 +72,6 @@ fn assert_bearer_challenge(headers: &HeaderMap) {
         .to_str()
         .unwrap();
     assert!(challenge.starts_with("Bearer"), "{challenge}");
-}
-
-/// The first 2025 commune of a province.
-fn commune_2025(province: &str) -> String {
-    geography::vn_2025()
-        .children(province)
-        .next()
-        .expect("the province has communes")
-        .code
-        .clone()
-}
-
-/// A 2023 commune that a 2025 commune was formed from, with its district: `(district, commune)`.
-fn predecessor_2023(commune_2025: &str) -> (String, String) {
-    let old = geography::vn_2023_to_2025()
-        .predecessors(commune_2025)
-        .into_iter()
-        .find(|c| {
-            geography::vn_2023()
-                .unit(c)
-                .is_some_and(|u| u.level == geography::Level::Commune)
-        })
-        .expect("a 2023 predecessor commune");
-    let unit = geography::vn_2023().unit(old).unwrap();
-    (unit.parent.clone().expect("district"), old.to_owned())
 }
 
 fn ids(body: &Value, list: &str) -> BTreeSet<String> {
@@ -152,60 +131,25 @@ async fn every_role_gets_exactly_its_access_on_every_endpoint() {
     assert!(geography::vn_2023().is_within(&sl23, "14"));
 
     let reviewer_id = app
-        .create_user(
-            &admin,
-            "lc.reviewer",
-            "province_reviewer",
-            "vn-2025",
-            Some("12"),
-            None,
-        )
+        .create_reviewer(&admin, "lc.reviewer", "vn-2025", "12")
         .await;
-    app.create_user(
-        &admin,
-        "lc.supervisor",
-        "supervisor",
-        "vn-2025",
-        Some("12"),
-        Some("lc-team-1"),
-    )
-    .await;
+    app.create_supervisor(&admin, "lc.supervisor", "vn-2025", "12", "lc-team-1")
+        .await;
     let enumerator_id = app
-        .create_user(
-            &admin,
-            "lc.enumerator",
-            "enumerator",
-            "vn-2025",
-            Some(&lc25),
-            Some("lc-team-1"),
-        )
+        .create_enumerator(&admin, "lc.enumerator", "vn-2025", &lc25, "lc-team-1")
         .await;
     // Same province as the supervisor, another team.
     let other_team_id = app
-        .create_user(
-            &admin,
-            "lc.enumerator.two",
-            "enumerator",
-            "vn-2025",
-            Some("12"),
-            Some("lc-team-2"),
-        )
+        .create_enumerator(&admin, "lc.enumerator.two", "vn-2025", "12", "lc-team-2")
         .await;
     let son_la_id = app
-        .create_user(
-            &admin,
-            "sl.enumerator",
-            "enumerator",
-            "vn-2025",
-            Some("14"),
-            Some("sl-team-1"),
-        )
+        .create_enumerator(&admin, "sl.enumerator", "vn-2025", "14", "sl-team-1")
         .await;
     let tokens = [
         admin.clone(),
-        app.login("lc.reviewer", USER_PASSWORD).await,
-        app.login("lc.supervisor", USER_PASSWORD).await,
-        app.login("lc.enumerator", USER_PASSWORD).await,
+        app.user_token("lc.reviewer").await,
+        app.user_token("lc.supervisor").await,
+        app.user_token("lc.enumerator").await,
     ];
     let roles = ["ministry", "province_reviewer", "supervisor", "enumerator"];
     // Device sessions are separate logins, so revoking the devices below leaves `tokens` valid.
@@ -217,72 +161,69 @@ async fn every_role_gets_exactly_its_access_on_every_endpoint() {
         app.login_full(user, USER_PASSWORD, Some(device)).await;
     }
 
+    // A form of the round at these units, submitted by `by`.
+    let insert = |round: &str, units: (&str, Option<&str>, &str), by: i64| {
+        let (province, district, commune) = units;
+        let f = SipasForm::new()
+            .round(round)
+            .province(province)
+            .commune(commune);
+        let f = match district {
+            Some(d) => f.district(d),
+            None => f,
+        };
+        app.insert_form(f.build(), Some(by))
+    };
     let forms = [
         FormCase {
             label: "Lai Châu 2025, own",
             round: "sipas-2025",
-            id: app
-                .insert_form("sipas-2025", ("12", None, &lc25), Some(enumerator_id))
-                .await,
+            id: insert("sipas-2025", ("12", None, &lc25), enumerator_id).await,
             visible: [true, true, true, true],
         },
         FormCase {
             label: "Lai Châu 2025, other team",
             round: "sipas-2025",
-            id: app
-                .insert_form("sipas-2025", ("12", None, &lc25), Some(other_team_id))
-                .await,
+            id: insert("sipas-2025", ("12", None, &lc25), other_team_id).await,
             visible: [true, true, false, false],
         },
         FormCase {
             label: "Sơn La 2025",
             round: "sipas-2025",
-            id: app
-                .insert_form("sipas-2025", ("14", None, &sl25), Some(son_la_id))
-                .await,
+            id: insert("sipas-2025", ("14", None, &sl25), son_la_id).await,
             visible: [true, false, false, false],
         },
         FormCase {
             label: "Lai Châu 2023, own",
             round: "sipas-2023",
-            id: app
-                .insert_form(
-                    "sipas-2023",
-                    ("12", Some(&lc23_district), &lc23),
-                    Some(enumerator_id),
-                )
-                .await,
+            id: insert(
+                "sipas-2023",
+                ("12", Some(&lc23_district), &lc23),
+                enumerator_id,
+            )
+            .await,
             visible: [true, true, true, true],
         },
         FormCase {
             label: "Lai Châu 2023, other team",
             round: "sipas-2023",
-            id: app
-                .insert_form(
-                    "sipas-2023",
-                    ("12", Some(&lc23_district), &lc23),
-                    Some(other_team_id),
-                )
-                .await,
+            id: insert(
+                "sipas-2023",
+                ("12", Some(&lc23_district), &lc23),
+                other_team_id,
+            )
+            .await,
             visible: [true, true, false, false],
         },
         FormCase {
             label: "Sơn La 2023",
             round: "sipas-2023",
-            id: app
-                .insert_form(
-                    "sipas-2023",
-                    ("14", Some(&sl23_district), &sl23),
-                    Some(son_la_id),
-                )
-                .await,
+            id: insert("sipas-2023", ("14", Some(&sl23_district), &sl23), son_la_id).await,
             visible: [true, false, false, false],
         },
     ];
 
-    let mut v2 = serde_json::to_value(schema::builtin::sipas()).unwrap();
-    v2["version"] = json!(2);
-    v2["title"]["vi"] = json!("Phiếu SIPAS phiên bản 2");
+    let v2 = sipas_version(2, Some("Phiếu SIPAS phiên bản 2"));
     let public = [OK; 4];
     let ministry_only = |ok: Want| [ok, FORBIDDEN, FORBIDDEN, FORBIDDEN];
     let listing = |round: &str, unit: &str| format!("/api/v1/rounds/{round}/forms?unit={unit}");
@@ -567,34 +508,29 @@ async fn a_lai_chau_reviewer_reads_no_son_la_form_in_either_geography() {
         ("lc.reviewer.2025", "vn-2025"),
         ("lc.reviewer.2023", "vn-2023"),
     ] {
-        app.create_user(&admin, name, "province_reviewer", geo, Some("12"), None)
-            .await;
+        app.create_reviewer(&admin, name, geo, "12").await;
     }
     let reviewers = [
-        (
-            "vn-2025 reviewer",
-            app.login("lc.reviewer.2025", USER_PASSWORD).await,
-        ),
-        (
-            "vn-2023 reviewer",
-            app.login("lc.reviewer.2023", USER_PASSWORD).await,
-        ),
+        ("vn-2025 reviewer", app.user_token("lc.reviewer.2025").await),
+        ("vn-2023 reviewer", app.user_token("lc.reviewer.2023").await),
     ];
     // (round, id) for two communes of each province in each round.
     let mut lai_chau = Vec::new();
     let mut son_la = Vec::new();
     for (province, bucket) in [("12", &mut lai_chau), ("14", &mut son_la)] {
         for c in geography::vn_2025().children(province).take(2) {
-            let id = app
-                .insert_form("sipas-2025", (province, None, &c.code), None)
-                .await;
+            let f = SipasForm::new().province(province).commune(&c.code);
+            let id = app.insert_form(f.build(), None).await;
             bucket.push(("sipas-2025", id));
         }
         for d in geography::vn_2023().children(province).take(2) {
             let c = geography::vn_2023().children(&d.code).next().unwrap();
-            let id = app
-                .insert_form("sipas-2023", (province, Some(&d.code), &c.code), None)
-                .await;
+            let f = SipasForm::new()
+                .round("sipas-2023")
+                .province(province)
+                .district(&d.code)
+                .commune(&c.code);
+            let id = app.insert_form(f.build(), None).await;
             bucket.push(("sipas-2023", id));
         }
     }
@@ -685,19 +621,6 @@ fn b64url(bytes: &[u8]) -> String {
     out
 }
 
-fn claims(sub: i64, name: &str, role: &str, iat: u64, exp: u64) -> Claims {
-    Claims {
-        sub: sub.to_string(),
-        name: name.into(),
-        role: role.into(),
-        tgen: 0,
-        dev: None,
-        iss: ISSUER.into(),
-        iat,
-        exp,
-    }
-}
-
 #[tokio::test]
 async fn forged_expired_and_unsigned_tokens_are_refused() {
     let app = spawn_app().await;
@@ -705,17 +628,9 @@ async fn forged_expired_and_unsigned_tokens_are_refused() {
     let (_, me) = app.get_as(&admin, "/api/v1/auth/me").await;
     let admin_id = me["id"].as_i64().unwrap();
     let enumerator_id = app
-        .create_user(
-            &admin,
-            "lc.enumerator",
-            "enumerator",
-            "vn-2025",
-            Some("12"),
-            Some("team-1"),
-        )
+        .create_enumerator(&admin, "lc.enumerator", "vn-2025", "12", "team-1")
         .await;
     let now = now_unix();
-    let server_keys = TokenKeys::new(&app.settings);
     let other_keys = TokenKeys::new(&Settings {
         jwt_secret: Some(Secret::new(
             "another-deployment-key-0123456789abcdef".into(),
@@ -726,7 +641,7 @@ async fn forged_expired_and_unsigned_tokens_are_refused() {
     // Control: a token this test signs with the server's key is accepted, so each refusal below is
     // due to the one thing changed.
     let genuine_claims = claims(enumerator_id, "lc.enumerator", "enumerator", now, now + 600);
-    let genuine = server_keys.sign(&genuine_claims).unwrap();
+    let genuine = app.sign(&genuine_claims);
     let (s, body) = app.get_as(&genuine, "/api/v1/auth/me").await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["username"], "lc.enumerator");
@@ -742,15 +657,13 @@ async fn forged_expired_and_unsigned_tokens_are_refused() {
     let cases = [
         (
             "expired",
-            server_keys
-                .sign(&claims(
-                    enumerator_id,
-                    "lc.enumerator",
-                    "enumerator",
-                    now - 7200,
-                    now - 3600,
-                ))
-                .unwrap(),
+            app.sign(&claims(
+                enumerator_id,
+                "lc.enumerator",
+                "enumerator",
+                now - 7200,
+                now - 3600,
+            )),
             "token_expired",
         ),
         (
@@ -784,19 +697,15 @@ async fn forged_expired_and_unsigned_tokens_are_refused() {
         ),
         (
             "another issuer",
-            server_keys
-                .sign(&Claims {
-                    iss: "someone-else".into(),
-                    ..escalated.clone()
-                })
-                .unwrap(),
+            app.sign(&Claims {
+                iss: "someone-else".into(),
+                ..escalated.clone()
+            }),
             "invalid_token",
         ),
         (
             "a user that does not exist",
-            server_keys
-                .sign(&claims(987_654, "ghost", "ministry", now, now + 600))
-                .unwrap(),
+            app.sign(&claims(987_654, "ghost", "ministry", now, now + 600)),
             "token_revoked",
         ),
         ("not a JWT", "not-a-jwt".to_owned(), "invalid_token"),
@@ -831,14 +740,7 @@ async fn refresh_rotates_and_a_reused_refresh_token_revokes_its_family() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     let user_id = app
-        .create_user(
-            &admin,
-            "field.user",
-            "enumerator",
-            "vn-2025",
-            Some("12"),
-            Some("team-1"),
-        )
+        .create_enumerator(&admin, "field.user", "vn-2025", "12", "team-1")
         .await;
     let first = app.login_full("field.user", USER_PASSWORD, None).await;
     assert_eq!(first["token_type"], "Bearer");
@@ -938,14 +840,7 @@ async fn deactivation_takes_effect_on_the_next_request() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     let id = app
-        .create_user(
-            &admin,
-            "leaving.user",
-            "supervisor",
-            "vn-2025",
-            Some("14"),
-            Some("sl-team-1"),
-        )
+        .create_supervisor(&admin, "leaving.user", "vn-2025", "14", "sl-team-1")
         .await;
     let session = app.login_full("leaving.user", USER_PASSWORD, None).await;
     let access = session["access_token"].as_str().unwrap();
@@ -997,7 +892,7 @@ async fn deactivation_takes_effect_on_the_next_request() {
         )
         .await;
     assert_eq!(s, 200);
-    let fresh = app.login("leaving.user", USER_PASSWORD).await;
+    let fresh = app.user_token("leaving.user").await;
     let (s, _) = app.get_as(&fresh, "/api/v1/auth/me").await;
     assert_eq!(s, 200);
     let (s, body) = app.get_as(access, "/api/v1/auth/me").await;
@@ -1009,14 +904,7 @@ async fn a_password_change_revokes_earlier_sessions() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     let id = app
-        .create_user(
-            &admin,
-            "field.user",
-            "enumerator",
-            "vn-2025",
-            Some("12"),
-            Some("team-1"),
-        )
+        .create_enumerator(&admin, "field.user", "vn-2025", "12", "team-1")
         .await;
     let session = app.login_full("field.user", USER_PASSWORD, None).await;
     let access = session["access_token"].as_str().unwrap();
@@ -1060,24 +948,15 @@ async fn a_password_change_revokes_earlier_sessions() {
 async fn a_revoked_device_loses_its_session_and_cannot_log_in_again() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    app.create_user(
-        &admin,
-        "field.user",
-        "enumerator",
-        "vn-2025",
-        Some("12"),
-        Some("team-1"),
-    )
-    .await;
+    app.create_enumerator(&admin, "field.user", "vn-2025", "12", "team-1")
+        .await;
     let on_device = app
         .login_full("field.user", USER_PASSWORD, Some("tablet-0001"))
         .await;
-    let elsewhere = app.login("field.user", USER_PASSWORD).await;
+    let elsewhere = app.user_token("field.user").await;
 
-    let (s, body) = app.get_as(&admin, "/api/v1/devices").await;
-    assert_eq!(s, 200, "{body}");
-    let devices = body["devices"].as_array().unwrap();
-    assert_eq!(devices.len(), 1, "{body}");
+    let devices = app.devices(&admin, "").await;
+    assert_eq!(devices.len(), 1, "{devices:?}");
     assert_eq!(devices[0]["id"], "tablet-0001");
     assert_eq!(devices[0]["user"]["username"], "field.user");
     assert_eq!(devices[0]["app_version"], "test-1.0");
@@ -1113,30 +992,21 @@ async fn a_revoked_device_loses_its_session_and_cannot_log_in_again() {
     app.login_full("field.user", USER_PASSWORD, Some("tablet-0002"))
         .await;
 
-    let (_, body) = app.get_as(&admin, "/api/v1/devices").await;
-    let revoked: Vec<&str> = body["devices"]
-        .as_array()
-        .unwrap()
+    let devices = app.devices(&admin, "").await;
+    let revoked: Vec<&str> = devices
         .iter()
         .filter(|d| d["revoked_at"].is_string())
         .map(|d| d["id"].as_str().unwrap())
         .collect();
-    assert_eq!(revoked, ["tablet-0001"], "{body}");
+    assert_eq!(revoked, ["tablet-0001"], "{devices:?}");
 }
 
 #[tokio::test]
 async fn unknown_user_and_wrong_password_get_the_identical_answer() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    app.create_user(
-        &admin,
-        "field.user",
-        "enumerator",
-        "vn-2025",
-        Some("12"),
-        Some("team-1"),
-    )
-    .await;
+    app.create_enumerator(&admin, "field.user", "vn-2025", "12", "team-1")
+        .await;
     let (s1, h1, unknown) = app
         .try_login("nobody.here", "some-Guess-passphrase-1", None)
         .await;
@@ -1163,15 +1033,8 @@ async fn repeated_failures_lock_one_username_with_retry_after() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     for name in ["field.one", "field.two"] {
-        app.create_user(
-            &admin,
-            name,
-            "enumerator",
-            "vn-2025",
-            Some("12"),
-            Some("team-1"),
-        )
-        .await;
+        app.create_enumerator(&admin, name, "vn-2025", "12", "team-1")
+            .await;
     }
     let max = app.settings.login_max_failures_per_user;
     assert_eq!(max, 5, "the default");
@@ -1192,7 +1055,7 @@ async fn repeated_failures_lock_one_username_with_retry_after() {
         );
     }
     // Usernames are throttled one by one.
-    app.login("field.two", USER_PASSWORD).await;
+    app.user_token("field.two").await;
     app.login(ADMIN, ADMIN_PASSWORD).await;
 
     let throttled = app.audit_events(&admin, "event=login_throttled").await;
@@ -1391,20 +1254,11 @@ async fn the_audit_log_records_security_events_with_filters_and_paging() {
     let admin = app.admin_token().await;
     let (_, me) = app.get_as(&admin, "/api/v1/auth/me").await;
     let admin_target = format!("user:{}", me["id"]);
-    let mut v2 = serde_json::to_value(schema::builtin::sipas()).unwrap();
-    v2["version"] = json!(2);
-    v2["title"]["vi"] = json!("Phiếu SIPAS phiên bản 2");
-    let (s, body) = app.post_as(&admin, "/api/v1/questionnaires", &v2).await;
+    let v2 = sipas_version(2, Some("Phiếu SIPAS phiên bản 2"));
+    let (s, body) = app.publish(&admin, &v2).await;
     assert_eq!(s, 201, "{body}");
     let id = app
-        .create_user(
-            &admin,
-            "field.user",
-            "enumerator",
-            "vn-2025",
-            Some("12"),
-            Some("team-1"),
-        )
+        .create_enumerator(&admin, "field.user", "vn-2025", "12", "team-1")
         .await;
     app.login_full("field.user", USER_PASSWORD, Some("tablet-0001"))
         .await;
@@ -1529,22 +1383,14 @@ async fn a_scope_in_a_merged_province_does_not_widen_to_the_whole_new_province()
     let from_ha_giang = successor_of_first_commune("02");
     let from_tuyen_quang = successor_of_first_commune("08");
     assert!(new.is_within(&from_ha_giang, "08") && new.is_within(&from_tuyen_quang, "08"));
-    let hg_form = app
-        .insert_form("sipas-2025", ("08", None, &from_ha_giang), None)
-        .await;
+    let in_tuyen_quang = |commune: &str| SipasForm::new().province("08").commune(commune).build();
+    let hg_form = app.insert_form(in_tuyen_quang(&from_ha_giang), None).await;
     let tq_form = app
-        .insert_form("sipas-2025", ("08", None, &from_tuyen_quang), None)
+        .insert_form(in_tuyen_quang(&from_tuyen_quang), None)
         .await;
-    app.create_user(
-        &admin,
-        "sonv.hagiang",
-        "province_reviewer",
-        "vn-2023",
-        Some("02"),
-        None,
-    )
-    .await;
-    let reviewer = app.login("sonv.hagiang", USER_PASSWORD).await;
+    app.create_reviewer(&admin, "sonv.hagiang", "vn-2023", "02")
+        .await;
+    let reviewer = app.user_token("sonv.hagiang").await;
     let (s, body) = app
         .get_as(&reviewer, "/api/v1/rounds/sipas-2025/forms")
         .await;

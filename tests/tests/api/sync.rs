@@ -2,164 +2,46 @@
 //! with per-form outcomes, reconciliation through status, pull with cursors, and idempotency
 //! across two servers sharing one database.
 
-use e2e::{TestApp, USER_PASSWORD, assert_problem, spawn_app};
+use e2e::{
+    SyncClient, assert_problem,
+    places::son_la_commune,
+    reports::sipas_version,
+    spawn_app_with_enumerator,
+    sync::{PUSH, handshake_of, query_id, query_of, values},
+};
 use reqwest::Method;
 use serde_json::{Value, json};
-use sync_protocol::{FormSubmission, FormUnits, Outcome, PROTOCOL_HEADER, PushResponse};
+use sync_protocol::{
+    ChangeKind, FormState, FormSubmission, Outcome, StatusQuery,
+    sample::{SipasForm, form},
+};
 use uuid::Uuid;
 
-/// A Lai Châu commune of the 2025 geography.
-fn lai_chau_commune() -> String {
-    geography::vn_2025()
-        .children("12")
-        .next()
-        .unwrap()
-        .code
-        .clone()
+/// A form the questionnaire refuses: the respondent is 12 (under 18).
+fn under_age() -> FormSubmission {
+    SipasForm::new().answer("age", json!(12)).build()
 }
 
-fn son_la_commune() -> String {
-    geography::vn_2025()
-        .children("14")
-        .next()
-        .unwrap()
-        .code
-        .clone()
-}
-
-fn form_in(commune: &str, province: &str) -> FormSubmission {
-    FormSubmission {
-        id: Uuid::now_v7(),
-        round: "sipas-2025".into(),
-        questionnaire_code: "sipas".into(),
-        questionnaire_version: 1,
-        revision: 1,
-        units: FormUnits {
-            province: province.into(),
-            district: None,
-            commune: commune.into(),
-            village: "V01".into(),
-        },
-        household_ref: format!("HH-{}", Uuid::new_v4().simple()),
-        started_at: None,
-        finished_at: None,
-        gps: None,
-        answers: schema::sample::complete_sipas_answers(),
-    }
-}
-
-fn form() -> FormSubmission {
-    form_in(&lai_chau_commune(), "12")
-}
-
-/// An app with a Lai Châu enumerator logged in from a device; returns (app, token).
-async fn with_enumerator() -> (TestApp, String) {
-    let app = spawn_app().await;
-    let token = lai_chau_enumerator(&app, "dtv.laichau", "device-lc-1").await;
-    (app, token)
-}
-
-/// Creates a Lai Châu enumerator of team LC-1 and logs them in from `device`; returns the token.
-async fn lai_chau_enumerator(app: &TestApp, username: &str, device: &str) -> String {
-    let admin = app.admin_token().await;
-    app.create_user(
-        &admin,
-        username,
-        "enumerator",
-        "vn-2025",
-        Some("12"),
-        Some("LC-1"),
-    )
-    .await;
-    let login = app.login_full(username, USER_PASSWORD, Some(device)).await;
-    login["access_token"].as_str().unwrap().to_owned()
-}
-
-async fn sync_call(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut req = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header(PROTOCOL_HEADER, "1");
-    if let Some(b) = body {
-        req = req.json(b);
-    }
-    e2e::read(req.send().await.unwrap()).await
-}
-
-async fn push(app: &TestApp, token: &str, forms: &[Value]) -> PushResponse {
-    let (s, body) = sync_call(
-        app,
-        token,
-        Method::POST,
-        "/api/v1/sync/push",
-        Some(&json!({ "forms": forms })),
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
-    serde_json::from_value(body).unwrap()
-}
-
-/// A push body sent to `url` from a task of its own (owned arguments); asserts 200.
-async fn push_to(client: reqwest::Client, url: String, token: String, body: Value) -> PushResponse {
-    let resp = client
-        .post(url)
-        .bearer_auth(token)
-        .header(PROTOCOL_HEADER, "1")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let (s, body) = e2e::read(resp).await;
-    assert_eq!(s, 200, "{body}");
-    serde_json::from_value(body).unwrap()
-}
-
-fn values(forms: &[FormSubmission]) -> Vec<Value> {
-    forms
-        .iter()
-        .map(|f| serde_json::to_value(f).unwrap())
-        .collect()
-}
-
-async fn form_count(app: &TestApp) -> u64 {
-    use sea_orm::{EntityTrait, PaginatorTrait};
-    sipas_server::entities::form::Entity::find()
-        .count(&app.state.db)
-        .await
-        .unwrap()
-}
-
-async fn quarantine_count(app: &TestApp) -> u64 {
-    use sea_orm::{EntityTrait, PaginatorTrait};
-    sipas_server::entities::quarantined_form::Entity::find()
-        .count(&app.state.db)
-        .await
-        .unwrap()
+/// A form of a Sơn La commune (outside a Lai Châu enumerator's scope).
+fn son_la_form() -> FormSubmission {
+    SipasForm::new()
+        .province("14")
+        .commune(son_la_commune())
+        .build()
 }
 
 #[tokio::test]
 async fn handshake_negotiates_and_describes_what_the_device_needs() {
-    let (app, token) = with_enumerator().await;
-    let (s, body) = sync_call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/v1/sync/handshake",
-        Some(&json!({
+    let (app, token) = spawn_app_with_enumerator().await;
+    let device = app.sync(&token);
+    let (s, body) = device
+        .handshake_raw(&json!({
             "protocol_versions": [1],
             "app_version": "2.3.0",
             "device_id": "device-lc-1",
             "device_time": "2026-01-01T00:00:00Z",
-        })),
-    )
-    .await;
+        }))
+        .await;
     assert_eq!(s, 200, "{body}");
     let hs: sync_protocol::HandshakeResponse = serde_json::from_value(body).unwrap();
     assert_eq!(hs.protocol_version, 1);
@@ -171,7 +53,11 @@ async fn handshake_negotiates_and_describes_what_the_device_needs() {
     );
     let r25 = hs.rounds.iter().find(|r| r.code == "sipas-2025").unwrap();
     assert!(r25.units.iter().any(|u| u.code == "12"));
-    assert!(r25.units.iter().any(|u| u.code == lai_chau_commune()));
+    assert!(
+        r25.units
+            .iter()
+            .any(|u| u.code == e2e::places::lai_chau_commune())
+    );
     assert!(
         !r25.units.iter().any(|u| u.code == "14"),
         "Sơn La is outside the scope"
@@ -181,60 +67,43 @@ async fn handshake_negotiates_and_describes_what_the_device_needs() {
     assert!(r23.units.iter().any(|u| u.code == "12"));
 
     // Too old and too new get distinct answers.
-    let (s, body) = sync_call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/v1/sync/handshake",
-        Some(&json!({"protocol_versions": [0], "app_version": "0.1", "device_id": "device-lc-1"})),
-    )
-    .await;
+    let (s, body) = device
+        .handshake_raw(
+            &json!({"protocol_versions": [0], "app_version": "0.1", "device_id": "device-lc-1"}),
+        )
+        .await;
     assert_problem(s, &body, 426, "protocol_too_old");
     assert_eq!(body["min_protocol_version"], 1);
-    let (s, body) = sync_call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/v1/sync/handshake",
-        Some(
+    let (s, body) = device
+        .handshake_raw(
             &json!({"protocol_versions": [2, 3], "app_version": "9.0", "device_id": "device-lc-1"}),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_problem(s, &body, 400, "protocol_too_new");
     assert_eq!(body["max_protocol_version"], 1);
     // The header travels on every later call.
-    let (s, body) = app
-        .call(
-            Method::POST,
-            "/api/v1/sync/push",
-            Some(&token),
-            Some(&json!({"forms": []})),
-        )
+    let empty = json!({"forms": []});
+    let (s, body) = device
+        .clone()
+        .protocol(None)
+        .call(Method::POST, PUSH, Some(&empty))
         .await;
     assert_problem(s, &body, 400, "protocol_header_missing");
-    let resp = app
-        .client
-        .post(app.url("/api/v1/sync/push"))
-        .bearer_auth(&token)
-        .header(PROTOCOL_HEADER, "7")
-        .json(&json!({"forms": []}))
-        .send()
-        .await
-        .unwrap();
-    let (s, body) = e2e::read(resp).await;
+    let (s, body) = device
+        .clone()
+        .protocol(Some("7"))
+        .call(Method::POST, PUSH, Some(&empty))
+        .await;
     assert_problem(s, &body, 400, "protocol_too_new");
 
     // The device's sync is recorded.
     let admin = app.admin_token().await;
-    let (_, devices) = app.get_as(&admin, "/api/v1/devices").await;
-    let d = devices["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let d = app
+        .devices(&admin, "")
+        .await
+        .into_iter()
         .find(|d| d["id"] == "device-lc-1")
-        .unwrap()
-        .clone();
+        .unwrap();
     assert_eq!(d["app_version"], "2.3.0");
     assert_eq!(d["protocol_version"], 1);
     assert!(d["last_handshake_at"].is_string());
@@ -243,9 +112,10 @@ async fn handshake_negotiates_and_describes_what_the_device_needs() {
 
 #[tokio::test]
 async fn the_same_batch_twice_is_stored_once() {
-    let (app, token) = with_enumerator().await;
+    let (app, token) = spawn_app_with_enumerator().await;
+    let device = app.sync(&token);
     let forms: Vec<FormSubmission> = (0..20).map(|_| form()).collect();
-    let first = push(&app, &token, &values(&forms)).await;
+    let first = device.push(&forms).await;
     assert!(
         first.results.iter().all(|r| r.outcome == Outcome::Accepted),
         "{first:?}"
@@ -254,7 +124,7 @@ async fn the_same_batch_twice_is_stored_once() {
         assert_eq!(r.id, Some(f.id));
         assert_eq!(r.content_hash.as_deref(), Some(f.content_hash().as_str()));
     }
-    let second = push(&app, &token, &values(&forms)).await;
+    let second = device.push(&forms).await;
     assert!(
         second
             .results
@@ -262,18 +132,17 @@ async fn the_same_batch_twice_is_stored_once() {
             .all(|r| r.outcome == Outcome::Duplicate),
         "{second:?}"
     );
-    assert_eq!(form_count(&app).await, 20);
-    assert_eq!(quarantine_count(&app).await, 0);
+    assert_eq!(app.form_count().await, 20);
+    assert_eq!(app.quarantine_count().await, 0);
     // The same form twice inside one batch.
     let f = form();
-    let r = push(&app, &token, &values(&[f.clone(), f])).await;
+    let r = device.push(&[f.clone(), f]).await;
     assert_eq!(r.results[0].outcome, Outcome::Accepted);
     assert_eq!(r.results[1].outcome, Outcome::Duplicate);
-    assert_eq!(form_count(&app).await, 21);
+    assert_eq!(app.form_count().await, 21);
     // Device counters.
     let admin = app.admin_token().await;
-    let (_, devices) = app.get_as(&admin, "/api/v1/devices").await;
-    let d = &devices["devices"][0];
+    let d = &app.devices(&admin, "").await[0];
     assert_eq!(d["forms_pushed"], 42);
     assert_eq!(d["forms_accepted"], 21);
     assert!(d["last_push_at"].is_string());
@@ -281,52 +150,42 @@ async fn the_same_batch_twice_is_stored_once() {
 
 #[tokio::test]
 async fn a_lost_acknowledgement_is_reconciled_through_status() {
-    let (app, token) = with_enumerator().await;
+    let (app, token) = spawn_app_with_enumerator().await;
+    let device = app.sync(&token);
     let sent: Vec<FormSubmission> = (0..5).map(|_| form()).collect();
     // The server commits, the device never sees the answer.
-    let _ = push(&app, &token, &values(&sent)).await;
+    let _ = device.push(&sent).await;
     let never_sent = form();
-    let mut queries: Vec<Value> = sent
-        .iter()
-        .map(|f| json!({"id": f.id, "content_hash": f.content_hash()}))
-        .collect();
-    queries.push(json!({"id": never_sent.id, "content_hash": never_sent.content_hash()}));
-    let (s, body) = sync_call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/v1/sync/status",
-        Some(&json!({"forms": queries})),
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
-    let st: sync_protocol::StatusResponse = serde_json::from_value(body).unwrap();
+    let mut queries: Vec<StatusQuery> = sent.iter().map(query_of).collect();
+    queries.push(query_of(&never_sent));
+    let st = device.status(queries).await;
     for s in &st.forms[..5] {
-        assert_eq!(s.state, sync_protocol::FormState::Accepted);
+        assert_eq!(s.state, FormState::Accepted);
         assert_eq!(s.same_content, Some(true));
         assert_eq!(s.revision, Some(1));
     }
-    assert_eq!(st.forms[5].state, sync_protocol::FormState::Missing);
+    assert_eq!(st.forms[5].state, FormState::Missing);
     // Resending after reconciliation changes nothing.
-    let again = push(&app, &token, &values(&sent)).await;
+    let again = device.push(&sent).await;
     assert!(
         again
             .results
             .iter()
             .all(|r| r.outcome == Outcome::Duplicate)
     );
-    assert_eq!(form_count(&app).await, 5);
+    assert_eq!(app.form_count().await, 5);
 }
 
 #[tokio::test]
 async fn a_conflicting_form_under_an_existing_id_keeps_both() {
-    let (app, token) = with_enumerator().await;
+    let (app, token) = spawn_app_with_enumerator().await;
+    let device = app.sync(&token);
     let original = form();
-    let r = push(&app, &token, &values(std::slice::from_ref(&original))).await;
+    let r = device.push(std::slice::from_ref(&original)).await;
     assert_eq!(r.results[0].outcome, Outcome::Accepted);
     let mut other = original.clone();
     other.answers.insert("age".into(), json!(64));
-    let r = push(&app, &token, &values(std::slice::from_ref(&other))).await;
+    let r = device.push(std::slice::from_ref(&other)).await;
     assert_eq!(r.results[0].outcome, Outcome::Conflict, "{r:?}");
     assert_eq!(r.results[0].errors[0].code, "conflict");
     // The stored form is the original; the newcomer is in quarantine.
@@ -335,73 +194,50 @@ async fn a_conflicting_form_under_an_existing_id_keeps_both() {
         .get_as(&admin, &format!("/api/v1/forms/{}", original.id))
         .await;
     assert_eq!(stored["content_hash"], original.content_hash());
-    assert_eq!(form_count(&app).await, 1);
-    assert_eq!(quarantine_count(&app).await, 1);
+    assert_eq!(app.form_count().await, 1);
+    assert_eq!(app.quarantine_count().await, 1);
     // Resending the conflicting payload answers the same, without a second quarantine row.
-    let r = push(&app, &token, &values(&[other])).await;
+    let r = device.push(&[other]).await;
     assert_eq!(r.results[0].outcome, Outcome::Conflict);
-    assert_eq!(quarantine_count(&app).await, 1);
+    assert_eq!(app.quarantine_count().await, 1);
     // Status tells the device the server holds different content.
-    let (_, body) = sync_call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/v1/sync/status",
-        Some(&json!({"forms": [{"id": original.id, "content_hash": "0".repeat(64)}]})),
-    )
-    .await;
-    assert_eq!(body["forms"][0]["state"], "accepted");
-    assert_eq!(body["forms"][0]["same_content"], false);
-}
-
-/// POSTs a push body as raw text, with this content type.
-async fn push_text(
-    app: &TestApp,
-    token: &str,
-    content_type: &str,
-    body: impl Into<reqwest::Body>,
-) -> (u16, Value) {
-    let req = app
-        .client
-        .post(app.url("/api/v1/sync/push"))
-        .bearer_auth(token)
-        .header(PROTOCOL_HEADER, "1")
-        .header("content-type", content_type)
-        .body(body);
-    e2e::read(req.send().await.unwrap()).await
+    let st = device
+        .status(vec![StatusQuery {
+            id: original.id,
+            content_hash: Some("0".repeat(64)),
+        }])
+        .await;
+    assert_eq!(st.forms[0].state, FormState::Accepted);
+    assert_eq!(st.forms[0].same_content, Some(false));
 }
 
 /// A push refused as a whole says why, in this order: a body that is not a push, no protocol
 /// header, too many forms; and stores nothing.
 #[tokio::test]
 async fn a_push_refused_as_a_whole_stores_nothing() {
-    let (app, token) = with_enumerator().await;
+    let (app, token) = spawn_app_with_enumerator().await;
+    let device = app.sync(&token);
     let small = |i: usize| {
-        let mut f = form();
-        f.answers = schema::Answers::new();
-        f.household_ref = format!("H{i}");
-        f
+        SipasForm::new()
+            .answers(schema::Answers::new())
+            .household(format!("H{i}"))
+            .build()
     };
     let too_many: Vec<FormSubmission> = (0..=sync_protocol::MAX_BATCH_FORMS).map(small).collect();
     let body = serde_json::to_string(&json!({ "forms": values(&too_many) })).unwrap();
-    let (s, r) = push_text(&app, &token, "application/json", body.clone()).await;
+    let (s, r) = device.push_raw("application/json", body.clone()).await;
     assert_problem(s, &r, 413, "batch_too_large");
     // Without the protocol header.
-    let resp = app
-        .client
-        .post(app.url("/api/v1/sync/push"))
-        .bearer_auth(&token)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let (s, r) = e2e::read(resp).await;
+    let (s, r) = device
+        .clone()
+        .protocol(None)
+        .push_raw("application/json", body)
+        .await;
     assert_problem(s, &r, 400, "protocol_header_missing");
-    let (s, r) = push_text(&app, &token, "application/json", "{\"forms\": {}}").await;
+    let (s, r) = device.push_raw("application/json", "{\"forms\": {}}").await;
     assert_problem(s, &r, 422, "invalid_body");
-    assert_eq!(form_count(&app).await, 0);
-    assert_eq!(quarantine_count(&app).await, 0);
+    assert_eq!(app.form_count().await, 0);
+    assert_eq!(app.quarantine_count().await, 0);
 }
 
 /// A quarantined form keeps the text the device sent, byte for byte, whether every form of its
@@ -409,7 +245,8 @@ async fn a_push_refused_as_a_whole_stores_nothing() {
 /// (each form is read on its own); and a body that is not a push gets the JSON body errors.
 #[tokio::test]
 async fn quarantined_payloads_are_kept_as_sent() {
-    let (app, token) = with_enumerator().await;
+    let (app, token) = spawn_app_with_enumerator().await;
+    let device = app.sync(&token);
     // Spacing, key order and an escaped character a re-serialisation would not reproduce.
     let text = |f: &FormSubmission| {
         let v = serde_json::to_value(f).unwrap();
@@ -424,33 +261,26 @@ async fn quarantined_payloads_are_kept_as_sent() {
         format!("{{{}\n}}", fields.join(" ,"))
     };
     let payloads = || async {
-        use sea_orm::{EntityTrait, QueryOrder};
-        sipas_server::entities::quarantined_form::Entity::find()
-            .order_by_asc(sipas_server::entities::quarantined_form::Column::Seq)
-            .all(&app.state.db)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|q| q.payload)
-            .collect::<Vec<_>>()
+        let rows = app.quarantined().await;
+        rows.into_iter().map(|q| q.payload).collect::<Vec<_>>()
     };
-    let mut invalid = form();
-    invalid.answers.insert("age".into(), json!(12));
+    let invalid = under_age();
     let (valid, invalid_text) = (form(), text(&invalid));
     let body = format!("{{ \"forms\" : [ {} ,\n {invalid_text} ] }}", text(&valid));
-    let (s, r) = push_text(&app, &token, "application/json", body).await;
+    let (s, r) = device.push_raw("application/json", body).await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["results"][0]["outcome"], "accepted");
     assert_eq!(r["results"][1]["outcome"], "invalid");
     assert_eq!(payloads().await, std::slice::from_ref(&invalid_text));
 
     // With a malformed form beside it, each form is read alone: same outcome, same payload.
-    let mut again = form();
-    again.answers.insert("age".into(), json!(12));
+    let again = under_age();
     let again_text = text(&again);
     let malformed = r#"{"id": "not-a-uuid", "answers": 5}"#;
     let body = format!("{{\"forms\": [{again_text}, {malformed}]}}");
-    let (s, r) = push_text(&app, &token, "application/json; charset=utf-8", body).await;
+    let (s, r) = device
+        .push_raw("application/json; charset=utf-8", body)
+        .await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["results"][0]["outcome"], "invalid");
     assert_eq!(r["results"][1]["errors"][0]["code"], "malformed");
@@ -472,7 +302,7 @@ async fn quarantined_payloads_are_kept_as_sent() {
             "unsupported_media_type",
         ),
     ] {
-        let (s, r) = push_text(&app, &token, content_type, body).await;
+        let (s, r) = device.push_raw(content_type, body).await;
         assert_problem(s, &r, status, code);
     }
     // A byte that is not UTF-8 inside a form: the body is not JSON.
@@ -480,45 +310,40 @@ async fn quarantined_payloads_are_kept_as_sent() {
     // Inside a string (the note's escaped `A`), where only a check of the bytes finds it.
     let at = bytes.windows(6).position(|w| w == b"\\u0041").unwrap();
     bytes[at] = 0xFF;
-    let (s, r) = push_text(&app, &token, "application/json", bytes).await;
+    let (s, r) = device.push_raw("application/json", bytes).await;
     assert_problem(s, &r, 400, "malformed_json");
-    let (s, r) = push_text(
-        &app,
-        &token,
-        "application/vnd.sipas+json",
-        "{\"forms\": []}",
-    )
-    .await;
+    let (s, r) = device
+        .push_raw("application/vnd.sipas+json", "{\"forms\": []}")
+        .await;
     assert_eq!(s, 200, "{r}");
-    assert_eq!(quarantine_count(&app).await, 3);
-    assert_eq!(form_count(&app).await, 1);
+    assert_eq!(app.quarantine_count().await, 3);
+    assert_eq!(app.form_count().await, 1);
 
     // The same invalid payload twice in one batch: one row, the same answer twice.
-    let mut twice = form();
-    twice.answers.insert("age".into(), json!(12));
-    let r = push(&app, &token, &values(&[twice.clone(), twice])).await;
+    let twice = under_age();
+    let r = device.push(&[twice.clone(), twice]).await;
     assert_eq!(r.results[0].outcome, Outcome::Invalid);
     assert_eq!(r.results[1].outcome, Outcome::Invalid);
     assert_eq!(r.results[0].errors, r.results[1].errors);
-    assert_eq!(quarantine_count(&app).await, 4);
+    assert_eq!(app.quarantine_count().await, 4);
 }
 
 #[tokio::test]
 async fn a_mixed_batch_gets_an_answer_per_form() {
-    let (app, token) = with_enumerator().await;
+    let (app, token) = spawn_app_with_enumerator().await;
+    let device = app.sync(&token);
     let dup = form();
-    push(&app, &token, &values(std::slice::from_ref(&dup))).await;
+    device.push(std::slice::from_ref(&dup)).await;
     let valid = form();
-    let mut invalid = form();
-    invalid.answers.insert("age".into(), json!(12)); // under 18
-    invalid.answers.insert("gender".into(), json!("dragon"));
-    let forbidden = form_in(&son_la_commune(), "14");
-    let mut wrong_units = form();
-    wrong_units.units.commune = son_la_commune(); // a Sơn La commune under Lai Châu
-    let mut unknown_round = form();
-    unknown_round.round = "sipas-1999".into();
-    let mut unknown_version = form();
-    unknown_version.questionnaire_version = 9;
+    let invalid = SipasForm::new()
+        .answer("age", json!(12)) // under 18
+        .answer("gender", json!("dragon"))
+        .build();
+    let forbidden = son_la_form();
+    // A Sơn La commune under Lai Châu.
+    let wrong_units = SipasForm::new().commune(son_la_commune()).build();
+    let unknown_round = SipasForm::new().round("sipas-1999").build();
+    let unknown_version = SipasForm::new().version(9).build();
     let malformed = json!({"id": Uuid::now_v7(), "round": "sipas-2025", "answers": "nope"});
     let mut batch = values(&[
         valid.clone(),
@@ -530,7 +355,7 @@ async fn a_mixed_batch_gets_an_answer_per_form() {
         unknown_version,
     ]);
     batch.push(malformed);
-    let r = push(&app, &token, &batch).await;
+    let r = device.push_values(&batch).await;
     let outcomes: Vec<Outcome> = r.results.iter().map(|r| r.outcome).collect();
     assert_eq!(
         outcomes,
@@ -563,13 +388,9 @@ async fn a_mixed_batch_gets_an_answer_per_form() {
     assert_eq!(r.results[7].errors[0].code, "malformed");
     assert!(r.results[7].id.is_some());
     // Nothing lost: 2 stored, 6 quarantined with their reasons.
-    assert_eq!(form_count(&app).await, 2);
-    assert_eq!(quarantine_count(&app).await, 6);
-    use sea_orm::EntityTrait;
-    let q = sipas_server::entities::quarantined_form::Entity::find()
-        .all(&app.state.db)
-        .await
-        .unwrap();
+    assert_eq!(app.form_count().await, 2);
+    assert_eq!(app.quarantine_count().await, 6);
+    let q = app.quarantined().await;
     let mut reasons: Vec<&str> = q.iter().map(|q| q.reason.as_str()).collect();
     reasons.sort();
     assert_eq!(
@@ -585,34 +406,27 @@ async fn a_mixed_batch_gets_an_answer_per_form() {
     );
     assert!(q.iter().all(|q| !q.payload.is_empty()));
     // Status reports quarantined forms with their reason.
-    let (_, body) = sync_call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/v1/sync/status",
-        Some(&json!({"forms": [{"id": invalid.id}, {"id": forbidden.id}]})),
-    )
-    .await;
-    assert_eq!(body["forms"][0]["state"], "quarantined");
-    assert_eq!(body["forms"][0]["reason"], "invalid");
-    assert_eq!(body["forms"][1]["reason"], "forbidden");
+    let st = device
+        .status(vec![query_id(invalid.id), query_id(forbidden.id)])
+        .await;
+    assert_eq!(st.forms[0].state, FormState::Quarantined);
+    assert_eq!(st.forms[0].reason.as_deref(), Some("invalid"));
+    assert_eq!(st.forms[1].reason.as_deref(), Some("forbidden"));
 }
 
 #[tokio::test]
 async fn older_open_versions_are_accepted_and_closed_ones_refused() {
-    let (app, token) = with_enumerator().await;
+    let (app, token) = spawn_app_with_enumerator().await;
+    let device = app.sync(&token);
     let admin = app.admin_token().await;
-    let mut v2 = serde_json::to_value(schema::builtin::sipas()).unwrap();
-    v2["version"] = json!(2);
-    v2["title"]["vi"] = json!("SIPAS phiên bản 2");
-    let (s, _) = app.post_as(&admin, "/api/v1/questionnaires", &v2).await;
+    let v2 = sipas_version(2, Some("SIPAS phiên bản 2"));
+    let (s, _) = app.publish(&admin, &v2).await;
     assert_eq!(s, 201);
     // v1 is older but still open.
-    let r = push(&app, &token, &values(&[form()])).await;
+    let r = device.push(&[form()]).await;
     assert_eq!(r.results[0].outcome, Outcome::Accepted);
-    let mut on_v2 = form();
-    on_v2.questionnaire_version = 2;
-    let r = push(&app, &token, &values(&[on_v2])).await;
+    let on_v2 = SipasForm::new().version(2).build();
+    let r = device.push(&[on_v2]).await;
     assert_eq!(r.results[0].outcome, Outcome::Accepted);
     // Close v1: new v1 forms are refused with a clear code, and kept.
     let (s, body) = app
@@ -633,10 +447,10 @@ async fn older_open_versions_are_accepted_and_closed_ones_refused() {
         .await;
     assert_eq!(s, 403);
     let late = form();
-    let r = push(&app, &token, &values(std::slice::from_ref(&late))).await;
+    let r = device.push(std::slice::from_ref(&late)).await;
     assert_eq!(r.results[0].outcome, Outcome::QuestionnaireClosed);
-    assert_eq!(form_count(&app).await, 2);
-    assert_eq!(quarantine_count(&app).await, 1);
+    assert_eq!(app.form_count().await, 2);
+    assert_eq!(app.quarantine_count().await, 1);
 }
 
 /// A payload kept in quarantine is answered its first outcome when sent again (no second row),
@@ -645,55 +459,45 @@ async fn older_open_versions_are_accepted_and_closed_ones_refused() {
 /// in does not matter: alone, or beside an invalid form.
 #[tokio::test]
 async fn a_quarantined_payload_is_accepted_once_it_can_be() {
-    let (app, token) = with_enumerator().await;
+    let (app, token) = spawn_app_with_enumerator().await;
+    let device = app.sync(&token);
     let admin = app.admin_token().await;
-    let (mut early, mut early_too) = (form(), form());
-    early.questionnaire_version = 2;
-    early_too.questionnaire_version = 2;
-    let mut invalid = form();
-    invalid.answers.insert("age".into(), json!(12));
-    let r = push(&app, &token, &values(&[early.clone(), early_too.clone()])).await;
+    let on_v2 = || SipasForm::new().version(2).build();
+    let (early, early_too) = (on_v2(), on_v2());
+    let invalid = under_age();
+    let r = device.push(&[early.clone(), early_too.clone()]).await;
     assert!(
         r.results
             .iter()
             .all(|r| r.outcome == Outcome::UnknownQuestionnaire)
     );
-    let r = push(&app, &token, &values(&[early.clone(), invalid.clone()])).await;
+    let r = device.push(&[early.clone(), invalid.clone()]).await;
     assert_eq!(r.results[0].outcome, Outcome::UnknownQuestionnaire);
     assert_eq!(r.results[0].errors[0].code, "unknown_questionnaire");
     assert_eq!(r.results[1].outcome, Outcome::Invalid);
-    assert_eq!(quarantine_count(&app).await, 3);
+    assert_eq!(app.quarantine_count().await, 3);
 
-    let mut v2 = serde_json::to_value(schema::builtin::sipas()).unwrap();
-    v2["version"] = json!(2);
-    let (s, _) = app.post_as(&admin, "/api/v1/questionnaires", &v2).await;
+    let (s, _) = app.publish(&admin, &sipas_version(2, None)).await;
     assert_eq!(s, 201);
     // Alone in its push, and beside a payload that stays invalid.
-    let r = push(&app, &token, &values(std::slice::from_ref(&early))).await;
+    let r = device.push(std::slice::from_ref(&early)).await;
     assert_eq!(r.results[0].outcome, Outcome::Accepted, "{r:?}");
-    let r = push(&app, &token, &values(&[invalid.clone(), early_too.clone()])).await;
+    let r = device.push(&[invalid.clone(), early_too.clone()]).await;
     assert_eq!(r.results[0].outcome, Outcome::Invalid);
     assert!(r.results[0].errors.iter().any(|e| e.field == "age"));
     assert_eq!(r.results[1].outcome, Outcome::Accepted, "{r:?}");
     let early_id = early.id;
-    let r = push(&app, &token, &values(&[early, early_too, invalid])).await;
+    let r = device.push(&[early, early_too, invalid]).await;
     let outcomes: Vec<Outcome> = r.results.iter().map(|r| r.outcome).collect();
     assert_eq!(
         outcomes,
         [Outcome::Duplicate, Outcome::Duplicate, Outcome::Invalid]
     );
-    assert_eq!(form_count(&app).await, 2);
-    assert_eq!(quarantine_count(&app).await, 3);
+    assert_eq!(app.form_count().await, 2);
+    assert_eq!(app.quarantine_count().await, 3);
     // Status reports the stored form, not its old quarantine row.
-    let (_, body) = sync_call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/v1/sync/status",
-        Some(&json!({"forms": [{"id": early_id}]})),
-    )
-    .await;
-    assert_eq!(body["forms"][0]["state"], "accepted", "{body}");
+    let st = device.status(vec![query_id(early_id)]).await;
+    assert_eq!(st.forms[0].state, FormState::Accepted, "{st:?}");
 }
 
 /// A payload is filed once, under its first sender; another enumerator pushing the very same
@@ -702,146 +506,113 @@ async fn a_quarantined_payload_is_accepted_once_it_can_be() {
 /// form stays hidden from an enumerator who did not send it.
 #[tokio::test]
 async fn status_shows_a_payload_filed_under_another_sender_to_a_device_holding_it() {
-    let (app, first) = with_enumerator().await;
+    let (app, first) = spawn_app_with_enumerator().await;
     let admin = app.admin_token().await;
-    let second = lai_chau_enumerator(&app, "dtv.laichau2", "device-lc-2").await;
-    let mut invalid = form();
-    invalid.answers.insert("age".into(), json!(12));
+    let second = app.lai_chau_enumerator("dtv.laichau2", "device-lc-2").await;
+    let invalid = under_age();
     let hash = invalid.content_hash();
     let mut other = invalid.clone();
     other.answers.insert("age".into(), json!(13));
 
     for token in [&first, &second] {
-        let r = push(&app, token, &values(std::slice::from_ref(&invalid))).await;
+        let r = app.sync(token).push(std::slice::from_ref(&invalid)).await;
         assert_eq!(r.results[0].outcome, Outcome::Invalid, "{r:?}");
         assert!(r.results[0].errors.iter().any(|e| e.field == "age"));
     }
-    assert_eq!(quarantine_count(&app).await, 1);
+    assert_eq!(app.quarantine_count().await, 1);
 
-    let status = |token: String, query: Value| {
-        let app = &app;
-        async move {
-            let (s, body) = sync_call(
-                app,
-                &token,
-                Method::POST,
-                "/api/v1/sync/status",
-                Some(&json!({ "forms": [query] })),
-            )
-            .await;
-            assert_eq!(s, 200, "{body}");
-            body["forms"][0].clone()
-        }
+    let status = |token: &str, query: StatusQuery| {
+        let device = app.sync(token);
+        async move { device.status(vec![query]).await.forms.remove(0) }
     };
-    let named = json!({"id": invalid.id, "content_hash": hash});
+    let named = query_of(&invalid);
     for token in [&first, &second] {
-        let s = status(token.clone(), named.clone()).await;
-        assert_eq!(s["state"], "quarantined", "{s}");
-        assert_eq!(s["same_content"], true, "{s}");
-        assert_eq!(s["reason"], "invalid", "{s}");
+        let s = status(token, named.clone()).await;
+        assert_eq!(s.state, FormState::Quarantined, "{s:?}");
+        assert_eq!(s.same_content, Some(true), "{s:?}");
+        assert_eq!(s.reason.as_deref(), Some("invalid"), "{s:?}");
     }
     // The sender sees its row whatever it asks; another device only with the payload's hash.
-    let bare = json!({"id": invalid.id});
+    let bare = query_id(invalid.id);
     assert_eq!(
-        status(first.clone(), bare.clone()).await["state"],
-        "quarantined"
+        status(&first, bare.clone()).await.state,
+        FormState::Quarantined
     );
-    assert_eq!(status(second.clone(), bare).await["state"], "missing");
-    let guessed = json!({"id": invalid.id, "content_hash": other.content_hash()});
+    assert_eq!(status(&second, bare).await.state, FormState::Missing);
+    let guessed = StatusQuery {
+        id: invalid.id,
+        content_hash: Some(other.content_hash()),
+    };
     assert_eq!(
-        status(second.clone(), guessed.clone()).await["state"],
-        "missing"
+        status(&second, guessed.clone()).await.state,
+        FormState::Missing
     );
-    let s = status(first.clone(), guessed).await;
+    let s = status(&first, guessed).await;
     assert_eq!(
-        (s["state"].as_str(), s["same_content"].as_bool()),
-        (Some("quarantined"), Some(false))
+        (s.state, s.same_content),
+        (FormState::Quarantined, Some(false))
     );
 
     // Of two payloads under one id, the one a device names is the one it is told about.
-    let r = push(&app, &first, &values(std::slice::from_ref(&other))).await;
+    let r = app.sync(&first).push(std::slice::from_ref(&other)).await;
     assert_eq!(r.results[0].outcome, Outcome::Invalid, "{r:?}");
-    assert_eq!(quarantine_count(&app).await, 2);
-    let s = status(second.clone(), named.clone()).await;
-    assert_eq!(s["same_content"], true, "{s}");
-    let s = status(first.clone(), named).await;
+    assert_eq!(app.quarantine_count().await, 2);
+    let s = status(&second, named.clone()).await;
+    assert_eq!(s.same_content, Some(true), "{s:?}");
+    let s = status(&first, named).await;
     assert_eq!(
-        (s["content_hash"].as_str(), s["same_content"].as_bool()),
+        (s.content_hash.as_deref(), s.same_content),
         (Some(hash.as_str()), Some(true))
     );
 
     // A stored form: read by its sender and the ministry; missing to another enumerator, whatever
     // it names.
     let valid = form();
-    let r = push(&app, &first, &values(std::slice::from_ref(&valid))).await;
+    let r = app.sync(&first).push(std::slice::from_ref(&valid)).await;
     assert_eq!(r.results[0].outcome, Outcome::Accepted, "{r:?}");
-    let asked = json!({"id": valid.id, "content_hash": valid.content_hash()});
+    let asked = query_of(&valid);
     for (token, state) in [
-        (&first, "accepted"),
-        (&admin, "accepted"),
-        (&second, "missing"),
+        (&first, FormState::Accepted),
+        (&admin, FormState::Accepted),
+        (&second, FormState::Missing),
     ] {
-        assert_eq!(status(token.clone(), asked.clone()).await["state"], state);
+        assert_eq!(status(token, asked.clone()).await.state, state);
     }
 }
 
 #[tokio::test]
 async fn pull_delivers_changes_in_order_with_cursors() {
-    let (app, token) = with_enumerator().await;
-    let (s, body) = sync_call(&app, &token, Method::GET, "/api/v1/sync/pull", None).await;
-    assert_eq!(s, 200, "{body}");
-    let first: sync_protocol::PullResponse = serde_json::from_value(body).unwrap();
+    let (app, token) = spawn_app_with_enumerator().await;
+    let device = app.sync(&token);
+    let first = device.pull("").await;
     let kinds: Vec<_> = first.changes.iter().map(|c| c.kind).collect();
     assert!(
-        kinds.contains(&sync_protocol::ChangeKind::QuestionnairePublished),
+        kinds.contains(&ChangeKind::QuestionnairePublished),
         "{kinds:?}"
     );
-    assert!(kinds.contains(&sync_protocol::ChangeKind::RoundChanged));
+    assert!(kinds.contains(&ChangeKind::RoundChanged));
     assert!(first.changes.windows(2).all(|w| w[0].seq < w[1].seq));
     assert!(!first.more);
     // Nothing new since.
-    let (_, body) = sync_call(
-        &app,
-        &token,
-        Method::GET,
-        &format!("/api/v1/sync/pull?cursor={}", first.cursor),
-        None,
-    )
-    .await;
-    assert_eq!(body["changes"].as_array().unwrap().len(), 0);
-    assert_eq!(body["cursor"], first.cursor.as_str());
+    let after_first = format!("cursor={}", first.cursor);
+    let since = device.pull(&after_first).await;
+    assert_eq!(since.changes.len(), 0);
+    assert_eq!(since.cursor, first.cursor);
     // Publishing a version shows up after the cursor.
     let admin = app.admin_token().await;
-    let mut v2 = serde_json::to_value(schema::builtin::sipas()).unwrap();
-    v2["version"] = json!(2);
-    v2["title"]["vi"] = json!("SIPAS phiên bản 2");
-    app.post_as(&admin, "/api/v1/questionnaires", &v2).await;
-    let (_, body) = sync_call(
-        &app,
-        &token,
-        Method::GET,
-        &format!("/api/v1/sync/pull?cursor={}", first.cursor),
-        None,
-    )
-    .await;
-    let changes = body["changes"].as_array().unwrap();
-    assert_eq!(changes.len(), 1, "{body}");
-    assert_eq!(changes[0]["kind"], "questionnaire_published");
-    assert_eq!(changes[0]["payload"]["version"], 2);
+    app.publish(&admin, &sipas_version(2, Some("SIPAS phiên bản 2")))
+        .await;
+    let since = device.pull(&after_first).await;
+    assert_eq!(since.changes.len(), 1, "{since:?}");
+    assert_eq!(since.changes[0].kind, ChangeKind::QuestionnairePublished);
+    assert_eq!(since.changes[0].payload["version"], 2);
     // Paging.
-    let (_, body) = sync_call(&app, &token, Method::GET, "/api/v1/sync/pull?limit=1", None).await;
-    assert_eq!(body["changes"].as_array().unwrap().len(), 1);
-    assert_eq!(body["more"], true);
+    let page = device.pull("limit=1").await;
+    assert_eq!(page.changes.len(), 1);
+    assert!(page.more);
     // Invalid and future cursors: resync from scratch.
     for bad in ["garbage", "c1.999999"] {
-        let (s, body) = sync_call(
-            &app,
-            &token,
-            Method::GET,
-            &format!("/api/v1/sync/pull?cursor={bad}"),
-            None,
-        )
-        .await;
+        let (s, body) = device.pull_raw(&format!("cursor={bad}")).await;
         assert_problem(s, &body, 410, "cursor_invalid");
     }
 }
@@ -849,17 +620,15 @@ async fn pull_delivers_changes_in_order_with_cursors() {
 #[tokio::test]
 async fn a_gzip_push_is_accepted() {
     use std::io::Write;
-    let (app, token) = with_enumerator().await;
+    let (app, token) = spawn_app_with_enumerator().await;
     let forms = values(&[form(), form()]);
     let raw = serde_json::to_vec(&json!({ "forms": forms })).unwrap();
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(&raw).unwrap();
     let gz = enc.finish().unwrap();
     let resp = app
-        .client
-        .post(app.url("/api/v1/sync/push"))
-        .bearer_auth(&token)
-        .header(PROTOCOL_HEADER, "1")
+        .sync(&token)
+        .request(Method::POST, PUSH)
         .header("content-type", "application/json")
         .header("content-encoding", "gzip")
         .body(gz)
@@ -874,57 +643,38 @@ async fn a_gzip_push_is_accepted() {
 
 #[tokio::test]
 async fn a_province_reviewer_cannot_push_and_devices_lists_the_silent_ones() {
-    let (app, token) = with_enumerator().await;
+    let (app, token) = spawn_app_with_enumerator().await;
+    let device = app.sync(&token);
     let admin = app.admin_token().await;
-    app.create_user(
-        &admin,
-        "sonv.laichau",
-        "province_reviewer",
-        "vn-2025",
-        Some("12"),
-        None,
-    )
-    .await;
-    let reviewer = app.login("sonv.laichau", USER_PASSWORD).await;
-    let (s, body) = sync_call(
-        &app,
-        &reviewer,
-        Method::POST,
-        "/api/v1/sync/push",
-        Some(&json!({"forms": values(&[form()])})),
-    )
-    .await;
+    app.create_reviewer(&admin, "sonv.laichau", "vn-2025", "12")
+        .await;
+    let reviewer = app.user_token("sonv.laichau").await;
+    let (s, body) = app
+        .sync(&reviewer)
+        .call(
+            Method::POST,
+            PUSH,
+            Some(&json!({"forms": values(&[form()])})),
+        )
+        .await;
     assert_problem(s, &body, 403, "forbidden");
     // A device that logged in but never synced is listed as silent; after a push it is not.
-    let (_, body) = app
-        .get_as(&admin, "/api/v1/devices?not_synced_for_days=3")
+    let silent = app.devices(&admin, "?not_synced_for_days=3").await;
+    assert_eq!(silent.len(), 1, "{silent:?}");
+    device.push(&[form()]).await;
+    let hs = device
+        .handshake(&handshake_of("device-lc-1", "2.3.0"))
         .await;
-    assert_eq!(body["devices"].as_array().unwrap().len(), 1, "{body}");
-    push(&app, &token, &values(&[form()])).await;
-    let (_, body) = sync_call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/v1/sync/handshake",
-        Some(
-            &json!({"protocol_versions": [1], "app_version": "2.3.0", "device_id": "device-lc-1"}),
-        ),
-    )
-    .await;
-    assert_eq!(body["protocol_version"], 1);
-    let (_, body) = app
-        .get_as(&admin, "/api/v1/devices?not_synced_for_days=3")
-        .await;
-    assert_eq!(body["devices"].as_array().unwrap().len(), 0, "{body}");
-    let (_, body) = app
-        .get_as(&admin, "/api/v1/devices?not_synced_for_days=0")
-        .await;
-    assert_eq!(body["devices"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(hs.protocol_version, 1);
+    let silent = app.devices(&admin, "?not_synced_for_days=3").await;
+    assert_eq!(silent.len(), 0, "{silent:?}");
+    let silent = app.devices(&admin, "?not_synced_for_days=0").await;
+    assert_eq!(silent.len(), 1, "{silent:?}");
 }
 
 #[tokio::test]
 async fn two_servers_on_one_database_store_each_form_once() {
-    let (app, token) = with_enumerator().await;
+    let (app, token) = spawn_app_with_enumerator().await;
     // A second, independent server (own pool, own process state) on the same database.
     let mut settings = app.settings.clone();
     settings.bind = "127.0.0.1:0".parse().unwrap();
@@ -937,31 +687,20 @@ async fn two_servers_on_one_database_store_each_form_once() {
     // Every tenth form invalid: each such payload is quarantined once, whichever server
     // files it first.
     let forms: Vec<FormSubmission> = (0..200)
-        .map(|i| {
-            let mut f = form();
-            if i % 10 == 3 {
-                f.answers.insert("age".into(), json!(12));
-            }
-            f
-        })
+        .map(|i| if i % 10 == 3 { under_age() } else { form() })
         .collect();
-    let client = app.client.clone();
+    let servers = [
+        app.sync(&token),
+        SyncClient::new(app.client.clone(), &other_url, &token),
+    ];
     let mut tasks = Vec::new();
     for round in 0..4 {
         for (i, chunk) in forms.chunks(50).enumerate() {
-            let base = if (i + round) % 2 == 0 {
-                app.address.clone()
-            } else {
-                other_url.clone()
-            };
-            let body = json!({ "forms": values(chunk) });
-            let url = format!("{base}/api/v1/sync/push");
-            tasks.push(tokio::spawn(push_to(
-                client.clone(),
-                url,
-                token.clone(),
-                body,
-            )));
+            let device = servers[(i + round) % 2].clone();
+            let chunk = values(chunk);
+            tasks.push(tokio::spawn(
+                async move { device.push_values(&chunk).await },
+            ));
         }
     }
     let (mut accepted, mut invalid) = (0, 0);
@@ -983,8 +722,8 @@ async fn two_servers_on_one_database_store_each_form_once() {
         invalid, 80,
         "an invalid payload is answered invalid every time"
     );
-    assert_eq!(form_count(&app).await, 180);
-    assert_eq!(quarantine_count(&app).await, 20);
+    assert_eq!(app.form_count().await, 180);
+    assert_eq!(app.quarantine_count().await, 20);
     let _ = stop_tx.send(());
     let _ = handle.await;
 }
@@ -996,29 +735,22 @@ async fn two_servers_on_one_database_store_each_form_once() {
 /// stored forms.
 #[tokio::test]
 async fn pushes_arriving_together_are_each_stored_once_and_counted() {
-    use sea_orm::EntityTrait;
-    let (app, token) = with_enumerator().await;
+    let (app, token) = spawn_app_with_enumerator().await;
+    let device = app.sync(&token);
     let forms: Vec<FormSubmission> = (0..240)
-        .map(|i| {
-            let mut f = form();
-            f.units.village = format!("V{:02}", i / 30);
-            f
-        })
+        .map(|i| SipasForm::new().village(format!("V{:02}", i / 30)).build())
         .collect();
     // One push first: the two resends of it below meet held ids.
-    let first = push(&app, &token, &values(&forms[..20])).await;
+    let first = device.push(&forms[..20]).await;
     assert!(first.results.iter().all(|r| r.outcome == Outcome::Accepted));
-    let mut bodies: Vec<Value> = forms[20..]
-        .chunks(20)
-        .map(|c| json!({ "forms": values(c) }))
-        .collect();
-    bodies.insert(3, json!({ "forms": values(&forms[..20]) }));
-    bodies.push(json!({ "forms": values(&forms[..20]) }));
-    let tasks: Vec<_> = bodies
+    let mut pushes: Vec<Vec<Value>> = forms[20..].chunks(20).map(values).collect();
+    pushes.insert(3, values(&forms[..20]));
+    pushes.push(values(&forms[..20]));
+    let tasks: Vec<_> = pushes
         .into_iter()
-        .map(|body| {
-            let url = app.url("/api/v1/sync/push");
-            tokio::spawn(push_to(app.client.clone(), url, token.clone(), body))
+        .map(|push| {
+            let device = device.clone();
+            tokio::spawn(async move { device.push_values(&push).await })
         })
         .collect();
     let (mut accepted, mut duplicates) = (0, 0);
@@ -1032,15 +764,11 @@ async fn pushes_arriving_together_are_each_stored_once_and_counted() {
         }
     }
     assert_eq!((accepted, duplicates), (220, 40));
-    assert_eq!(form_count(&app).await, 240);
-    assert_eq!(quarantine_count(&app).await, 0);
-    let device = sipas_server::entities::device::Entity::find_by_id("device-lc-1".to_owned())
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .expect("the device is registered");
+    assert_eq!(app.form_count().await, 240);
+    assert_eq!(app.quarantine_count().await, 0);
+    let device = app.device_row("device-lc-1").await;
     assert_eq!((device.forms_pushed, device.forms_accepted), (280, 240));
-    let villages = e2e::stats_match(&app, &forms[0].round).await;
+    let villages = app.stats_match(&forms[0].round).await;
     assert_eq!(villages.len(), 8, "{villages:?}");
     assert!(villages.iter().all(|(_, n)| *n == 30), "{villages:?}");
 }
@@ -1052,14 +780,10 @@ async fn pushes_arriving_together_are_each_stored_once_and_counted() {
 #[tokio::test]
 async fn every_form_of_a_mixed_push_is_answered_on_its_own() {
     let mut forms: Vec<FormSubmission> = (0..65)
-        .map(|i| {
-            let mut f = form();
-            f.units.village = format!("V{:02}", i / 30);
-            f
-        })
+        .map(|i| SipasForm::new().village(format!("V{:02}", i / 30)).build())
         .collect();
     forms[5].answers.insert("age".into(), json!(12));
-    forms[13] = form_in(&son_la_commune(), "14");
+    forms[13] = son_la_form();
     forms[21].units.commune = son_la_commune();
     forms[29].round = "sipas-1999".into();
     forms[37].questionnaire_version = 9;
@@ -1079,10 +803,11 @@ async fn every_form_of_a_mixed_push_is_answered_on_its_own() {
 
     let mut answers = Vec::new();
     {
-        let (app, token) = with_enumerator().await;
+        let (app, token) = spawn_app_with_enumerator().await;
+        let device = app.sync(&token);
         let mut outcomes = Vec::new();
         for body in &pushes {
-            let r = push(&app, &token, body).await;
+            let r = device.push_values(body).await;
             assert_eq!(r.results.len(), body.len());
             outcomes.push(
                 r.results
@@ -1098,8 +823,8 @@ async fn every_form_of_a_mixed_push_is_answered_on_its_own() {
                     .collect::<Vec<_>>(),
             );
         }
-        let stored = (form_count(&app).await, quarantine_count(&app).await);
-        let villages = e2e::stats_match(&app, &forms[0].round).await;
+        let stored = (app.form_count().await, app.quarantine_count().await);
+        let villages = app.stats_match(&forms[0].round).await;
         answers.push((outcomes, stored, villages));
     }
     let (outcomes, stored, villages) = &answers[0];
@@ -1146,9 +871,8 @@ async fn every_form_of_a_mixed_push_is_answered_on_its_own() {
 #[tokio::test]
 async fn a_payload_filed_meanwhile_elsewhere_is_not_filed_twice() {
     use sea_orm::{ActiveModelTrait, ActiveValue::Set, TransactionTrait};
-    let (app, token) = with_enumerator().await;
-    let mut f = form();
-    f.answers.insert("age".into(), json!(12));
+    let (app, token) = spawn_app_with_enumerator().await;
+    let f = under_age();
     let elsewhere = json!([{"field": "age", "code": "filed_elsewhere", "message": "x"}]);
     let txn = app.state.db.begin().await.unwrap();
     sipas_server::entities::quarantined_form::ActiveModel {
@@ -1160,9 +884,8 @@ async fn a_payload_filed_meanwhile_elsewhere_is_not_filed_twice() {
     .insert(&txn)
     .await
     .unwrap();
-    let url = app.url("/api/v1/sync/push");
-    let body = json!({ "forms": values(std::slice::from_ref(&f)) });
-    let pushed = tokio::spawn(push_to(app.client.clone(), url, token.clone(), body));
+    let (device, forms) = (app.sync(&token), values(std::slice::from_ref(&f)));
+    let pushed = tokio::spawn(async move { device.push_values(&forms).await });
     // The push waits for the open transaction (the index entry on PostgreSQL, the write lock on
     // SQLite) rather than answering before it ends.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -1179,8 +902,8 @@ async fn a_payload_filed_meanwhile_elsewhere_is_not_filed_twice() {
         1,
         "the push met the index once"
     );
-    assert_eq!(quarantine_count(&app).await, 1);
-    assert_eq!(form_count(&app).await, 0);
+    assert_eq!(app.quarantine_count().await, 1);
+    assert_eq!(app.form_count().await, 0);
 }
 
 /// The migration that makes a payload's quarantine row unique keeps the first of the rows a

@@ -1,7 +1,12 @@
 //! Server foundation: health, the questionnaire registry, geography, rounds, and the problem+json
 //! error format, against the real server on a fresh database.
 
-use e2e::{assert_problem, spawn_app, spawn_app_with};
+use e2e::{
+    assert_problem, query_escape,
+    reports::{sipas_json, sipas_version},
+    spawn_app, spawn_app_with,
+};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -33,8 +38,7 @@ async fn the_builtin_questionnaire_is_registered_with_its_hash() {
     assert_eq!(versions[0]["content_hash"], builtin.content_hash());
 
     let resp = app
-        .client
-        .get(app.url("/api/v1/questionnaires/sipas/versions/1"))
+        .request(Method::GET, "/api/v1/questionnaires/sipas/versions/1", None)
         .send()
         .await
         .unwrap();
@@ -55,27 +59,18 @@ async fn the_builtin_questionnaire_is_registered_with_its_hash() {
     assert_problem(s, &body, 404, "not_found");
 }
 
-fn builtin_json() -> Value {
-    serde_json::to_value(schema::builtin::sipas()).unwrap()
-}
-
 #[tokio::test]
 async fn publishing_is_idempotent_and_versions_are_immutable() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     // The same content again: a no-op.
-    let (s, body) = app
-        .post_as(&admin, "/api/v1/questionnaires", &builtin_json())
-        .await;
+    let (s, body) = app.publish(&admin, &sipas_json()).await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["version"], 1);
 
     // Same version, one label changed: 409, and the stored version is untouched.
-    let mut changed = builtin_json();
-    changed["title"]["vi"] = json!("Tiêu đề khác");
-    let (s, body) = app
-        .post_as(&admin, "/api/v1/questionnaires", &changed)
-        .await;
+    let mut changed = sipas_version(1, Some("Tiêu đề khác"));
+    let (s, body) = app.publish(&admin, &changed).await;
     assert_problem(s, &body, 409, "questionnaire_version_conflict");
     let (_, v1) = app
         .get_json("/api/v1/questionnaires/sipas/versions/1")
@@ -85,9 +80,7 @@ async fn publishing_is_idempotent_and_versions_are_immutable() {
     // As version 2 it is published, with a Location.
     changed["version"] = json!(2);
     let resp = app
-        .client
-        .post(app.url("/api/v1/questionnaires"))
-        .bearer_auth(&admin)
+        .request(Method::POST, "/api/v1/questionnaires", Some(&admin))
         .json(&changed)
         .send()
         .await
@@ -101,16 +94,12 @@ async fn publishing_is_idempotent_and_versions_are_immutable() {
     assert_eq!(created["status"], "open");
     assert_ne!(created["content_hash"], v1["content_hash"]);
     // Publishing it again is a no-op (200).
-    let (s, _) = app
-        .post_as(&admin, "/api/v1/questionnaires", &changed)
-        .await;
+    let (s, _) = app.publish(&admin, &changed).await;
     assert_eq!(s, 200);
 
     // A version below the latest is refused.
-    let mut older = builtin_json();
-    older["version"] = json!(0);
-    older["title"]["vi"] = json!("Cũ hơn");
-    let (s, body) = app.post_as(&admin, "/api/v1/questionnaires", &older).await;
+    let older = sipas_version(0, Some("Cũ hơn"));
+    let (s, body) = app.publish(&admin, &older).await;
     assert!(s == 409 || s == 422, "{s} {body}");
 
     let (_, list) = app.get_json("/api/v1/questionnaires").await;
@@ -123,15 +112,13 @@ async fn publishing_is_idempotent_and_versions_are_immutable() {
 async fn publishing_a_lower_version_than_the_latest_is_refused() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let mut v3 = builtin_json();
-    v3["version"] = json!(3);
-    v3["title"]["vi"] = json!("Phiên bản 3");
-    let (s, _) = app.post_as(&admin, "/api/v1/questionnaires", &v3).await;
+    let (s, _) = app
+        .publish(&admin, &sipas_version(3, Some("Phiên bản 3")))
+        .await;
     assert_eq!(s, 201);
-    let mut v2 = builtin_json();
-    v2["version"] = json!(2);
-    v2["title"]["vi"] = json!("Phiên bản 2");
-    let (s, body) = app.post_as(&admin, "/api/v1/questionnaires", &v2).await;
+    let (s, body) = app
+        .publish(&admin, &sipas_version(2, Some("Phiên bản 2")))
+        .await;
     assert_problem(s, &body, 409, "questionnaire_version_not_increasing");
 }
 
@@ -139,15 +126,14 @@ async fn publishing_a_lower_version_than_the_latest_is_refused() {
 async fn an_inconsistent_questionnaire_is_rejected_naming_the_place() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let mut bad = builtin_json();
-    bad["version"] = json!(5);
+    let mut bad = sipas_version(5, None);
     // Duplicate the first question of the first section.
     let first = bad["sections"][0]["questions"][0].clone();
     bad["sections"][0]["questions"]
         .as_array_mut()
         .unwrap()
         .push(first.clone());
-    let (s, body) = app.post_as(&admin, "/api/v1/questionnaires", &bad).await;
+    let (s, body) = app.publish(&admin, &bad).await;
     assert_problem(s, &body, 422, "invalid_questionnaire");
     let code = first["code"].as_str().unwrap();
     assert!(
@@ -155,9 +141,7 @@ async fn an_inconsistent_questionnaire_is_rejected_naming_the_place() {
         "the error names the duplicated question: {body}"
     );
     // Not a questionnaire at all.
-    let (s, body) = app
-        .post_as(&admin, "/api/v1/questionnaires", &json!({"hello": "world"}))
-        .await;
+    let (s, body) = app.publish(&admin, &json!({"hello": "world"})).await;
     assert_problem(s, &body, 422, "invalid_questionnaire");
     // Nothing was stored.
     let (_, list) = app.get_json("/api/v1/questionnaires").await;
@@ -182,57 +166,40 @@ async fn every_error_is_problem_json() {
             resp.url()
         );
     };
+    let post = |content_type: &str, body: String| {
+        app.request(Method::POST, "/api/v1/questionnaires", Some(&admin))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
     // Malformed JSON.
-    let resp = app
-        .client
-        .post(app.url("/api/v1/questionnaires"))
-        .bearer_auth(&admin)
-        .header("content-type", "application/json")
-        .body("{\"code\": ")
-        .send()
+    let resp = post("application/json", "{\"code\": ".into())
         .await
         .unwrap();
     check_type(&resp);
     let (s, body) = e2e::read(resp).await;
     assert_problem(s, &body, 400, "malformed_json");
     // Wrong content type.
-    let resp = app
-        .client
-        .post(app.url("/api/v1/questionnaires"))
-        .bearer_auth(&admin)
-        .header("content-type", "text/plain")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let resp = post("text/plain", "{}".into()).await.unwrap();
     check_type(&resp);
     let (s, body) = e2e::read(resp).await;
     assert_problem(s, &body, 415, "unsupported_media_type");
     // Oversized body.
     let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(200 * 1024));
-    let resp = app
-        .client
-        .post(app.url("/api/v1/questionnaires"))
-        .bearer_auth(&admin)
-        .header("content-type", "application/json")
-        .body(big)
-        .send()
-        .await
-        .unwrap();
+    let resp = post("application/json", big).await.unwrap();
     check_type(&resp);
     let (s, body) = e2e::read(resp).await;
     assert_problem(s, &body, 413, "payload_too_large");
     // Unknown route, and unknown route under the API prefix.
     for path in ["/nope", "/api/v1/nope", "/api/v2/rounds"] {
-        let resp = app.client.get(app.url(path)).send().await.unwrap();
+        let resp = app.request(Method::GET, path, None).send().await.unwrap();
         check_type(&resp);
         let (s, body) = e2e::read(resp).await;
         assert_problem(s, &body, 404, "route_not_found");
     }
     // Wrong method keeps the Allow header.
     let resp = app
-        .client
-        .delete(app.url("/api/v1/rounds"))
+        .request(Method::DELETE, "/api/v1/rounds", None)
         .send()
         .await
         .unwrap();
@@ -250,9 +217,7 @@ async fn every_error_is_problem_json() {
         .await;
     assert_problem(s, &body, 400, "invalid_query");
     // A body of the wrong shape.
-    let (s, body) = app
-        .post_as(&admin, "/api/v1/questionnaires", &json!([1, 2]))
-        .await;
+    let (s, body) = app.publish(&admin, &json!([1, 2])).await;
     assert_problem(s, &body, 422, "invalid_questionnaire");
 }
 
@@ -286,7 +251,7 @@ async fn unit_search_ignores_case_and_diacritics() {
         let (s, body) = app
             .get_json(&format!(
                 "/api/v1/geographies/vn-2023/units?level=province&q={}",
-                urlencode(q)
+                query_escape(q)
             ))
             .await;
         assert_eq!(s, 200, "{body}");
@@ -461,17 +426,4 @@ async fn a_second_start_on_the_same_database_duplicates_nothing() {
         .get_json("/api/v1/geographies/vn-2023/units?level=province&limit=1")
         .await;
     assert_eq!(body["total"], 63);
-}
-
-fn urlencode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }

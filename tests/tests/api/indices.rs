@@ -6,13 +6,18 @@
 
 use std::collections::BTreeMap;
 
-use e2e::{TestApp, USER_PASSWORD, assert_problem, spawn_app, stats_match};
+use e2e::{
+    Place, TestApp, assert_problem, figure, query_escape, report, spawn_app,
+    store::lai_chau_village_stats,
+    sync::{handshake_of, push_bodies},
+    value,
+};
 use schema::{
     Answers,
     sample::{complete_sipas_answers, sipas_answers_with_levels, sipas_answers_without_services},
 };
 use serde_json::{Value, json};
-use sync_protocol::{FormSubmission, FormUnits, Outcome, PushResponse};
+use sync_protocol::{FormSubmission, Outcome};
 use uuid::Uuid;
 
 const R23: &str = "sipas-2023";
@@ -49,196 +54,21 @@ fn set_item(answers: &mut Answers, address: &str, v: Value) {
         .insert(item.to_owned(), v);
 }
 
-/// Where a form is collected.
-#[derive(Clone, Debug)]
-struct At {
-    round: &'static str,
-    province: String,
-    district: Option<String>,
-    commune: String,
-}
-
-fn geo_of(round: &str) -> &'static geography::Geography {
-    if round == R23 {
-        geography::vn_2023()
-    } else {
-        geography::vn_2025()
-    }
-}
-
-/// The place of a commune of the round's geography.
-fn at(round: &'static str, commune: &str) -> At {
-    let path = geo_of(round).path(commune);
-    let code_at = |l: geography::Level| path.iter().find(|u| u.level == l).map(|u| u.code.clone());
-    assert_eq!(
-        code_at(geography::Level::Commune).as_deref(),
-        Some(commune),
-        "{commune} is a commune"
-    );
-    At {
-        round,
-        province: code_at(geography::Level::Province).expect("province"),
-        district: code_at(geography::Level::District),
-        commune: commune.to_owned(),
-    }
-}
-
-/// Every commune of `geo` inside `unit`, by code.
-fn communes_in(geo: &geography::Geography, unit: &str) -> Vec<String> {
-    let mut v: Vec<String> = geo
-        .units()
-        .iter()
-        .filter(|u| u.level == geography::Level::Commune && geo.is_within(&u.code, unit))
-        .map(|u| u.code.clone())
-        .collect();
-    v.sort();
-    v
-}
-
-/// The `i`-th commune of `unit` in the round's geography.
-fn commune(round: &'static str, unit: &str, i: usize) -> At {
-    let all = communes_in(geo_of(round), unit);
-    at(round, &all[i])
-}
-
-fn form(at: &At, village: &str, answers: Answers) -> FormSubmission {
-    let id = Uuid::now_v7();
-    FormSubmission {
-        id,
-        round: at.round.into(),
-        questionnaire_code: "sipas".into(),
-        questionnaire_version: 1,
-        revision: 1,
-        units: FormUnits {
-            province: at.province.clone(),
-            district: at.district.clone(),
-            commune: at.commune.clone(),
-            village: village.into(),
-        },
-        household_ref: format!("HH-{}", id.simple()),
-        started_at: None,
-        finished_at: None,
-        gps: None,
-        answers,
-    }
+/// A sample form collected at `at`, in `village`, with these answers.
+fn form(at: &Place, village: &str, answers: Answers) -> FormSubmission {
+    at.form().village(village).answers(answers).build()
 }
 
 /// `n` forms with every item at level 5 for the first `top` and at level 2 for the rest.
-fn forms_top(at: &At, village: &str, n: usize, top: usize) -> Vec<FormSubmission> {
+fn forms_top(at: &Place, village: &str, n: usize, top: usize) -> Vec<FormSubmission> {
     (0..n)
         .map(|i| form(at, village, uniform(if i < top { 5 } else { 2 })))
         .collect()
 }
 
-/// Pushes a pre-serialised sync push body (`{"forms": [...]}`) as `token` with the protocol
-/// header; returns status and JSON body. Serialising ahead keeps bulk loads fast.
-async fn sync_push_raw(app: &TestApp, token: &str, body: Vec<u8>) -> (u16, Value) {
-    let resp = app
-        .client
-        .post(app.url("/api/v1/sync/push"))
-        .bearer_auth(token)
-        .header(sync_protocol::PROTOCOL_HEADER, "1")
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("request");
-    e2e::read(resp).await
-}
-
-/// Percent-encodes a query parameter value (everything but unreserved ASCII).
-fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Serialises push bodies of at most `batch` forms.
-fn bodies(forms: &[FormSubmission], batch: usize) -> Vec<Vec<u8>> {
-    forms
-        .chunks(batch)
-        .map(|c| serde_json::to_vec(&json!({ "forms": c })).expect("serialise"))
-        .collect()
-}
-
-/// Pushes pre-serialised bodies; returns every form's outcome in order.
-async fn push_bodies(app: &TestApp, token: &str, bodies: Vec<Vec<u8>>) -> Vec<Outcome> {
-    let mut out = Vec::new();
-    for body in bodies {
-        let (s, resp) = sync_push_raw(app, token, body).await;
-        assert_eq!(s, 200, "push: {resp}");
-        let r: PushResponse = serde_json::from_value(resp).expect("push response");
-        out.extend(r.results.into_iter().map(|r| r.outcome));
-    }
-    out
-}
-
-/// Pushes forms in batches of 100 and asserts every one is accepted.
-async fn push_accepted(app: &TestApp, token: &str, forms: &[FormSubmission]) {
-    let outcomes = push_bodies(app, token, bodies(forms, 100)).await;
-    assert_eq!(outcomes.len(), forms.len());
-    assert!(
-        outcomes.iter().all(|o| *o == Outcome::Accepted),
-        "{outcomes:?}"
-    );
-}
-
 // ---------------------------------------------------------------------------------------------
 // Reading reports
 // ---------------------------------------------------------------------------------------------
-
-async fn get_ok(app: &TestApp, token: &str, path: &str) -> Value {
-    let (s, body) = app.get_as(token, path).await;
-    assert_eq!(s, 200, "GET {path}: {body}");
-    body
-}
-
-/// `/api/v1/rounds/{round}/{report}?{query}`
-fn report(round: &str, report: &str, query: &str) -> String {
-    format!("/api/v1/rounds/{round}/{report}?{query}")
-}
-
-/// The one result of a single-unit `/indices` answer.
-async fn indices_of(app: &TestApp, token: &str, round: &str, query: &str) -> Value {
-    let body = get_ok(app, token, &report(round, "indices", query)).await;
-    let results = body["results"].as_array().expect("results");
-    assert_eq!(results.len(), 1, "{body}");
-    results[0].clone()
-}
-
-/// A figure of a result's estimates by key: `item/p1.info_forms`, `group/p1`, `component/policy`,
-/// `overall/sipas` (the keys `/compare` uses).
-fn figure<'a>(result: &'a Value, key: &str) -> &'a Value {
-    let e = &result["estimates"];
-    let (kind, code) = key.split_once('/').expect("kind/code");
-    let found = match kind {
-        "item" => e["items"]
-            .as_array()
-            .and_then(|a| a.iter().find(|i| i["address"] == code)),
-        "group" | "component" => e[if kind == "group" {
-            "groups"
-        } else {
-            "components"
-        }]
-        .as_array()
-        .and_then(|a| a.iter().find(|i| i["code"] == code)),
-        "overall" => Some(&e["overall"]).filter(|o| o["code"] == code),
-        _ => None,
-    };
-    &found.unwrap_or_else(|| panic!("no {key} in {e}"))["figure"]
-}
-
-fn value(f: &Value) -> f64 {
-    f["value"]
-        .as_f64()
-        .unwrap_or_else(|| panic!("no value: {f}"))
-}
 
 /// Expected item figures: value (None when no valid answer) and number of valid answers.
 type Expected = BTreeMap<String, (Option<f64>, u64)>;
@@ -346,9 +176,9 @@ async fn lai_chau_2023_through_the_api_gives_the_published_indices() {
         .map(|v| (v * 100.0).round() as usize)
         .collect();
     // One commune in each district of Lai Châu, five villages each.
-    let places: Vec<At> = geography::vn_2023()
+    let places: Vec<Place> = geography::vn_2023()
         .children("12")
-        .map(|d| commune(R23, &d.code, 0))
+        .map(|d| Place::nth(R23, &d.code, 0))
         .collect();
     assert_eq!(places.len(), 8);
     let forms: Vec<FormSubmission> = (0..N)
@@ -366,25 +196,16 @@ async fn lai_chau_2023_through_the_api_gives_the_published_indices() {
         })
         .collect();
     // Batches of 100, within what the handshake allows.
-    let resp = app
-        .client
-        .post(app.url("/api/v1/sync/handshake"))
-        .bearer_auth(&admin)
-        .header(sync_protocol::PROTOCOL_HEADER, "1")
-        .json(&json!({"protocol_versions": [1], "app_version": "test", "device_id": "bulk-load"}))
-        .send()
-        .await
-        .expect("handshake");
-    let (s, hs) = e2e::read(resp).await;
-    assert_eq!(s, 200, "{hs}");
-    assert!(hs["max_batch_forms"].as_u64().unwrap() >= 100, "{hs}");
-    let bodies = bodies(&forms, 100);
+    let ministry = app.sync(&admin);
+    let hs = ministry.handshake(&handshake_of("bulk-load", "test")).await;
+    assert!(hs.max_batch_forms >= 100, "{hs:?}");
+    let bodies = push_bodies(&forms, 100);
     drop(forms);
-    let outcomes = push_bodies(&app, &admin, bodies).await;
+    let outcomes = ministry.push_serialised(bodies).await;
     assert_eq!(outcomes.len(), N);
     assert!(outcomes.iter().all(|o| *o == Outcome::Accepted));
 
-    let res = indices_of(&app, &admin, R23, "unit=12").await;
+    let res = app.indices_of(&admin, R23, "unit=12").await;
     assert_eq!(res["unit"]["code"], "12");
     assert_eq!(res["n_forms"], json!(N));
     assert_eq!(res["withheld"], false);
@@ -407,7 +228,7 @@ async fn lai_chau_2023_through_the_api_gives_the_published_indices() {
         );
     }
     // The national figure with one province is that province's.
-    let nation = indices_of(&app, &admin, R23, "").await;
+    let nation = app.indices_of(&admin, R23, "").await;
     assert_eq!(nation["n_forms"], json!(N));
     assert!(
         (value(figure(&nation, "overall/sipas")) - value(figure(&res, "overall/sipas"))).abs()
@@ -430,7 +251,7 @@ async fn dont_know_and_not_relevant_answers_are_not_scored() {
 
     // Commune A: 30 forms, every item "satisfied" (4) except p1.info_forms: 10 very satisfied, 10
     // neutral (3, not at the top two levels), 10 "don't know".
-    let a = commune(R25, "12", 0);
+    let a = Place::nth(R25, "12", 0);
     let forms_a: Vec<FormSubmission> = (0..30)
         .map(|i| {
             let mut levels = [4u8; 39];
@@ -440,7 +261,7 @@ async fn dont_know_and_not_relevant_answers_are_not_scored() {
         .collect();
     // Commune B: 10 forms of respondents who did a procedure at the one-stop desk, every item very
     // satisfied; 20 who did not (S1–S5 not relevant, absent), policy items dissatisfied (2).
-    let b = commune(R25, "12", 1);
+    let b = Place::nth(R25, "12", 1);
     let mut forms_b: Vec<FormSubmission> = (0..10).map(|_| form(&b, "Bản B", uniform(5))).collect();
     for _ in 0..20 {
         let mut answers = sipas_answers_without_services();
@@ -449,9 +270,13 @@ async fn dont_know_and_not_relevant_answers_are_not_scored() {
         }
         forms_b.push(form(&b, "Bản B", answers));
     }
-    push_accepted(&app, &admin, &[forms_a, forms_b].concat()).await;
+    app.sync(&admin)
+        .push_accepted(&[forms_a, forms_b].concat())
+        .await;
 
-    let res = indices_of(&app, &admin, R25, &format!("unit={}", a.commune)).await;
+    let res = app
+        .indices_of(&admin, R25, &format!("unit={}", a.commune))
+        .await;
     assert_eq!(res["n_forms"], 30);
     assert_eq!(res["withheld"], false);
     let mut items = all_items(Some(100.0), 30);
@@ -472,7 +297,9 @@ async fn dont_know_and_not_relevant_answers_are_not_scored() {
         "the don't-know answers are counted apart"
     );
 
-    let res = indices_of(&app, &admin, R25, &format!("unit={}", b.commune)).await;
+    let res = app
+        .indices_of(&admin, R25, &format!("unit={}", b.commune))
+        .await;
     assert_eq!(res["n_forms"], 30);
     let mut items = Expected::new();
     for address in addresses() {
@@ -501,7 +328,7 @@ async fn dont_know_and_not_relevant_answers_are_not_scored() {
 async fn perception_shares_and_levels() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let c = commune(R25, "12", 2);
+    let c = Place::nth(R25, "12", 2);
     let forms: Vec<FormSubmission> = (0..30)
         .map(|i| {
             let mut a = complete_sipas_answers();
@@ -526,14 +353,14 @@ async fn perception_shares_and_levels() {
         })
         .map(|a| form(&c, "Bản C", a))
         .collect();
-    push_accepted(&app, &admin, &forms).await;
+    app.sync(&admin).push_accepted(&forms).await;
 
-    let body = get_ok(
-        &app,
-        &admin,
-        &report(R25, "perception", &format!("unit={}", c.commune)),
-    )
-    .await;
+    let body = app
+        .get_ok(
+            &admin,
+            &report(R25, "perception", &format!("unit={}", c.commune)),
+        )
+        .await;
     assert_eq!(body["n_forms"], 30);
     assert_eq!(body["withheld"], false);
     let choices = body["choices"].as_array().expect("choices");
@@ -616,7 +443,7 @@ async fn perception_shares_and_levels() {
 async fn expectations_are_ranked() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let c = commune(R25, "12", 3);
+    let c = Place::nth(R25, "12", 3);
     let forms: Vec<FormSubmission> = (0..30)
         .map(|i| {
             let mut a = complete_sipas_answers();
@@ -634,14 +461,14 @@ async fn expectations_are_ranked() {
             form(&c, "Bản D", a)
         })
         .collect();
-    push_accepted(&app, &admin, &forms).await;
+    app.sync(&admin).push_accepted(&forms).await;
 
-    let body = get_ok(
-        &app,
-        &admin,
-        &report(R25, "expectations", &format!("unit={}", c.commune)),
-    )
-    .await;
+    let body = app
+        .get_ok(
+            &admin,
+            &report(R25, "expectations", &format!("unit={}", c.commune)),
+        )
+        .await;
     assert_eq!(body["n_forms"], 30);
     assert_eq!(body["n_answered"], 30);
     let options = body["options"].as_array().expect("options");
@@ -683,8 +510,8 @@ async fn national_figure_mean_of_provinces_and_pooled() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     // Lai Châu: 30 forms, 24 at the top → 80. Sơn La: 90 forms, 27 at the top → 30.
-    let lc = commune(R23, "12", 0);
-    let sl = commune(R23, "14", 0);
+    let lc = Place::nth(R23, "12", 0);
+    let sl = Place::nth(R23, "14", 0);
     let mut forms: Vec<FormSubmission> = (0..30)
         .map(|i| form(&lc, "Bản 1", uniform(if i < 24 { 5 } else { 3 })))
         .collect();
@@ -695,14 +522,14 @@ async fn national_figure_mean_of_provinces_and_pooled() {
             uniform(if i < 27 { 4 } else { 1 }),
         )
     }));
-    push_accepted(&app, &admin, &forms).await;
+    app.sync(&admin).push_accepted(&forms).await;
 
     let mean_expected = with_composites(&all_items(Some((80.0 + 30.0) / 2.0), 120));
     let pooled_expected = with_composites(&all_items(Some(100.0 * 51.0 / 120.0), 120));
     assert!((pooled_expected["overall/sipas"].0.unwrap() - 42.5).abs() < EPS);
 
     for query in ["", "unit=VN", "method=mean_of_provinces"] {
-        let body = get_ok(&app, &admin, &report(R23, "indices", query)).await;
+        let body = app.get_ok(&admin, &report(R23, "indices", query)).await;
         assert_eq!(body["method"], "mean_of_provinces", "{query}");
         let res = &body["results"][0];
         assert_eq!(res["unit"]["code"], "VN");
@@ -713,7 +540,9 @@ async fn national_figure_mean_of_provinces_and_pooled() {
         );
         assert_figures(res, &mean_expected, EPS);
     }
-    let body = get_ok(&app, &admin, &report(R23, "indices", "method=pooled")).await;
+    let body = app
+        .get_ok(&admin, &report(R23, "indices", "method=pooled"))
+        .await;
     assert_eq!(body["method"], "pooled");
     let res = &body["results"][0];
     assert_eq!(res["n_forms"], 120);
@@ -721,7 +550,9 @@ async fn national_figure_mean_of_provinces_and_pooled() {
     assert_figures(res, &pooled_expected, EPS);
 
     // The national table of provinces ranks them.
-    let body = get_ok(&app, &admin, &report(R23, "indices", "level=province")).await;
+    let body = app
+        .get_ok(&admin, &report(R23, "indices", "level=province"))
+        .await;
     let rows: Vec<(String, u64, f64, u64)> = body["results"]
         .as_array()
         .unwrap()
@@ -750,14 +581,14 @@ async fn national_figure_mean_of_provinces_and_pooled() {
 async fn small_cells_are_withheld_below_thirty_forms() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let c1 = commune(R23, "105", 0);
-    let c2 = commune(R23, "105", 1);
+    let c1 = Place::nth(R23, "105", 0);
+    let c2 = Place::nth(R23, "105", 1);
     let forms: Vec<FormSubmission> = (0..29)
         .map(|i| form(if i % 2 == 0 { &c1 } else { &c2 }, "Bản 1", uniform(5)))
         .collect();
-    push_accepted(&app, &admin, &forms).await;
+    app.sync(&admin).push_accepted(&forms).await;
 
-    let res = indices_of(&app, &admin, R23, "unit=105").await;
+    let res = app.indices_of(&admin, R23, "unit=105").await;
     assert_eq!(res["unit"]["level"], "district");
     assert_eq!(res["n_forms"], 29);
     assert_eq!(res["withheld"], true);
@@ -771,34 +602,32 @@ async fn small_cells_are_withheld_below_thirty_forms() {
         }
     }
     // In the district table too: withheld, no rank.
-    let body = get_ok(
-        &app,
-        &admin,
-        &report(R23, "indices", "unit=12&level=district"),
-    )
-    .await;
+    let body = app
+        .get_ok(&admin, &report(R23, "indices", "unit=12&level=district"))
+        .await;
     let row = &body["results"][0];
     assert_eq!(row["unit"]["code"], "105");
     assert_eq!(row["withheld"], true);
     assert!(row["rank"].is_null(), "{row}");
     // Perception and expectations keep their counts but no shares.
-    let body = get_ok(&app, &admin, &report(R23, "expectations", "unit=105")).await;
+    let body = app
+        .get_ok(&admin, &report(R23, "expectations", "unit=105"))
+        .await;
     assert_eq!(body["withheld"], true);
     assert_eq!(body["n_answered"], 29);
     assert!(body["options"][0]["share"]["value"].is_null());
     assert_eq!(body["options"][0]["share"]["n_valid"], 29);
 
-    push_accepted(&app, &admin, &[form(&c1, "Bản 1", uniform(5))]).await;
-    let res = indices_of(&app, &admin, R23, "unit=105").await;
+    app.sync(&admin)
+        .push_accepted(&[form(&c1, "Bản 1", uniform(5))])
+        .await;
+    let res = app.indices_of(&admin, R23, "unit=105").await;
     assert_eq!(res["n_forms"], 30);
     assert_eq!(res["withheld"], false);
     assert_figures(&res, &with_composites(&all_items(Some(100.0), 30)), EPS);
-    let body = get_ok(
-        &app,
-        &admin,
-        &report(R23, "indices", "unit=12&level=district"),
-    )
-    .await;
+    let body = app
+        .get_ok(&admin, &report(R23, "indices", "unit=12&level=district"))
+        .await;
     assert_eq!(body["results"][0]["rank"], 1);
 }
 
@@ -813,35 +642,23 @@ async fn small_cells_are_withheld_below_thirty_forms() {
 async fn scopes_of_every_index_report() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let lc23 = commune(R23, "105", 0);
-    let sl23 = commune(R23, "14", 0);
-    let lc25 = commune(R25, "12", 0);
+    let lc23 = Place::nth(R23, "105", 0);
+    let sl23 = Place::nth(R23, "14", 0);
+    let lc25 = Place::nth(R25, "12", 0);
     let mut forms = forms_top(&lc23, "Bản 1", 30, 20);
     forms.extend(forms_top(&sl23, "Bản 1", 30, 10));
-    push_accepted(&app, &admin, &forms).await;
+    app.sync(&admin).push_accepted(&forms).await;
     // One round per batch: see `a_batch_with_forms_of_two_rounds_is_accepted`.
-    push_accepted(&app, &admin, &forms_top(&lc25, "Bản 1", 30, 15)).await;
+    app.sync(&admin)
+        .push_accepted(&forms_top(&lc25, "Bản 1", 30, 15))
+        .await;
 
-    app.create_user(
-        &admin,
-        "lc.reviewer",
-        "province_reviewer",
-        "vn-2023",
-        Some("12"),
-        None,
-    )
-    .await;
-    app.create_user(
-        &admin,
-        "lc.dtv",
-        "enumerator",
-        "vn-2023",
-        Some("12"),
-        Some("LC-1"),
-    )
-    .await;
-    let reviewer = app.login("lc.reviewer", USER_PASSWORD).await;
-    let enumerator = app.login("lc.dtv", USER_PASSWORD).await;
+    app.create_reviewer(&admin, "lc.reviewer", "vn-2023", "12")
+        .await;
+    app.create_enumerator(&admin, "lc.dtv", "vn-2023", "12", "LC-1")
+        .await;
+    let reviewer = app.user_token("lc.reviewer").await;
+    let enumerator = app.user_token("lc.dtv").await;
 
     let village = format!("unit={}", query_escape(&format!("{}/Bản 1", lc23.commune)));
     let with = "with=sipas-2023";
@@ -908,16 +725,9 @@ async fn scopes_of_every_index_report() {
     }
 
     // A supervisor scoped on the 2025 geography reads Lai Châu in both rounds, not Sơn La.
-    app.create_user(
-        &admin,
-        "lc.supervisor",
-        "supervisor",
-        "vn-2025",
-        Some("12"),
-        Some("LC-1"),
-    )
-    .await;
-    let supervisor = app.login("lc.supervisor", USER_PASSWORD).await;
+    app.create_supervisor(&admin, "lc.supervisor", "vn-2025", "12", "LC-1")
+        .await;
+    let supervisor = app.user_token("lc.supervisor").await;
     for path in [
         report(R23, "indices", "unit=12&level=district"),
         report(R25, "indices", "unit=12"),
@@ -939,10 +749,12 @@ async fn scopes_of_every_index_report() {
     }
 
     // What the reviewer reads is the real thing.
-    let res = indices_of(&app, &reviewer, R23, "unit=12").await;
+    let res = app.indices_of(&reviewer, R23, "unit=12").await;
     assert_eq!(res["n_forms"], 30);
     assert!((value(figure(&res, "overall/sipas")) - 200.0 / 3.0).abs() < EPS);
-    let body = get_ok(&app, &reviewer, &report(R23, "indices", "level=province")).await;
+    let body = app
+        .get_ok(&reviewer, &report(R23, "indices", "level=province"))
+        .await;
     let codes: Vec<&str> = body["results"]
         .as_array()
         .unwrap()
@@ -950,7 +762,7 @@ async fn scopes_of_every_index_report() {
         .map(|r| r["unit"]["code"].as_str().unwrap())
         .collect();
     assert_eq!(codes, ["12", "14"]);
-    let nation = indices_of(&app, &reviewer, R23, "").await;
+    let nation = app.indices_of(&reviewer, R23, "").await;
     assert_eq!(nation["n_forms"], 60);
     assert!((value(figure(&nation, "overall/sipas")) - 50.0).abs() < EPS);
 }
@@ -958,19 +770,6 @@ async fn scopes_of_every_index_report() {
 // ---------------------------------------------------------------------------------------------
 // 5. Year over year
 // ---------------------------------------------------------------------------------------------
-
-/// A 2023 commune of `old_province` whose default 2025 successor lies in `new_province`.
-fn commune_2023_going_to(old_province: &str, new_province: &str) -> At {
-    let m = geography::vn_2023_to_2025();
-    let code = communes_in(geography::vn_2023(), old_province)
-        .into_iter()
-        .find(|c| {
-            m.default_successor(c)
-                .is_some_and(|s| geography::vn_2025().is_within(s, new_province))
-        })
-        .unwrap_or_else(|| panic!("no commune of {old_province} going to {new_province}"));
-    at(R23, &code)
-}
 
 /// Across the July 2025 geography change: two 2023 provinces merged into one 2025 province are
 /// compared as their pooled forms (successor mapping), with the change, its interval and the rank
@@ -993,9 +792,9 @@ async fn year_over_year_across_the_geography_change() {
     assert!(predecessors.contains(&ha_giang) && predecessors.contains(&tuyen_quang));
 
     // 2023: Hà Giang 40 forms, 30 at the top (75%); old Tuyên Quang 60 forms, 15 at the top (25%).
-    let hg = commune_2023_going_to(ha_giang, tuyen_quang);
-    let tq = commune_2023_going_to(tuyen_quang, tuyen_quang);
-    let lc23 = commune_2023_going_to("12", "12");
+    let hg = Place::going_to(ha_giang, tuyen_quang);
+    let tq = Place::going_to(tuyen_quang, tuyen_quang);
+    let lc23 = Place::going_to("12", "12");
     let mut old = forms_top(&hg, "Thôn 1", 20, 16);
     old.extend(forms_top(&hg, "Thôn 2", 20, 14));
     old.extend(forms_top(&tq, "Thôn 1", 20, 6));
@@ -1005,22 +804,22 @@ async fn year_over_year_across_the_geography_change() {
     old.extend(forms_top(&lc23, "Bản 1", 15, 15));
     old.extend(forms_top(&lc23, "Bản 2", 15, 15));
     // 2025: Tuyên Quang 50 forms, 45 at the top (90%); Lai Châu 30, 15 at the top (50%).
-    let tq25 = commune(R25, tuyen_quang, 0);
-    let lc25 = commune(R25, "12", 0);
+    let tq25 = Place::nth(R25, tuyen_quang, 0);
+    let lc25 = Place::nth(R25, "12", 0);
     let mut new = forms_top(&tq25, "Thôn A", 25, 23);
     new.extend(forms_top(&tq25, "Thôn B", 25, 22));
     new.extend(forms_top(&lc25, "Bản 1", 15, 8));
     new.extend(forms_top(&lc25, "Bản 2", 15, 7));
     // One round per batch: see `a_batch_with_forms_of_two_rounds_is_accepted`.
-    push_accepted(&app, &admin, &old).await;
-    push_accepted(&app, &admin, &new).await;
+    app.sync(&admin).push_accepted(&old).await;
+    app.sync(&admin).push_accepted(&new).await;
 
-    let body = get_ok(
-        &app,
-        &admin,
-        &report(R25, "compare", &format!("with={R23}&unit={tuyen_quang}")),
-    )
-    .await;
+    let body = app
+        .get_ok(
+            &admin,
+            &report(R25, "compare", &format!("with={R23}&unit={tuyen_quang}")),
+        )
+        .await;
     assert_eq!(body["comparison"]["method"], "successor_mapping", "{body}");
     assert!(body["comparison"]["detail"].is_string());
     assert!(body["comparison"]["detail_en"].is_string());
@@ -1076,7 +875,9 @@ async fn year_over_year_across_the_geography_change() {
     // linearisation z_i = (y_i − R n_i) / N, V = Σ_h n_h/(n_h−1) Σ_i (z_hi − z̄_h)²):
     // Hà Giang 2023, one commune, villages 16/20 and 14/20: R = 0.75, z = ±1/40, V = 2 × 2/1600,
     // SE = 5 points, df = 2 villages − 1 commune = 1, t = qt(0.975, 1) = tan(0.475π).
-    let hg_res = indices_of(&app, &admin, R23, &format!("unit={ha_giang}")).await;
+    let hg_res = app
+        .indices_of(&admin, R23, &format!("unit={ha_giang}"))
+        .await;
     let e = &hg_res["estimates"];
     assert_eq!(e["variance"], "clusters");
     assert_eq!(
@@ -1117,12 +918,12 @@ async fn year_over_year_across_the_geography_change() {
     );
 
     // The national table of provinces: ranks this year and last, and the change.
-    let body = get_ok(
-        &app,
-        &admin,
-        &report(R25, "compare", &format!("with={R23}&level=province")),
-    )
-    .await;
+    let body = app
+        .get_ok(
+            &admin,
+            &report(R25, "compare", &format!("with={R23}&level=province")),
+        )
+        .await;
     let results = body["results"].as_array().unwrap();
     let row = |code: &str| {
         results
@@ -1164,12 +965,12 @@ async fn year_over_year_across_the_geography_change() {
             json!({"method": "pooled"}),
         ),
     ] {
-        let body = get_ok(
-            &app,
-            &admin,
-            &report(R25, "compare", &format!("with={R23}{query}")),
-        )
-        .await;
+        let body = app
+            .get_ok(
+                &admin,
+                &report(R25, "compare", &format!("with={R23}{query}")),
+            )
+            .await;
         let r = &body["results"][0];
         assert_eq!(r["unit"]["code"], "VN");
         assert_eq!(r["current"]["n_forms"], 80, "{query}");
@@ -1191,12 +992,12 @@ async fn year_over_year_across_the_geography_change() {
     }
 
     // The same geography: every unit compared with itself, nothing changes.
-    let body = get_ok(
-        &app,
-        &admin,
-        &report(R23, "compare", &format!("with={R23}&unit=12")),
-    )
-    .await;
+    let body = app
+        .get_ok(
+            &admin,
+            &report(R23, "compare", &format!("with={R23}&unit=12")),
+        )
+        .await;
     assert_eq!(body["comparison"]["method"], "same_geography");
     let r = &body["results"][0];
     assert_eq!(r["current"]["n_forms"], 30);
@@ -1207,12 +1008,12 @@ async fn year_over_year_across_the_geography_change() {
         assert_eq!(c["diff"].as_f64(), Some(0.0), "{c}");
         assert_eq!(c["significant"], false, "{c}");
     }
-    let body = get_ok(
-        &app,
-        &admin,
-        &report(R23, "compare", &format!("with={R23}&level=province")),
-    )
-    .await;
+    let body = app
+        .get_ok(
+            &admin,
+            &report(R23, "compare", &format!("with={R23}&level=province")),
+        )
+        .await;
     let results = body["results"].as_array().unwrap();
     assert_eq!(results.len(), 3, "{body}");
     for r in results {
@@ -1232,23 +1033,9 @@ async fn year_over_year_across_the_geography_change() {
 async fn every_accepted_form_counts_once() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    app.create_user(
-        &admin,
-        "dtv.lc",
-        "enumerator",
-        "vn-2025",
-        Some("12"),
-        Some("LC-1"),
-    )
-    .await;
-    let token = app
-        .login_full("dtv.lc", USER_PASSWORD, Some("device-lc-1"))
-        .await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let c = commune(R25, "12", 0);
-    let other = commune(R25, "12", 1);
+    let device = app.sync(&app.lai_chau_enumerator("dtv.lc", "device-lc-1").await);
+    let c = Place::nth(R25, "12", 0);
+    let other = Place::nth(R25, "12", 1);
     let mut forms = forms_top(&c, "Thôn 3", 10, 10);
     forms.extend(forms_top(&c, "thon 3", 10, 0));
     forms.extend(forms_top(&c, "  THÔN   3 ", 5, 5));
@@ -1256,13 +1043,13 @@ async fn every_accepted_form_counts_once() {
     forms.extend(forms_top(&other, "Bản 9", 3, 1));
     let accepted = forms.len();
 
-    let outcomes = push_bodies(&app, &token, bodies(&forms, 100)).await;
+    let outcomes = device.push_in_batches(&forms, 100).await;
     assert!(
         outcomes.iter().all(|o| *o == Outcome::Accepted),
         "{outcomes:?}"
     );
     // The same batch again: all duplicates.
-    let outcomes = push_bodies(&app, &token, bodies(&forms, 100)).await;
+    let outcomes = device.push_in_batches(&forms, 100).await;
     assert!(
         outcomes.iter().all(|o| *o == Outcome::Duplicate),
         "{outcomes:?}"
@@ -1271,20 +1058,21 @@ async fn every_accepted_form_counts_once() {
     // and a new valid one, in one batch.
     let mut conflicting = forms[0].clone();
     conflicting.answers = uniform(1);
-    let mut invalid = form(&c, "Thôn 4", uniform(5));
-    invalid.answers.insert("age".into(), json!(12));
-    let forbidden = form(&commune(R25, "14", 0), "Bản 1", uniform(5));
+    let invalid = c
+        .form()
+        .village("Thôn 4")
+        .answers(uniform(5))
+        .answer("age", json!(12))
+        .build();
+    let forbidden = form(&Place::nth(R25, "14", 0), "Bản 1", uniform(5));
     let fresh = form(&c, "thôn 4", uniform(5));
     // The new one is sent twice in the batch: stored once.
-    let outcomes = push_bodies(
-        &app,
-        &token,
-        bodies(
+    let outcomes = device
+        .push_in_batches(
             &[conflicting, invalid, forbidden, fresh.clone(), fresh],
             100,
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(
         outcomes,
         [
@@ -1297,9 +1085,11 @@ async fn every_accepted_form_counts_once() {
     );
     let accepted = accepted + 1;
 
-    let nation = indices_of(&app, &admin, R25, "method=pooled").await;
+    let nation = app.indices_of(&admin, R25, "method=pooled").await;
     assert_eq!(nation["n_forms"], json!(accepted));
-    let res = indices_of(&app, &admin, R25, &format!("unit={}", c.commune)).await;
+    let res = app
+        .indices_of(&admin, R25, &format!("unit={}", c.commune))
+        .await;
     assert_eq!(res["n_forms"], 36);
     assert_eq!(
         res["estimates"]["n_clusters"], 2,
@@ -1310,12 +1100,12 @@ async fn every_accepted_form_counts_once() {
     assert!((value(figure(&res, "overall/sipas")) - 2100.0 / 36.0).abs() < EPS);
     assert_eq!(figure(&res, "item/p1.info_forms")["n_valid"], 36);
 
-    let body = get_ok(
-        &app,
-        &admin,
-        &report(R25, "indices", &format!("unit={}&level=village", c.commune)),
-    )
-    .await;
+    let body = app
+        .get_ok(
+            &admin,
+            &report(R25, "indices", &format!("unit={}&level=village", c.commune)),
+        )
+        .await;
     let villages: Vec<(String, u64)> = body["results"]
         .as_array()
         .unwrap()
@@ -1338,13 +1128,13 @@ async fn every_accepted_form_counts_once() {
         "{body}"
     );
     // A village is addressed in any spelling.
-    let v = indices_of(
-        &app,
-        &admin,
-        R25,
-        &format!("unit={}", query_escape(&format!("{}/THÔN 3", c.commune))),
-    )
-    .await;
+    let v = app
+        .indices_of(
+            &admin,
+            R25,
+            &format!("unit={}", query_escape(&format!("{}/THÔN 3", c.commune))),
+        )
+        .await;
     assert_eq!(v["unit"]["code"], format!("{}/thon 3", c.commune));
     assert_eq!(v["n_forms"], 25);
     // 25 forms: a small cell, counts only.
@@ -1353,17 +1143,14 @@ async fn every_accepted_form_counts_once() {
     assert_eq!(figure(&v, "overall/sipas")["n_valid"], 25 * 39);
 
     // The stats kept in the push transactions equal the recomputation from the forms.
-    let villages = stats_match(&app, R25).await;
+    let villages = app.stats_match(R25).await;
     assert_eq!(villages.len(), 3, "{villages:?}");
     assert_eq!(
         villages.iter().map(|(_, n)| *n as usize).sum::<usize>(),
         accepted
     );
-    let s = &app.state;
     // Nothing in the 2023 round.
-    let stored23 = sipas_server::index_stats::load(&s.db, &s.definitions, R23, None)
-        .await
-        .unwrap();
+    let stored23 = app.stored_stats(R23).await;
     assert!(stored23.is_empty());
 }
 
@@ -1373,9 +1160,9 @@ async fn every_accepted_form_counts_once() {
 async fn concurrent_pushes_into_one_village_lose_nothing() {
     const TASKS: usize = 4;
     const PER_TASK: usize = 40;
-    let app = std::sync::Arc::new(spawn_app().await);
+    let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let c = commune(R25, "12", 0);
+    let c = Place::nth(R25, "12", 0);
     let mut all = Vec::new();
     for t in 0..TASKS {
         // Every task writes to both villages, in batches of 10: many interleaved transactions.
@@ -1385,10 +1172,9 @@ async fn concurrent_pushes_into_one_village_lose_nothing() {
                 form(&c, village, uniform(if (i + t) % 4 == 0 { 5 } else { 3 }))
             })
             .collect();
-        let bodies = bodies(&forms, 10);
-        let (app, admin) = (app.clone(), admin.clone());
+        let (bodies, ministry) = (push_bodies(&forms, 10), app.sync(&admin));
         all.push(tokio::spawn(async move {
-            push_bodies(&app, &admin, bodies).await
+            ministry.push_serialised(bodies).await
         }));
     }
     for task in all {
@@ -1400,13 +1186,15 @@ async fn concurrent_pushes_into_one_village_lose_nothing() {
         );
     }
     let total = TASKS * PER_TASK;
-    let res = indices_of(&app, &admin, R25, &format!("unit={}", c.commune)).await;
+    let res = app
+        .indices_of(&admin, R25, &format!("unit={}", c.commune))
+        .await;
     assert_eq!(res["n_forms"], json!(total));
     assert_eq!(res["estimates"]["n_clusters"], 2);
     // (i + t) % 4 == 0 for a quarter of the forms.
     assert!((value(figure(&res, "overall/sipas")) - 25.0).abs() < EPS);
     assert_eq!(figure(&res, "item/s1.signage")["n_valid"], json!(total));
-    let villages = stats_match(&app, R25).await;
+    let villages = app.stats_match(R25).await;
     assert_eq!(villages.len(), 2, "{villages:?}");
     assert!(villages.iter().all(|(_, n)| *n as usize == total / 2));
 }
@@ -1417,7 +1205,7 @@ async fn concurrent_pushes_into_one_village_lose_nothing() {
 
 /// `n` forms whose 39 items hold `k` answers at the top level in all: every item gets `k / 39`,
 /// the first `k % 39` items one more; the rest at level 3.
-fn forms_with_top_answers(at: &At, n: usize, k: usize) -> Vec<FormSubmission> {
+fn forms_with_top_answers(at: &Place, n: usize, k: usize) -> Vec<FormSubmission> {
     let (q, r) = (k / 39, k % 39);
     (0..n)
         .map(|j| {
@@ -1437,25 +1225,22 @@ async fn league_tables_rank_by_the_rounded_sipas() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     // SIPAS = 100 k / (39 n) when every item has n valid answers.
-    let a = commune(R23, "105", 0);
-    let b = commune(R23, "106", 0);
-    let c = commune(R23, "107", 0);
+    let a = Place::nth(R23, "105", 0);
+    let b = Place::nth(R23, "106", 0);
+    let c = Place::nth(R23, "107", 0);
     let mut forms = forms_with_top_answers(&a, 30, 597);
     forms.extend(forms_with_top_answers(&b, 31, 617));
     forms.extend(forms_with_top_answers(&c, 30, 585));
-    push_accepted(&app, &admin, &forms).await;
+    app.sync(&admin).push_accepted(&forms).await;
     let expected = [
         ("105", 30, 100.0 * 597.0 / 1170.0, 1),
         ("106", 31, 100.0 * 617.0 / 1209.0, 1),
         ("107", 30, 50.0, 3),
     ];
     assert!(expected[1].2 > expected[0].2);
-    let body = get_ok(
-        &app,
-        &admin,
-        &report(R23, "indices", "unit=12&level=district"),
-    )
-    .await;
+    let body = app
+        .get_ok(&admin, &report(R23, "indices", "unit=12&level=district"))
+        .await;
     assert_eq!(body["level"], "district");
     let results = body["results"].as_array().unwrap();
     assert_eq!(results.len(), 3, "{body}");
@@ -1483,8 +1268,10 @@ async fn league_tables_rank_by_the_rounded_sipas() {
 async fn errors_are_problems_with_stable_codes() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let lc = commune(R23, "105", 0);
-    push_accepted(&app, &admin, &forms_top(&lc, "Bản 1", 3, 1)).await;
+    let lc = Place::nth(R23, "105", 0);
+    app.sync(&admin)
+        .push_accepted(&forms_top(&lc, "Bản 1", 3, 1))
+        .await;
     let cases: Vec<(String, u16, &str)> = vec![
         (report("sipas-1999", "indices", ""), 404, "not_found"),
         (report("sipas-1999", "perception", ""), 404, "not_found"),
@@ -1578,16 +1365,16 @@ async fn a_batch_with_forms_of_two_rounds_is_accepted() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     let forms = [
-        form(&commune(R23, "12", 0), "Bản 1", uniform(5)),
-        form(&commune(R25, "12", 0), "Bản 1", uniform(5)),
+        form(&Place::nth(R23, "12", 0), "Bản 1", uniform(5)),
+        form(&Place::nth(R25, "12", 0), "Bản 1", uniform(5)),
     ];
     let body = serde_json::to_vec(&json!({ "forms": forms })).unwrap();
-    let (s, resp) = sync_push_raw(&app, &admin, body).await;
+    let (s, resp) = app.sync(&admin).push_raw("application/json", body).await;
     assert_eq!(s, 200, "push: {resp}");
     assert_eq!(resp["results"][0]["outcome"], "accepted", "{resp}");
     assert_eq!(resp["results"][1]["outcome"], "accepted", "{resp}");
     for round in [R23, R25] {
-        let res = indices_of(&app, &admin, round, "unit=12").await;
+        let res = app.indices_of(&admin, round, "unit=12").await;
         assert_eq!(res["n_forms"], 1, "{round}");
     }
 }
@@ -1598,12 +1385,11 @@ async fn a_batch_with_forms_of_two_rounds_is_accepted() {
 async fn forms_stored_directly_are_counted() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let lc = commune(R23, "105", 0);
+    let lc = Place::nth(R23, "105", 0);
     for _ in 0..3 {
-        app.insert_form(R23, ("12", Some("105"), &lc.commune), None)
-            .await;
+        app.insert_form(lc.form().build(), None).await;
     }
-    let result = indices_of(&app, &admin, R23, "unit=105").await;
+    let result = app.indices_of(&admin, R23, "unit=105").await;
     assert_eq!(result["n_forms"], 3, "{result}");
     assert_eq!(result["estimates"]["n_clusters"], 1, "{result}");
     assert_eq!(result["withheld"], true, "{result}");
@@ -1615,37 +1401,32 @@ async fn forms_stored_directly_are_counted() {
 async fn a_form_rejected_later_leaves_the_indices() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let lc = commune(R25, "12", 0);
+    let lc = Place::nth(R25, "12", 0);
     let forms = forms_top(&lc, "Bản 1", 4, 2);
-    push_accepted(&app, &admin, &forms).await;
+    app.sync(&admin).push_accepted(&forms).await;
     let key = format!("{}/ban 1", lc.commune);
-    assert_eq!(stats_match(&app, R25).await, vec![(key.clone(), 4)]);
-    let s = &app.state;
-    let change = |status: &'static str, id| async move {
-        sipas_server::forms::change_status(&s.db, &s.definitions, id, status)
-            .await
-            .expect("change status")
-    };
+    assert_eq!(app.stats_match(R25).await, vec![(key.clone(), 4)]);
+    let change = |status: &'static str, id| app.change_status(id, status);
     // forms_top puts the top answers first: rejecting one of them lowers the share to 1 of 3.
     assert_eq!(
         change("rejected", forms[0].id).await.as_deref(),
         Some("accepted")
     );
-    assert_eq!(stats_match(&app, R25).await, vec![(key.clone(), 3)]);
+    assert_eq!(app.stats_match(R25).await, vec![(key.clone(), 3)]);
     let unit = format!("unit={}", query_escape(&key));
-    let res = indices_of(&app, &admin, R25, &unit).await;
+    let res = app.indices_of(&admin, R25, &unit).await;
     assert_eq!(res["n_forms"], 3, "{res}");
     assert_eq!(figure(&res, "item/s1.signage")["n_valid"], 3, "{res}");
     assert_eq!(
         change("rejected", forms[0].id).await.as_deref(),
         Some("rejected")
     );
-    assert_eq!(stats_match(&app, R25).await, vec![(key.clone(), 3)]);
+    assert_eq!(app.stats_match(R25).await, vec![(key.clone(), 3)]);
     assert_eq!(
         change("accepted", forms[0].id).await.as_deref(),
         Some("rejected")
     );
-    assert_eq!(stats_match(&app, R25).await, vec![(key, 4)]);
+    assert_eq!(app.stats_match(R25).await, vec![(key, 4)]);
     assert_eq!(change("rejected", Uuid::now_v7()).await, None);
 }
 
@@ -1655,46 +1436,29 @@ async fn a_form_rejected_later_leaves_the_indices() {
 async fn national_reports_follow_every_change() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let lc = commune(R25, "12", 0);
+    let lc = Place::nth(R25, "12", 0);
     let first = forms_top(&lc, "Bản 1", 5, 5);
-    push_accepted(&app, &admin, &first).await;
+    app.sync(&admin).push_accepted(&first).await;
     assert_eq!(national_forms(&app, &admin).await, 5);
     assert_eq!(national_forms(&app, &admin).await, 5);
-    push_accepted(&app, &admin, &forms_top(&lc, "Bản 2", 3, 0)).await;
+    app.sync(&admin)
+        .push_accepted(&forms_top(&lc, "Bản 2", 3, 0))
+        .await;
     assert_eq!(national_forms(&app, &admin).await, 8);
-    let s = &app.state;
-    sipas_server::forms::change_status(&s.db, &s.definitions, first[0].id, "rejected")
-        .await
-        .expect("reject");
+    app.change_status(first[0].id, "rejected").await;
     assert_eq!(national_forms(&app, &admin).await, 7);
-    let rebuilt = sipas_server::index_stats::rebuild(&s.db, &s.definitions, R25)
-        .await
-        .expect("rebuild");
+    let rebuilt = app.rebuild_stats(R25).await;
     assert_eq!(rebuilt, 2);
     assert_eq!(national_forms(&app, &admin).await, 7);
-    assert_eq!(stats_match(&app, R25).await.len(), 2);
+    assert_eq!(app.stats_match(R25).await.len(), 2);
 }
 
 /// Forms behind the pooled national figure of 2025.
 async fn national_forms(app: &TestApp, token: &str) -> u64 {
-    let body = get_ok(app, token, &report(R25, "indices", "method=pooled")).await;
+    let body = app
+        .get_ok(token, &report(R25, "indices", "method=pooled"))
+        .await;
     body["results"][0]["n_forms"].as_u64().expect("n_forms")
-}
-
-/// The SIPAS stats layout and what one complete sample form adds to a village.
-async fn one_form_digest(
-    s: &sipas_server::AppState,
-) -> (std::sync::Arc<indices::StatsLayout>, indices::FormDigest) {
-    let q = schema::builtin::sipas();
-    let def = s
-        .definitions
-        .stored(&s.db, &q.code, 1)
-        .await
-        .expect("sipas v1");
-    let layout = def.layout.clone();
-    let valid = schema::validate(q, &complete_sipas_answers()).expect("valid");
-    let digest = indices::FormDigest::of(&layout, &valid);
-    (layout, digest)
 }
 
 /// Two transactions add a form each to a village that has no stats row yet. On PostgreSQL the
@@ -1704,21 +1468,12 @@ async fn one_form_digest(
 #[tokio::test]
 async fn a_village_row_created_meanwhile_is_added_to_not_overwritten() {
     use sea_orm::TransactionTrait;
-    use sipas_server::index_stats::{FormPlace, PendingStats};
     let app = spawn_app().await;
     let s = app.state.clone();
-    let (layout, digest) = one_form_digest(&s).await;
-    let c = commune(R25, "12", 0);
-    let place = FormPlace {
-        round: R25,
-        province: "12",
-        district: None,
-        commune: &c.commune,
-        village: "Bản Mới",
-    };
+    let (layout, digest) = app.sample_digest().await;
+    let c = Place::nth(R25, "12", 0);
     let now = sea_orm::prelude::TimeDateTimeWithTimeZone::now_utc();
-    let mut first = PendingStats::default();
-    first.add(&layout, place, &digest).expect("add");
+    let first = lai_chau_village_stats(&layout, &digest, &c.commune, &["Bản Mới"]);
     let t1 = s.db.begin().await.expect("begin");
     first.apply(&t1, now).await.expect("first apply");
     // The second transaction: the same village, spelled another way.
@@ -1727,15 +1482,7 @@ async fn a_village_row_created_meanwhile_is_added_to_not_overwritten() {
         let (s, layout, digest) = (s.clone(), layout.clone(), digest.clone());
         let commune = c.commune.clone();
         async move {
-            let mut pending = PendingStats::default();
-            let place = FormPlace {
-                round: R25,
-                province: "12",
-                district: None,
-                commune: &commune,
-                village: "ban moi",
-            };
-            pending.add(&layout, place, &digest).expect("add");
+            let pending = lai_chau_village_stats(&layout, &digest, &commune, &["ban moi"]);
             let t2 = s.db.begin().await.expect("begin");
             let _ = started_tx.send(());
             pending.apply(&t2, now).await.expect("second apply");
@@ -1758,9 +1505,7 @@ async fn a_village_row_created_meanwhile_is_added_to_not_overwritten() {
         t1.commit().await.expect("commit");
         task.await.expect("second transaction");
     }
-    let stored = sipas_server::index_stats::load(&s.db, &s.definitions, R25, None)
-        .await
-        .expect("load");
+    let stored = app.stored_stats(R25).await;
     assert_eq!(stored.len(), 1, "one village: the codes fold to one key");
     let mut want = indices::ClusterStats::new(&layout);
     want.add_digest(&layout, &digest).expect("add");
@@ -1779,26 +1524,12 @@ async fn a_village_row_created_meanwhile_is_added_to_not_overwritten() {
 #[tokio::test]
 async fn pushes_creating_village_rows_concurrently_do_not_deadlock() {
     use sea_orm::TransactionTrait;
-    use sipas_server::index_stats::{FormPlace, PendingStats};
     let app = spawn_app().await;
     let s = app.state.clone();
-    let (layout, digest) = one_form_digest(&s).await;
-    let commune = commune(R25, "12", 0).commune;
+    let (layout, digest) = app.sample_digest().await;
+    let commune = Place::nth(R25, "12", 0).commune;
     let now = sea_orm::prelude::TimeDateTimeWithTimeZone::now_utc();
-    let pending = |villages: &[&str]| {
-        let mut p = PendingStats::default();
-        for v in villages {
-            let place = FormPlace {
-                round: R25,
-                province: "12",
-                district: None,
-                commune: &commune,
-                village: v,
-            };
-            p.add(&layout, place, &digest).expect("add");
-        }
-        p
-    };
+    let pending = |villages: &[&str]| lai_chau_village_stats(&layout, &digest, &commune, villages);
     let apply = |villages: &'static [&'static str]| {
         let (p, db) = (pending(villages), s.db.clone());
         async move {
@@ -1842,9 +1573,7 @@ async fn pushes_creating_village_rows_concurrently_do_not_deadlock() {
             assert!(r.is_ok(), "push {name}: {r:?}");
         }
     }
-    let stored = sipas_server::index_stats::load(&s.db, &s.definitions, R25, None)
-        .await
-        .expect("load");
+    let stored = app.stored_stats(R25).await;
     let counted: BTreeMap<String, u32> = stored
         .iter()
         .map(|v| (v.key.cluster.clone(), v.stats.n_forms()))
