@@ -13,7 +13,8 @@
 //!    (so that they do not all come back in the same instant) and tries again. Printed: the rate
 //!    at which the enumerators got in, the answers on first attempt, latency of each answer by
 //!    status, how many 503 there were in all, the time each enumerator took to get in, and the
-//!    server's resident memory and threads, idle and at their peak. `SIPAS_BENCH_SERVER_BIN` runs
+//!    server's resident memory and threads, idle and at their peak, and the CPU time it used (which
+//!    other work on the machine disturbs less than the rates). `SIPAS_BENCH_SERVER_BIN` runs
 //!    another build of `sipas` (to compare before and after a change in one session).
 
 // The push and indices benches use the rest of the shared helpers.
@@ -31,9 +32,7 @@ use std::{
 
 use sea_orm::{ActiveValue::Set, Database, EntityTrait};
 use serde_json::json;
-use sipas_server::{
-    Application, Settings, auth::password::Passwords, entities::user,
-};
+use sipas_server::{Application, Settings, auth::password::Passwords, entities::user};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -153,6 +152,26 @@ fn status_field(pid: u32, name: &str) -> Option<u64> {
         .next()?
         .parse()
         .ok()
+}
+
+/// User plus system CPU time a process has used, from `/proc/PID/stat` (in clock ticks of 10 ms,
+/// the kernel's `USER_HZ` on Linux).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name and state.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 fn mib(kib: u64) -> f64 {
@@ -322,6 +341,7 @@ async fn login_storm(n: usize) {
         rss_kib: status_field(pid, "VmRSS").unwrap_or(0),
         threads: status_field(pid, "Threads").unwrap_or(0),
     };
+    let cpu_before = cpu_time(pid);
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = {
         let sampling = sampling.clone();
@@ -367,6 +387,7 @@ async fn login_storm(n: usize) {
     sampling.store(false, Ordering::Relaxed);
     let peaks = sampler.join().unwrap();
     let hwm = status_field(pid, "VmHWM").unwrap_or(0);
+    let cpu = cpu_time(pid).saturating_sub(cpu_before);
     let _ = child.kill();
     let _ = child.wait();
     common::drop_database(&target).await;
@@ -433,11 +454,13 @@ async fn login_storm(n: usize) {
     );
     println!(
         "  server process: RSS idle {:.1} MiB, peak sampled {:.1} MiB, VmHWM {:.1} MiB; threads \
-         idle {}, peak {}",
+         idle {}, peak {}; CPU {:.1} s, {:.1} ms per login",
         mib(idle.rss_kib),
         mib(peaks.rss_kib),
         mib(hwm),
         idle.threads,
-        peaks.threads
+        peaks.threads,
+        cpu.as_secs_f64(),
+        ms(cpu) / logged_in.len().max(1) as f64
     );
 }
