@@ -39,8 +39,8 @@ pub const MAX_LENGTH: usize = 128;
 
 /// Memory the hashes running at once may take between them when the number of hashers is not set:
 /// 40 MiB, two hashes at OWASP parameters. In the login bench's storm (1,000 at once, two
-/// hashers) the whole server peaked at 122–137 MiB, from 61–73 MiB just after start; a third
-/// hash, 19 MiB more, would take it past the 150 MB (143 MiB) the server aims for. A host with
+/// hashers) the whole server peaked at 94–137 MiB, from 61–73 MiB just after start; a third
+/// hash, 19 MiB more, could take it past the 150 MB (143 MiB) the server aims for. A host with
 /// memory to spare sets `password_hashers` instead.
 pub const HASH_MEMORY_BUDGET_KIB: u64 = 40 * 1024;
 
