@@ -1,89 +1,466 @@
-//! Login latency with the configured argon2id parameters (OWASP: 19 MiB, 2 iterations, 1 lane):
-//! median and p99 for a correct password, a wrong password and an unknown user, which must cost the
-//! same. `cargo bench -p sipas-server --bench login` (SQLite in a temp folder).
+//! Logins with the configured argon2id parameters (OWASP: 19 MiB, 2 iterations, 1 lane), in two
+//! parts. `cargo bench -p sipas-server --bench login` (SQLite in a temp folder; PostgreSQL with
+//! `SIPAS_BENCH_DATABASE_URL`).
+//!
+//! 1. Latency: median and p99 of sequential logins for a correct password, a wrong password and an
+//!    unknown user, which must cost the same (`SIPAS_BENCH_LOGINS` per case, default 200; 0 skips
+//!    this part). The server runs in this process.
+//! 2. Storm: `SIPAS_BENCH_STORM` enumerators (default 1,000), each with their own account and
+//!    device, log in at the same instant, as on the morning of a field day. The server is the real
+//!    `sipas` binary in its own process, so that its memory and threads are its own and not the
+//!    client's: the bench samples its `/proc/PID/status` (`VmRSS`, `Threads`) every 10 ms and reads
+//!    its `VmHWM` at the end. A client answered 503 waits `Retry-After` plus a random part of it
+//!    (so that they do not all come back in the same instant) and tries again. Printed: the rate
+//!    at which the enumerators got in, the answers on first attempt, latency of each answer by
+//!    status, how many 503 there were in all, the time each enumerator took to get in, and the
+//!    server's resident memory and threads, idle and at their peak, and the CPU time it used (which
+//!    other work on the machine disturbs less than the rates). `SIPAS_BENCH_SERVER_BIN` runs
+//!    another build of `sipas` (to compare before and after a change in one session).
 
-use std::time::{Duration, Instant};
+// The push and indices benches use the rest of the shared helpers.
+#[allow(dead_code)]
+mod common;
 
+use std::{
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use sea_orm::{ActiveValue::Set, Database, EntityTrait};
 use serde_json::json;
-use sipas_server::{Application, Settings, settings::Secret};
-
-const PASSWORD: &str = "bench-Ministry-passphrase-2026";
+use sipas_server::{Application, Settings, auth::password::Passwords, entities::user};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i]
 }
 
-fn main() {
-    let rounds: usize = std::env::var("SIPAS_BENCH_LOGINS")
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+        .unwrap_or(default)
+}
+
+fn main() {
+    let rounds = env_count("SIPAS_BENCH_LOGINS", 200);
+    let storm = env_count("SIPAS_BENCH_STORM", 1000);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let dir = std::env::temp_dir().join(format!(
-            "sipas-bench-login-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let settings = Settings {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            database_url: Secret::new(format!("sqlite://{}?mode=rwc", dir.join("s.db").display())),
-            log: "error".into(),
-            jwt_secret: Some(Secret::new(
-                "bench-jwt-key-0123456789abcdef-0123456789".into(),
-            )),
-            admin_password: Some(Secret::new(PASSWORD.into())),
-            // Throttling would stop the wrong-password series: this measures hashing, not locks.
-            login_max_failures_per_user: u32::MAX,
-            login_max_failures_per_ip: u32::MAX,
-            ..Settings::default()
-        };
-        let (m, t, p) = (
-            settings.argon2_memory_kib,
-            settings.argon2_iterations,
-            settings.argon2_parallelism,
-        );
-        let app = Application::build(settings).await.unwrap();
-        let url = format!("http://127.0.0.1:{}/api/v1/auth/login", app.port());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(app.run_until(async move {
-            let _ = rx.await;
-        }));
-        let client = reqwest::Client::new();
-        println!(
-            "login latency, argon2id m={m} KiB t={t} p={p}, {rounds} sequential logins per case"
-        );
-        for (case, user, pass, want) in [
-            ("correct password", "admin", PASSWORD, 200u16),
-            ("wrong password", "admin", "not-the-passphrase-at-all", 401),
-            ("unknown user", "nobody.here", PASSWORD, 401),
-        ] {
-            let mut times = Vec::with_capacity(rounds);
-            for _ in 0..rounds {
-                let start = Instant::now();
-                let resp = client
-                    .post(&url)
-                    .json(&json!({"username": user, "password": pass}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(resp.status().as_u16(), want);
-                let _ = resp.bytes().await;
-                times.push(start.elapsed());
-            }
-            times.sort();
-            println!(
-                "{case:<17} median {:>7.1} ms   p99 {:>7.1} ms",
-                percentile(&times, 0.5).as_secs_f64() * 1e3,
-                percentile(&times, 0.99).as_secs_f64() * 1e3
-            );
+        if rounds > 0 {
+            sequential(rounds).await;
         }
-        let _ = tx.send(());
-        let _ = server.await;
-        let _ = std::fs::remove_dir_all(dir);
+        if storm > 0 {
+            login_storm(storm).await;
+        }
     });
+}
+
+/// Part 1: sequential logins per case, server in process.
+async fn sequential(rounds: usize) {
+    let target = common::fresh_database("login").await;
+    let settings = Settings {
+        // Throttling would stop the wrong-password series: this measures hashing, not locks.
+        login_max_failures_per_user: u32::MAX,
+        login_max_failures_per_ip: u32::MAX,
+        ..common::settings(&target.url)
+    };
+    let (m, t, p) = (
+        settings.argon2_memory_kib,
+        settings.argon2_iterations,
+        settings.argon2_parallelism,
+    );
+    let app = Application::build(settings).await.unwrap();
+    let url = format!("http://127.0.0.1:{}/api/v1/auth/login", app.port());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    let client = reqwest::Client::new();
+    println!(
+        "login latency, {}, argon2id m={m} KiB t={t} p={p}, {rounds} sequential logins per case",
+        target.label
+    );
+    for (case, user, pass, want) in [
+        ("correct password", "admin", common::ADMIN_PASSWORD, 200u16),
+        ("wrong password", "admin", "not-the-passphrase-at-all", 401),
+        ("unknown user", "nobody.here", common::ADMIN_PASSWORD, 401),
+    ] {
+        let mut times = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            let start = Instant::now();
+            let resp = client
+                .post(&url)
+                .json(&json!({"username": user, "password": pass}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), want);
+            let _ = resp.bytes().await;
+            times.push(start.elapsed());
+        }
+        times.sort();
+        println!(
+            "{case:<17} median {:>7.1} ms   p99 {:>7.1} ms",
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 0.99))
+        );
+    }
+    let _ = tx.send(());
+    let _ = server.await;
+    common::drop_database(&target).await;
+}
+
+/// What one enumerator's logins met.
+#[derive(Default)]
+struct Outcome {
+    /// (status, how long that answer took), one per attempt.
+    answers: Vec<(u16, Duration)>,
+    /// From the first attempt to the 200, when there was one.
+    logged_in_after: Option<Duration>,
+    /// The `Retry-After` values of its 503s, in seconds.
+    retry_after: Vec<u64>,
+}
+
+/// The largest `VmRSS` and `Threads` seen in a process's status while sampling.
+#[derive(Default, Clone, Copy)]
+struct Peaks {
+    rss_kib: u64,
+    threads: u64,
+}
+
+/// A field of `/proc/PID/status`, in its own unit (kB for memory).
+fn status_field(pid: u32, name: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// User plus system CPU time a process has used, from `/proc/PID/stat` (in clock ticks of 10 ms,
+/// the kernel's `USER_HZ` on Linux).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name and state.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// Starts `sipas serve` on `port` against `db_url` and waits until it answers `/readyz`.
+// The child is returned to the caller, which kills and waits for it.
+#[allow(clippy::zombie_processes)]
+async fn start_server(db_url: &str, port: u16) -> Child {
+    // Another build of the server can be measured with the same bench (before and after a change).
+    let bin = std::env::var_os("SIPAS_BENCH_SERVER_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_sipas").into());
+    let mut cmd = Command::new(bin);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("SIPAS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("SIPAS_DATABASE_URL", db_url)
+        .env("SIPAS_ADMIN_PASSWORD", common::ADMIN_PASSWORD)
+        .env(
+            "SIPAS_JWT_SECRET",
+            "bench-jwt-key-0123456789abcdef-0123456789",
+        )
+        .env("SIPAS_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start sipas");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            && r.status().is_success()
+        {
+            return child;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("server did not become ready");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Creates `n` enumerators `dtv.bench.{i}` with the bench password, straight in the database:
+/// one hash for all (made with the server's default parameters), so that setting up costs one
+/// hash rather than `n`.
+async fn create_enumerators(db_url: &str, n: usize) {
+    let hash = Passwords::new(&Settings::default())
+        .unwrap()
+        .hash(common::PASSWORD.into())
+        .await
+        .unwrap();
+    let db = Database::connect(db_url).await.unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let rows: Vec<user::ActiveModel> = (0..n)
+        .map(|i| user::ActiveModel {
+            username: Set(format!("dtv.bench.{i}")),
+            full_name: Set(format!("Điều tra viên {i}")),
+            role: Set("enumerator".into()),
+            geography_code: Set(Some(sipas_server::users::DEFAULT_GEOGRAPHY.into())),
+            unit_code: Set(Some("12".into())),
+            team: Set(Some("LC-1".into())),
+            password_hash: Set(hash.clone()),
+            token_generation: Set(0),
+            active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        user::Entity::insert_many(chunk.to_vec())
+            .exec(&db)
+            .await
+            .unwrap();
+    }
+    db.close().await.ok();
+}
+
+/// One enumerator: logs in, and after a 503 waits `Retry-After` plus up to as much again, at
+/// random, and tries again; gives up at any other status or after `deadline`.
+async fn enumerator(
+    client: reqwest::Client,
+    url: String,
+    i: usize,
+    start: Arc<tokio::sync::Barrier>,
+    deadline: Instant,
+) -> Outcome {
+    let body = serde_json::to_vec(&json!({
+        "username": format!("dtv.bench.{i}"),
+        "password": common::PASSWORD,
+        "device_id": format!("bench-storm-{i}"),
+        "app_version": "bench",
+    }))
+    .unwrap();
+    let mut out = Outcome::default();
+    start.wait().await;
+    let first = Instant::now();
+    loop {
+        let t = Instant::now();
+        let resp = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await;
+        let (status, retry_after) = match resp {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let retry = r
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                let _ = r.bytes().await;
+                (status, retry)
+            }
+            // A refused or reset connection: counted as status 0.
+            Err(_) => (0, None),
+        };
+        out.answers.push((status, t.elapsed()));
+        match (status, retry_after) {
+            (200, _) => {
+                out.logged_in_after = Some(first.elapsed());
+                return out;
+            }
+            (503, Some(secs)) if Instant::now() < deadline => {
+                out.retry_after.push(secs);
+                let base = Duration::from_secs(secs.max(1));
+                let jitter = base.mul_f64(rand::random::<f64>());
+                tokio::time::sleep(base + jitter).await;
+            }
+            _ => return out,
+        }
+    }
+}
+
+/// Part 2: `n` enumerators log in at once against the real binary.
+async fn login_storm(n: usize) {
+    let target = common::fresh_database("storm").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = start_server(&target.url, port).await;
+    let pid = child.id();
+    create_enumerators(&target.url, n).await;
+    let s = Settings::default();
+    println!(
+        "login storm, {}: {n} enumerators log in at once (argon2id m={} KiB t={} p={}); a 503 is \
+         tried again after Retry-After + up to as much again at random",
+        target.label, s.argon2_memory_kib, s.argon2_iterations, s.argon2_parallelism
+    );
+    // Let the server settle after startup, then read where it idles.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = Peaks {
+        rss_kib: status_field(pid, "VmRSS").unwrap_or(0),
+        threads: status_field(pid, "Threads").unwrap_or(0),
+    };
+    let cpu_before = cpu_time(pid);
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        std::thread::spawn(move || {
+            let mut peaks = idle;
+            while sampling.load(Ordering::Relaxed) {
+                if let Some(r) = status_field(pid, "VmRSS") {
+                    peaks.rss_kib = peaks.rss_kib.max(r);
+                }
+                if let Some(t) = status_field(pid, "Threads") {
+                    peaks.threads = peaks.threads.max(t);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peaks
+        })
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/api/v1/auth/login");
+    let barrier = Arc::new(tokio::sync::Barrier::new(n + 1));
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            tokio::spawn(enumerator(
+                client.clone(),
+                url.clone(),
+                i,
+                barrier.clone(),
+                deadline,
+            ))
+        })
+        .collect();
+    barrier.wait().await;
+    let started = Instant::now();
+    let mut outcomes = Vec::with_capacity(n);
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    let wall = started.elapsed();
+    sampling.store(false, Ordering::Relaxed);
+    let peaks = sampler.join().unwrap();
+    let hwm = status_field(pid, "VmHWM").unwrap_or(0);
+    let cpu = cpu_time(pid).saturating_sub(cpu_before);
+    let _ = child.kill();
+    let _ = child.wait();
+    common::drop_database(&target).await;
+
+    let mut first = std::collections::BTreeMap::<u16, usize>::new();
+    let mut by_status = std::collections::BTreeMap::<u16, Vec<Duration>>::new();
+    let mut logged_in = Vec::new();
+    let mut retry_after = std::collections::BTreeMap::<u64, usize>::new();
+    for o in &outcomes {
+        if let Some((s, _)) = o.answers.first() {
+            *first.entry(*s).or_default() += 1;
+        }
+        for (s, d) in &o.answers {
+            by_status.entry(*s).or_default().push(*d);
+        }
+        logged_in.extend(o.logged_in_after);
+        for r in &o.retry_after {
+            *retry_after.entry(*r).or_default() += 1;
+        }
+    }
+    let last_in = logged_in.iter().max().copied().unwrap_or(wall);
+    logged_in.sort();
+    let list = |m: &std::collections::BTreeMap<u16, usize>| {
+        m.iter()
+            .map(|(s, c)| format!("{c} × {s}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "  {} of {n} logged in, the last after {:.1} s: {:.1} logins/s; first attempts: {}",
+        logged_in.len(),
+        last_in.as_secs_f64(),
+        logged_in.len() as f64 / last_in.as_secs_f64(),
+        list(&first)
+    );
+    for (status, times) in &mut by_status {
+        times.sort();
+        println!(
+            "  answers {status}: {:>6} in all, p50 {:>8.1} ms, p99 {:>8.1} ms, max {:>8.1} ms",
+            times.len(),
+            ms(percentile(times, 0.5)),
+            ms(percentile(times, 0.99)),
+            ms(times.last().copied().unwrap_or_default())
+        );
+    }
+    let ra = retry_after
+        .iter()
+        .map(|(s, c)| format!("{c} × {s} s"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!(
+        "  503 in all: {}{}",
+        by_status.get(&503).map_or(0, Vec::len),
+        if ra.is_empty() {
+            String::new()
+        } else {
+            format!(" (Retry-After: {ra})")
+        }
+    );
+    println!(
+        "  time to get in, per enumerator: p50 {:.2} s, p99 {:.2} s",
+        percentile(&logged_in, 0.5).as_secs_f64(),
+        percentile(&logged_in, 0.99).as_secs_f64()
+    );
+    println!(
+        "  server process: RSS idle {:.1} MiB, peak sampled {:.1} MiB, VmHWM {:.1} MiB; threads \
+         idle {}, peak {}; CPU {:.1} s, {:.1} ms per login",
+        mib(idle.rss_kib),
+        mib(peaks.rss_kib),
+        mib(hwm),
+        idle.threads,
+        peaks.threads,
+        cpu.as_secs_f64(),
+        ms(cpu) / logged_in.len().max(1) as f64
+    );
 }

@@ -106,6 +106,12 @@ pub struct Settings {
     pub push_queue: usize,
     /// Seconds a push waits for a turn before it gets 503 (`SIPAS_PUSH_QUEUE_WAIT_SECS`).
     pub push_queue_wait_secs: u64,
+    /// Password hashes run at once (`SIPAS_PASSWORD_HASHERS`); unset: the cores, but no more than
+    /// fit in 40 MiB of argon2 memory, two at OWASP parameters (see `auth::password::HashBound`).
+    pub password_hashers: Option<u32>,
+    /// Logins that may wait for a hasher (`SIPAS_PASSWORD_HASH_QUEUE`); one more is answered 503
+    /// `busy` with `Retry-After`. Unset: 8 per hasher.
+    pub password_hash_queue: Option<u32>,
 }
 
 impl Default for Settings {
@@ -135,6 +141,8 @@ impl Default for Settings {
             push_concurrency: 0,
             push_queue: 256,
             push_queue_wait_secs: 10,
+            password_hashers: None,
+            password_hash_queue: None,
         }
     }
 }
@@ -204,6 +212,11 @@ impl Settings {
                 "jwt_secret must be at least 32 bytes".into(),
             ));
         }
+        if self.password_hashers == Some(0) {
+            return Err(SettingsError::Rejected(
+                "password_hashers must be at least 1".into(),
+            ));
+        }
         if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_days == 0 {
             return Err(SettingsError::Rejected(
                 "token lifetimes must be positive".into(),
@@ -253,6 +266,25 @@ mod tests {
         assert!(s.is_sqlite());
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         s.check().unwrap();
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type.
+    fn the_hash_bound_comes_from_the_environment_and_refuses_no_hashers() {
+        figment::Jail::expect_with(|jail| {
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!((s.password_hashers, s.password_hash_queue), (None, None));
+            jail.set_env("SIPAS_PASSWORD_HASHERS", "3");
+            jail.set_env("SIPAS_PASSWORD_HASH_QUEUE", "12");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(
+                (s.password_hashers, s.password_hash_queue),
+                (Some(3), Some(12))
+            );
+            jail.set_env("SIPAS_PASSWORD_HASHERS", "0");
+            assert!(Settings::load(None).is_err());
+            Ok(())
+        });
     }
 
     #[test]

@@ -545,7 +545,8 @@ pub const IMPORT_COLUMNS: [&str; 5] = ["username", "full_name", "role", "unit_co
 
 /// Imports enumerators and supervisors from CSV, all or nothing: every bad line is reported by line
 /// number and nothing is imported if any line is bad. Units are codes of `geography`. Each new user
-/// gets a generated password, returned for distribution.
+/// gets a generated password, returned for distribution. The hashing waits for its turn among
+/// the logins (see [`Passwords`]) rather than failing in a login storm.
 pub async fn import_csv(
     db: &DatabaseConnection,
     passwords: &Passwords,
@@ -653,22 +654,26 @@ pub async fn import_csv(
     if !bad.is_empty() {
         return Err(ImportError::BadLines(bad));
     }
-    // Hash on the blocking pool, all lines concurrently (bounded by the pool's threads).
-    let mut pending = Vec::with_capacity(good.len());
-    for _ in &good {
-        let pw = password::generate_password();
-        let p = passwords.clone();
-        let pw2 = pw.clone();
-        pending.push((pw, tokio::spawn(async move { p.hash(pw2).await })));
-    }
+    // As many lines at once as there are hashers, each waiting for its turn among the logins
+    // rather than being turned away: in a login storm the import takes longer but does not fail,
+    // and it never takes more than `hashers` places of the queue from the logins.
     let mut hashed = Vec::with_capacity(good.len());
-    for (pw, h) in pending {
-        let hash = h
-            .await
-            .map_err(password::HashError::from_join)
-            .and_then(|r| r)
-            .map_err(UserError::Hash)?;
-        hashed.push((pw, hash));
+    for chunk in good.chunks(passwords.bound().hashers) {
+        let mut pending = Vec::with_capacity(chunk.len());
+        for _ in chunk {
+            let pw = password::generate_password();
+            let p = passwords.clone();
+            let pw2 = pw.clone();
+            pending.push((pw, tokio::spawn(async move { p.hash(pw2).await })));
+        }
+        for (pw, h) in pending {
+            let hash = h
+                .await
+                .map_err(password::HashError::from_join)
+                .and_then(|r| r)
+                .map_err(UserError::Hash)?;
+            hashed.push((pw, hash));
+        }
     }
     let txn = db.begin().await?;
     let mut out = Vec::with_capacity(good.len());

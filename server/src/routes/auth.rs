@@ -21,6 +21,7 @@ use crate::{
     auth::{
         AuthUser,
         extract::{ClientIp, unauthorized},
+        password,
         tokens::{Claims, ISSUER, hash_refresh_token, new_refresh_token, now_unix},
     },
     entities::{device, refresh_token, user},
@@ -82,8 +83,26 @@ fn throttled(retry: std::time::Duration) -> ApiError {
     )
 }
 
+/// 503 `busy`: every password hasher is busy and their queue is full (a login storm). Not a
+/// failed login: the throttle does not count it, and the client tries again after `Retry-After`.
+/// Nor is it audited: a storm would write a row for each of thousands of them.
+fn busy(b: password::Busy) -> ApiError {
+    let secs = b.retry_after.as_secs().max(1);
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        format!("Máy chủ đang bận vì nhiều người đăng nhập cùng lúc. Hãy thử lại sau {secs} giây."),
+        format!("The server is busy with many logins at once. Try again in {secs} seconds."),
+    )
+    .with_header(
+        header::RETRY_AFTER,
+        HeaderValue::from_str(&secs.to_string()).unwrap_or(HeaderValue::from_static("1")),
+    )
+}
+
 /// Checks the password and answers with a new session. Unknown users, wrong passwords and inactive
-/// accounts get the same answer after the same work.
+/// accounts get the same answer after the same work. When the password checks are all taken
+/// (see [`password::Passwords::try_enter`]) it answers 503 `busy` at once.
 #[tracing::instrument(skip_all, fields(username = tracing::field::Empty))]
 async fn login(
     State(state): State<AppState>,
@@ -121,6 +140,8 @@ async fn login(
             return Err(throttled(retry));
         }
     }
+    // A place among the password checks before the lookup: a login turned away costs no query.
+    let place = state.passwords.try_enter().map_err(busy)?;
     // A username no account can have (too long, or with a control character, which PostgreSQL
     // could not even compare) is an unknown user: the same answer after the same work.
     let possible = username.chars().count() <= crate::text::max::USERNAME
@@ -133,8 +154,7 @@ async fn login(
     } else {
         None
     };
-    let ok = state
-        .passwords
+    let ok = place
         .verify(
             body.password,
             found.as_ref().map(|u| u.password_hash.clone()),
