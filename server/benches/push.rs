@@ -22,9 +22,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::EntityTrait;
 use serde_json::json;
-use sipas_server::{Application, entities::form};
+use sipas_server::{
+    Application,
+    entities::form,
+    forms::{Sender, accepted_row},
+};
 
 mod common;
 #[path = "common/spans.rs"]
@@ -218,34 +222,16 @@ async fn plain_insert_rate(label: &str, n: usize, conns: usize) -> f64 {
     let db = app.state().db.clone();
     let q = schema::builtin::sipas();
     let now = time::OffsetDateTime::now_utc();
+    // The rows push would store (the same builder), validated and encoded beforehand.
+    let by = Sender {
+        user: Some(1),
+        device: Some("bench"),
+    };
     let rows: Vec<form::ActiveModel> = make_forms(n)
         .into_iter()
         .map(|f| {
             let encoded = schema::validate(q, &f.answers).unwrap().encode(q);
-            form::ActiveModel {
-                id: Set(f.id),
-                round_code: Set(f.round.clone()),
-                questionnaire_code: Set(f.questionnaire_code.clone()),
-                questionnaire_version: Set(1),
-                province_code: Set(f.units.province.clone()),
-                district_code: Set(None),
-                commune_code: Set(f.units.commune.clone()),
-                village_code: Set(f.units.village.clone()),
-                household_ref: Set(f.household_ref.clone()),
-                status: Set("accepted".into()),
-                revision: Set(1),
-                content_hash: Set(f.content_hash()),
-                device_id: Set(Some("bench".into())),
-                submitted_by: Set(Some(1)),
-                started_at: Set(f.started_at),
-                finished_at: Set(f.finished_at),
-                received_at: Set(now),
-                updated_at: Set(now),
-                gps_lat: Set(Some(22.39)),
-                gps_lon: Set(Some(103.45)),
-                answers: Set(encoded),
-                ..Default::default()
-            }
+            accepted_row(&f, &f.content_hash(), encoded, by, now)
         })
         .collect();
     // Each connection's batches are made before the clock starts: the baseline times the
