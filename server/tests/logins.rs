@@ -6,68 +6,14 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use sipas_server::{AppState, Application, Settings, audit::Actor, settings::Secret};
 use tokio::sync::oneshot;
 
+mod common;
+use common::Db;
+
 const ADMIN_PASSWORD: &str = "logins-test-Ministry-passphrase";
-
-/// A fresh database: (URL, PostgreSQL maintenance URL and name to drop, SQLite folder to remove).
-struct Db {
-    url: String,
-    postgres: Option<(String, String)>,
-    dir: Option<std::path::PathBuf>,
-}
-
-impl Db {
-    async fn new() -> Db {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        match std::env::var("SIPAS_TEST_DATABASE_URL") {
-            Ok(admin_url) if !admin_url.is_empty() => {
-                let name = format!("sipas_logins_{id}");
-                let admin = Database::connect(&admin_url)
-                    .await
-                    .expect("SIPAS_TEST_DATABASE_URL is set but PostgreSQL is unreachable");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .unwrap();
-                admin.close().await.ok();
-                let base = admin_url
-                    .rsplit_once('/')
-                    .map_or(admin_url.as_str(), |(b, _)| b);
-                Db {
-                    url: format!("{base}/{name}"),
-                    postgres: Some((admin_url.clone(), name)),
-                    dir: None,
-                }
-            }
-            _ => {
-                let dir = std::env::temp_dir().join(format!("sipas-logins-{id}"));
-                std::fs::create_dir_all(&dir).unwrap();
-                Db {
-                    url: format!("sqlite://{}?mode=rwc", dir.join("sipas.db").display()),
-                    postgres: None,
-                    dir: Some(dir),
-                }
-            }
-        }
-    }
-
-    async fn remove(self) {
-        if let Some((admin_url, name)) = self.postgres
-            && let Ok(admin) = Database::connect(&admin_url).await
-        {
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await;
-        }
-        if let Some(dir) = self.dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
 
 /// A running app with `hashers` password hashers and a queue of `queue`.
 struct App {
@@ -81,7 +27,7 @@ struct App {
 
 impl App {
     async fn start(hashers: u32, queue: u32, tweak: impl FnOnce(&mut Settings)) -> App {
-        let db = Db::new().await;
+        let db = Db::fresh("logins").await;
         let mut settings = Settings {
             bind: "127.0.0.1:0".parse().unwrap(),
             database_url: Secret::new(db.url.clone()),

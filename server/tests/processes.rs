@@ -9,80 +9,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use sync_protocol::{FormSubmission, Outcome, PROTOCOL_HEADER, PushResponse, sample::SipasForm};
 use uuid::Uuid;
 
+mod common;
+use common::{Db, free_port};
+
 const ADMIN_PASSWORD: &str = "process-test-Ministry-passphrase";
 const USER_PASSWORD: &str = "process-test-Field-passphrase";
 const JWT: &str = "process-test-jwt-key-0123456789abcdef-xyz";
-
-/// A fresh database for the test; [`Db::remove`] drops it afterwards.
-struct Db {
-    url: String,
-    /// (maintenance URL, database name) for PostgreSQL.
-    postgres: Option<(String, String)>,
-    /// Folder of the SQLite file.
-    dir: Option<std::path::PathBuf>,
-}
-
-impl Db {
-    async fn remove(self) {
-        if let Some((admin_url, name)) = self.postgres
-            && let Ok(admin) = Database::connect(&admin_url).await
-        {
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await;
-        }
-        if let Some(dir) = self.dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-async fn fresh_db() -> Db {
-    let id = Uuid::new_v4().simple().to_string();
-    match std::env::var("SIPAS_TEST_DATABASE_URL") {
-        Ok(admin_url) if !admin_url.is_empty() => {
-            let name = format!("sipas_proc_{id}");
-            let admin = Database::connect(&admin_url)
-                .await
-                .expect("SIPAS_TEST_DATABASE_URL is set but PostgreSQL is unreachable");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .unwrap();
-            admin.close().await.ok();
-            let base = admin_url
-                .rsplit_once('/')
-                .map_or(admin_url.as_str(), |(b, _)| b);
-            Db {
-                url: format!("{base}/{name}"),
-                postgres: Some((admin_url.clone(), name)),
-                dir: None,
-            }
-        }
-        _ => {
-            let dir = std::env::temp_dir().join(format!("sipas-proc-{id}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            Db {
-                url: format!("sqlite://{}?mode=rwc", dir.join("sipas.db").display()),
-                postgres: None,
-                dir: Some(dir),
-            }
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Starts `sipas serve` on `port` and waits until it is ready.
 // The child is returned to the caller, which kills and waits for it.
@@ -276,7 +212,7 @@ async fn server_ids(client: &reqwest::Client, base: &str) -> Vec<Uuid> {
 
 #[tokio::test]
 async fn sigkill_during_pushes_loses_no_acknowledged_form() {
-    let db = fresh_db().await;
+    let db = Db::fresh("proc").await;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut server = start_server(&db.url, port).await;
@@ -372,7 +308,7 @@ async fn sigkill_during_pushes_loses_no_acknowledged_form() {
 
 #[tokio::test]
 async fn two_server_processes_on_one_database_store_each_form_once() {
-    let db = fresh_db().await;
+    let db = Db::fresh("proc").await;
     let (p1, p2) = (free_port(), free_port());
     let mut s1 = start_server(&db.url, p1).await;
     let mut s2 = start_server(&db.url, p2).await;

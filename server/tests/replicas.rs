@@ -5,7 +5,7 @@
 //! seeded row. SQLite by default; PostgreSQL when `SIPAS_TEST_DATABASE_URL` is set (a maintenance
 //! URL; each test creates and drops its own database).
 //!
-//! The database helpers follow `processes.rs`.
+//! The database helpers are the process tests' (`common`).
 
 use std::{
     io::Read,
@@ -13,9 +13,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
-use uuid::Uuid;
+
+mod common;
+use common::{Db, free_port};
 
 const ADMIN_PASSWORD: &str = "replica-test-Ministry-passphrase";
 const JWT: &str = "replica-test-jwt-key-0123456789abcdef-xyz";
@@ -24,78 +26,6 @@ const REPLICAS: usize = 4;
 /// Time for all replicas to be ready: one of them loads the geographies while the others wait,
 /// on a 2-core machine that may be building or testing at the same time.
 const READY_WITHIN: Duration = Duration::from_secs(120);
-
-/// A fresh database for the test; [`Db::remove`] drops it afterwards.
-struct Db {
-    url: String,
-    /// (maintenance URL, database name) for PostgreSQL.
-    postgres: Option<(String, String)>,
-    /// Folder of the SQLite file.
-    dir: Option<std::path::PathBuf>,
-}
-
-impl Db {
-    async fn remove(self) {
-        if let Some((admin_url, name)) = self.postgres
-            && let Ok(admin) = Database::connect(&admin_url).await
-        {
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await;
-        }
-        if let Some(dir) = self.dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-
-    async fn connect(&self) -> DatabaseConnection {
-        Database::connect(&self.url)
-            .await
-            .expect("open the test database")
-    }
-}
-
-async fn fresh_db() -> Db {
-    let id = Uuid::new_v4().simple().to_string();
-    match std::env::var("SIPAS_TEST_DATABASE_URL") {
-        Ok(admin_url) if !admin_url.is_empty() => {
-            let name = format!("sipas_replicas_{id}");
-            let admin = Database::connect(&admin_url)
-                .await
-                .expect("SIPAS_TEST_DATABASE_URL is set but PostgreSQL is unreachable");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .unwrap();
-            admin.close().await.ok();
-            let base = admin_url
-                .rsplit_once('/')
-                .map_or(admin_url.as_str(), |(b, _)| b);
-            Db {
-                url: format!("{base}/{name}"),
-                postgres: Some((admin_url.clone(), name)),
-                dir: None,
-            }
-        }
-        _ => {
-            let dir = std::env::temp_dir().join(format!("sipas-replicas-{id}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            Db {
-                url: format!("sqlite://{}?mode=rwc", dir.join("sipas.db").display()),
-                postgres: None,
-                dir: Some(dir),
-            }
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The binary with the test's settings on `db_url`, logging nothing but errors on standard error.
 fn sipas(db_url: &str) -> Command {
@@ -307,7 +237,7 @@ async fn row_writes(db: &DatabaseConnection) -> Vec<(String, String, i64)> {
 
 #[tokio::test]
 async fn replicas_started_at_once_on_an_empty_database_all_serve() {
-    let db = fresh_db().await;
+    let db = Db::fresh("replicas").await;
     let started = Instant::now();
     let mut replicas = Replicas::start_at_once(&db.url);
     replicas.wait_all_ready().await;
@@ -325,7 +255,7 @@ async fn replicas_started_at_once_on_an_empty_database_all_serve() {
 
 #[tokio::test]
 async fn replicas_started_at_once_on_a_set_up_database_all_serve_and_write_nothing() {
-    let db = fresh_db().await;
+    let db = Db::fresh("replicas").await;
     let out = sipas(&db.url)
         .arg("migrate")
         .output()

@@ -76,6 +76,11 @@ pub fn settings(url: &str) -> Settings {
             "bench-jwt-key-0123456789abcdef-0123456789".into(),
         )),
         admin_password: Some(Secret::new(ADMIN_PASSWORD.into())),
+        // The push gate's size, to compare sizes in one run (0 or unset: the server's default).
+        push_concurrency: std::env::var("SIPAS_PUSH_CONCURRENCY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
         ..Settings::default()
     }
 }
