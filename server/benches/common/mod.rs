@@ -1,5 +1,7 @@
 //! Helpers shared by the benchmarks: a fresh database of the kind asked for, and server settings.
 
+pub mod process;
+
 use sea_orm::{ConnectionTrait, Database};
 use sipas_server::{Settings, settings::Secret};
 use uuid::Uuid;
@@ -72,9 +74,7 @@ pub fn settings(url: &str) -> Settings {
         database_url: Secret::new(url.to_owned()),
         database_max_connections: 16,
         log: "error".into(),
-        jwt_secret: Some(Secret::new(
-            "bench-jwt-key-0123456789abcdef-0123456789".into(),
-        )),
+        jwt_secret: Some(Secret::new(JWT_SECRET.into())),
         admin_password: Some(Secret::new(ADMIN_PASSWORD.into())),
         // The push gate's size, to compare sizes in one run (0 or unset: the server's default).
         push_concurrency: std::env::var("SIPAS_PUSH_CONCURRENCY")
@@ -84,6 +84,9 @@ pub fn settings(url: &str) -> Settings {
         ..Settings::default()
     }
 }
+
+/// The access-token key of every bench server (in process or not), so a bench can sign tokens.
+pub const JWT_SECRET: &str = "bench-jwt-key-0123456789abcdef-0123456789";
 
 /// The first ministry account's password in [`settings`].
 pub const ADMIN_PASSWORD: &str = "bench-Ministry-passphrase-2026";
