@@ -188,24 +188,7 @@ mod tests {
     #[test]
     fn a_prepared_form_is_hashed_validated_and_encoded() {
         let def = Definition::new(schema::builtin::sipas().clone());
-        let mut f = sync_protocol::FormSubmission {
-            id: Uuid::now_v7(),
-            round: "sipas-2025".into(),
-            questionnaire_code: "sipas".into(),
-            questionnaire_version: 1,
-            revision: 1,
-            units: sync_protocol::FormUnits {
-                province: "12".into(),
-                district: None,
-                commune: "03388".into(),
-                village: "V01".into(),
-            },
-            household_ref: "HH-1".into(),
-            started_at: None,
-            finished_at: None,
-            gps: None,
-            answers: schema::sample::complete_sipas_answers(),
-        };
+        let mut f = sync_protocol::sample::SipasForm::new().build();
         let text = serde_json::to_string(&f).unwrap();
         let p = prepare(Some(&def), 5, serde_json::from_str(&text).unwrap());
         assert_eq!((p.idx, p.hash.as_str()), (5, f.content_hash().as_str()));

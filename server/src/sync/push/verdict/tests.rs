@@ -2,8 +2,7 @@
 use std::collections::HashMap;
 
 use schema::json::JsonObject;
-use sync_protocol::{FormSubmission, FormUnits};
-use uuid::Uuid;
+use sync_protocol::{FormSubmission, sample::SipasForm};
 
 use super::*;
 use crate::{
@@ -39,24 +38,7 @@ fn commune(province: &str) -> String {
 
 /// A valid SIPAS form in Lai Châu for round `sipas-2025`.
 fn form() -> FormSubmission {
-    FormSubmission {
-        id: Uuid::now_v7(),
-        round: "sipas-2025".into(),
-        questionnaire_code: "sipas".into(),
-        questionnaire_version: 1,
-        revision: 1,
-        units: FormUnits {
-            province: "12".into(),
-            district: None,
-            commune: commune("12"),
-            village: "V01".into(),
-        },
-        household_ref: "HH-1".into(),
-        started_at: None,
-        finished_at: None,
-        gps: None,
-        answers: schema::sample::complete_sipas_answers(),
-    }
+    SipasForm::new().commune(commune("12")).build()
 }
 
 /// `f` as push prepares it, against the built-in questionnaire (`published`) or none.
