@@ -21,7 +21,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::process::{Sampler, create_enumerators, mib, ms, percentile, start_server};
+use common::process::{
+    Sampler, create_enumerators, mib, ms, percentile, start_server, until_answered,
+};
 use sea_orm::{ColumnTrait, Database, EntityTrait, QueryFilter};
 use serde_json::json;
 use sipas_server::{
@@ -43,7 +45,7 @@ struct Device {
     failed: Vec<u16>,
 }
 
-/// One device: its pushes in turn, each sent again after a 503.
+/// One device: its pushes in turn, each sent again after a 503 ([`until_answered`]).
 async fn device(
     client: reqwest::Client,
     url: String,
@@ -55,44 +57,23 @@ async fn device(
     let mut out = Device::default();
     start.wait().await;
     for body in bodies {
-        loop {
-            let t = Instant::now();
-            let resp = client
-                .post(&url)
-                .bearer_auth(&token)
-                .header(PROTOCOL_HEADER, "1")
-                .header("content-type", "application/json")
-                .body(body.clone())
-                .send()
-                .await;
-            let (status, retry) = match resp {
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    let retry = r
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse::<u64>().ok());
-                    let _ = r.bytes().await;
-                    (status, retry)
-                }
-                Err(_) => (0, None),
-            };
-            match status {
-                200 => {
-                    out.answered.push(t.elapsed());
-                    break;
-                }
-                503 if Instant::now() < deadline => {
-                    out.busy += 1;
-                    let base = Duration::from_secs(retry.unwrap_or(1).max(1));
-                    tokio::time::sleep(base + base.mul_f64(rand::random::<f64>())).await;
-                }
-                _ => {
-                    out.failed.push(status);
-                    break;
-                }
-            }
+        let attempts = until_answered(
+            || {
+                client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header(PROTOCOL_HEADER, "1")
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+            },
+            deadline,
+        )
+        .await;
+        out.busy += attempts.iter().filter(|a| a.status == 503).count();
+        match attempts.last() {
+            Some(a) if a.status == 200 => out.answered.push(a.took),
+            Some(a) => out.failed.push(a.status),
+            None => {}
         }
     }
     out

@@ -26,7 +26,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::process::{Sampler, cpu_time, create_enumerators, mib, ms, percentile, start_server};
+use common::process::{
+    Sampler, cpu_time, create_enumerators, mib, ms, percentile, start_server, until_answered,
+};
 use serde_json::json;
 use sipas_server::{Application, Settings};
 
@@ -136,45 +138,27 @@ async fn enumerator(
         "app_version": "bench",
     }))
     .unwrap();
-    let mut out = Outcome::default();
     start.wait().await;
     let first = Instant::now();
-    loop {
-        let t = Instant::now();
-        let resp = client
-            .post(&url)
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .send()
-            .await;
-        let (status, retry_after) = match resp {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                let retry = r
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok());
-                let _ = r.bytes().await;
-                (status, retry)
-            }
-            // A refused or reset connection: counted as status 0.
-            Err(_) => (0, None),
-        };
-        out.answers.push((status, t.elapsed()));
-        match (status, retry_after) {
-            (200, _) => {
-                out.logged_in_after = Some(first.elapsed());
-                return out;
-            }
-            (503, Some(secs)) if Instant::now() < deadline => {
-                out.retry_after.push(secs);
-                let base = Duration::from_secs(secs.max(1));
-                let jitter = base.mul_f64(rand::random::<f64>());
-                tokio::time::sleep(base + jitter).await;
-            }
-            _ => return out,
-        }
+    let attempts = until_answered(
+        || {
+            client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body.clone())
+        },
+        deadline,
+    )
+    .await;
+    let in_after = first.elapsed();
+    Outcome {
+        answers: attempts.iter().map(|a| (a.status, a.took)).collect(),
+        logged_in_after: (attempts.last().map(|a| a.status) == Some(200)).then_some(in_after),
+        retry_after: attempts
+            .iter()
+            .filter(|a| a.status == 503)
+            .filter_map(|a| a.retry_after)
+            .collect(),
     }
 }
 

@@ -12,7 +12,6 @@ use std::{
     time::Duration,
 };
 
-use axum::http::{HeaderValue, StatusCode, header};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ApiError;
@@ -52,11 +51,6 @@ impl Gate {
         }
     }
 
-    /// How many requests it lets in at once.
-    pub fn size(&self) -> usize {
-        self.size
-    }
-
     /// How many requests are inside now.
     pub fn inside(&self) -> usize {
         self.size - self.permits.available_permits()
@@ -82,15 +76,10 @@ impl Gate {
 
     /// The 503 a refused request gets.
     pub fn busy(&self) -> ApiError {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
+        ApiError::busy(
+            self.retry_after_secs,
             "Máy chủ đang bận; thiết bị sẽ tự gửi lại sau ít giây.",
             "The server is busy; the device will send again in a few seconds.",
-        )
-        .with_header(
-            header::RETRY_AFTER,
-            HeaderValue::from(self.retry_after_secs),
         )
     }
 }
@@ -125,7 +114,7 @@ mod tests {
         let _c = gate.enter().await.unwrap();
         assert_eq!(gate.enter().await.unwrap_err(), Refused::Waited);
         let busy = gate.busy();
-        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(busy.code(), "busy");
     }
 

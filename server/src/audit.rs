@@ -4,7 +4,11 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::{auth::AuthUser, entities::audit_event};
+use crate::{
+    auth::AuthUser,
+    entities::audit_event,
+    text::{self, max},
+};
 
 /// Event names (stable; filtered on by the API).
 pub mod event {
@@ -69,22 +73,9 @@ impl Actor {
     }
 }
 
-/// The most characters stored of an actor's username, a target and an IP (their columns).
-const USERNAME_CHARS: usize = 64;
-const TARGET_CHARS: usize = 256;
-const IP_CHARS: usize = 64;
-
-/// `s` as it fits its column: control characters shown as U+FFFD (a NUL cannot be stored), cut
-/// to `max` characters. An attempt with a hostile username is audited all the same, not refused.
-fn fit(s: &str, max: usize) -> String {
-    s.chars()
-        .take(max)
-        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-        .collect()
-}
-
-/// Appends one event. The texts given are fitted to their columns (see [`fit`]); `details` is
-/// JSON text, which escapes any control character.
+/// Appends one event. The texts given are fitted to their columns ([`text::fit`]): an attempt
+/// with a hostile username is audited all the same, not refused. `details` is JSON text, which
+/// escapes any control character.
 pub async fn record(
     db: &impl ConnectionTrait,
     event: &str,
@@ -96,25 +87,16 @@ pub async fn record(
         at: Set(OffsetDateTime::now_utc()),
         event: Set(event.to_owned()),
         actor_id: Set(actor.id),
-        actor_username: Set(actor.username.as_deref().map(|u| fit(u, USERNAME_CHARS))),
-        target: Set(target.as_deref().map(|t| fit(t, TARGET_CHARS))),
-        ip: Set(actor.ip.as_deref().map(|ip| fit(ip, IP_CHARS))),
+        actor_username: Set(actor
+            .username
+            .as_deref()
+            .map(|u| text::fit(u, max::USERNAME))),
+        target: Set(target.as_deref().map(|t| text::fit(t, max::AUDIT_TARGET))),
+        ip: Set(actor.ip.as_deref().map(|ip| text::fit(ip, max::IP))),
         details: Set(details.to_string()),
         ..Default::default()
     })
     .exec(db)
     .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fit;
-
-    #[test]
-    fn texts_fit_their_columns() {
-        assert_eq!(fit("dtv.laichau", 64), "dtv.laichau");
-        assert_eq!(fit(&"ă".repeat(100), 64).chars().count(), 64);
-        assert_eq!(fit("a\u{0}b\n", 64), "a\u{FFFD}b\u{FFFD}");
-    }
 }

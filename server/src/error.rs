@@ -125,6 +125,25 @@ impl ApiError {
         )])
     }
 
+    /// 503 `busy` with `Retry-After`: the server is at its bound (a push gate, the password
+    /// hashers) and the client should come back in `retry_after_secs` (at least 1).
+    pub fn busy(
+        retry_after_secs: u64,
+        detail_vi: impl Into<String>,
+        detail_en: impl Into<String>,
+    ) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            detail_vi,
+            detail_en,
+        )
+        .with_header(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after_secs.max(1)),
+        )
+    }
+
     /// 422 for a well-formed body whose content is invalid, with the fields at fault.
     pub fn validation(errors: Vec<FieldError>) -> Self {
         Self::new(

@@ -39,8 +39,19 @@ pub mod max {
     pub const APP_VERSION: usize = 64;
     /// A round code (`forms.round_code`, `quarantined_forms.round_code`).
     pub const ROUND: usize = 64;
-    /// A free-text query parameter (search, filters).
-    pub const QUERY: usize = 200;
+    /// An audit event's target (`audit_log.target`).
+    pub const AUDIT_TARGET: usize = 256;
+    /// A client IP as recorded (`audit_log.ip`).
+    pub const IP: usize = 64;
+}
+
+/// `s` as it fits a column of `max` characters: control characters shown as U+FFFD (a NUL cannot
+/// be stored), cut to `max` characters. For texts recorded whatever they hold (the audit log).
+pub fn fit(s: &str, max: usize) -> String {
+    s.chars()
+        .take(max)
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
 }
 
 /// Whether `s` holds a control character (C0, DEL or C1): never meant in a code, a name or a
@@ -123,6 +134,9 @@ mod tests {
             ["too_long", "invalid_characters", "invalid_characters"]
         );
         assert!(has_control("\u{85}"), "C1 controls too");
+        assert_eq!(fit("dtv.laichau", 64), "dtv.laichau");
+        assert_eq!(fit(&"ă".repeat(100), 64).chars().count(), 64);
+        assert_eq!(fit("a\u{0}b\n", 64), "a\u{FFFD}b\u{FFFD}");
         assert!(!has_control("Bản Nà Khương"));
     }
 }

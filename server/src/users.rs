@@ -90,7 +90,7 @@ pub fn normalize_username(s: &str) -> String {
 }
 
 fn check_username(username: &str, errors: &mut Vec<FieldError>) {
-    let ok = (3..=64).contains(&username.len())
+    let ok = (3..=text::max::USERNAME).contains(&username.len())
         && username
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))

@@ -203,3 +203,52 @@ impl Sampler {
         (peaks, status_field(self.pid, "VmHWM").unwrap_or(0))
     }
 }
+
+/// One attempt at a request, as [`until_answered`] made it.
+pub struct Attempt {
+    /// Its HTTP status; 0 when there was no HTTP answer (a refused or reset connection).
+    pub status: u16,
+    /// From sending to the whole answer.
+    pub took: Duration,
+    /// The answer's `Retry-After`, in seconds.
+    pub retry_after: Option<u64>,
+}
+
+/// Sends `request()` until it is answered other than 503 with `Retry-After`, or `deadline` has
+/// passed; after each such 503 it waits `Retry-After` plus up to as much again at random (so that
+/// the turned-away do not all come back at the same instant), as clients do. Every attempt, in
+/// order.
+pub async fn until_answered(
+    mut request: impl FnMut() -> reqwest::RequestBuilder,
+    deadline: Instant,
+) -> Vec<Attempt> {
+    let mut attempts = Vec::new();
+    loop {
+        let t = Instant::now();
+        let (status, retry_after) = match request().send().await {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let retry = r
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                let _ = r.bytes().await;
+                (status, retry)
+            }
+            Err(_) => (0, None),
+        };
+        attempts.push(Attempt {
+            status,
+            took: t.elapsed(),
+            retry_after,
+        });
+        match (status, retry_after) {
+            (503, Some(secs)) if Instant::now() < deadline => {
+                let base = Duration::from_secs(secs.max(1));
+                tokio::time::sleep(base + base.mul_f64(rand::random::<f64>())).await;
+            }
+            _ => return attempts,
+        }
+    }
+}

@@ -88,15 +88,10 @@ fn throttled(retry: std::time::Duration) -> ApiError {
 /// Nor is it audited: a storm would write a row for each of thousands of them.
 fn busy(b: password::Busy) -> ApiError {
     let secs = b.retry_after.as_secs().max(1);
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "busy",
+    ApiError::busy(
+        secs,
         format!("Máy chủ đang bận vì nhiều người đăng nhập cùng lúc. Hãy thử lại sau {secs} giây."),
         format!("The server is busy with many logins at once. Try again in {secs} seconds."),
-    )
-    .with_header(
-        header::RETRY_AFTER,
-        HeaderValue::from_str(&secs.to_string()).unwrap_or(HeaderValue::from_static("1")),
     )
 }
 

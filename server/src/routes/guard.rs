@@ -4,6 +4,7 @@
 //! answer the HTTP layer would give, or a 500 from a database that cannot store a NUL.
 
 use axum::{
+    body::Body,
     extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
     middleware::Next,
@@ -65,13 +66,23 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(len) = declared.filter(|&len| len > limit) {
         if len <= DRAIN_BYTES {
-            // Read and dropped, never kept: memory stays at one frame at a time.
-            let mut body = req.into_body();
-            while let Some(Ok(_)) = body.frame().await {}
+            drain(req.into_body(), DRAIN_BYTES).await;
         }
         return too_large(limit);
     }
     next.run(req).await
+}
+
+/// Reads a refused request's body and drops it, frame by frame (never held), at most `max` bytes:
+/// a client still sending it then reads the answer instead of finding its connection reset.
+pub async fn drain(mut body: Body, max: u64) {
+    let mut read = 0u64;
+    while read <= max {
+        match body.frame().await {
+            Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len() as u64),
+            _ => break,
+        }
+    }
 }
 
 /// 413 problem+json, and the connection closed after it.

@@ -17,7 +17,7 @@ mod auth;
 mod devices;
 mod forms;
 mod geographies;
-mod guard;
+pub(crate) mod guard;
 mod health;
 mod index_reports;
 mod questionnaires;

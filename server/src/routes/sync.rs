@@ -53,10 +53,8 @@ async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Respo
         Ok(_turn) => next.run(req).await,
         Err(refused) => {
             tracing::info!(?refused, "a push was turned away: the server is busy");
-            // Read and dropped frame by frame (never held), so that a device still sending its
-            // body reads the 503 instead of finding its connection reset.
-            let mut body = req.into_body();
-            while let Some(Ok(_)) = http_body_util::BodyExt::frame(&mut body).await {}
+            let limit = state.settings.body_limit_bytes as u64;
+            super::guard::drain(req.into_body(), limit).await;
             state.push_gate.busy().into_response()
         }
     }

@@ -68,7 +68,10 @@ pub async fn handshake(
 ) -> Result<HandshakeResponse, ApiError> {
     let version = negotiate(&req.protocol_versions)?;
     let device_id = req.device_id.trim().to_owned();
-    if device_id.is_empty() || device_id.len() > 128 || crate::text::has_control(&device_id) {
+    if device_id.is_empty()
+        || device_id.len() > crate::text::max::DEVICE_ID
+        || crate::text::has_control(&device_id)
+    {
         return Err(ApiError::bad_request(
             "invalid_device_id",
             "Mã thiết bị phải có 1–128 ký tự, không có ký tự điều khiển.",
