@@ -166,6 +166,34 @@ fn check_units(info: &RoundInfo, f: &FormSubmission) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The answers with the questions that record the household's units (`province_code`,
+/// `district_code`, `commune_code`, `village_code`) set from the form's units, which are the ones
+/// checked against the round's geography: an answers file reused for another household cannot
+/// contradict them. Without a district (2025 on) the district answer is dropped.
+pub fn with_unit_answers(
+    mut answers: Answers,
+    province: &str,
+    district: Option<&str>,
+    commune: &str,
+    village: &str,
+) -> Answers {
+    use serde_json::Value;
+    answers.insert("province_code".into(), Value::String(province.to_owned()));
+    match district {
+        Some(d) => answers.insert(
+            schema::DISTRICT_QUESTION.into(),
+            Value::String(d.to_owned()),
+        ),
+        None => answers.remove(schema::DISTRICT_QUESTION),
+    };
+    answers.insert("commune_code".into(), Value::String(commune.to_owned()));
+    answers.insert(
+        "village_code".into(),
+        Value::String(village.trim().to_owned()),
+    );
+    answers
+}
+
 /// Validates a new form against its round (units, questionnaire) and builds the submission, with a
 /// fresh UUIDv7 id. No network.
 pub fn build_submission(info: &RoundInfo, f: NewForm) -> Result<FormSubmission, AppError> {
@@ -185,6 +213,13 @@ pub fn build_submission(info: &RoundInfo, f: NewForm) -> Result<FormSubmission, 
             info.questionnaire_version
         )));
     };
+    let answers = with_unit_answers(
+        f.answers,
+        &f.province,
+        f.district.as_deref(),
+        &f.commune,
+        &f.village,
+    );
     let submission = FormSubmission {
         id: Uuid::now_v7(),
         round: info.code.clone(),
@@ -201,10 +236,11 @@ pub fn build_submission(info: &RoundInfo, f: NewForm) -> Result<FormSubmission, 
         started_at: f.started_at,
         finished_at: Some(OffsetDateTime::now_utc()),
         gps: f.gps,
-        answers: f.answers,
+        answers,
     };
     check_units(info, &submission)?;
-    schema::validate(q, &submission.answers).map_err(AppError::Invalid)?;
+    schema::validate_with(q, &submission.answers, submission.not_required_answers())
+        .map_err(AppError::Invalid)?;
     Ok(submission)
 }
 

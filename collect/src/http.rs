@@ -318,6 +318,24 @@ pub async fn get_json(
     read(resp).await
 }
 
+/// PATCHes JSON with a bearer token and reads the answer (for tools and tests).
+pub async fn patch_json(
+    client: &reqwest::Client,
+    server: &str,
+    path: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value, TransportError> {
+    let resp = client
+        .patch(url(server, path)?)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| TransportError::Network(describe(&e)))?;
+    read(resp).await
+}
+
 /// POSTs JSON with a bearer token and reads the answer (for tools and tests).
 pub async fn post_json(
     client: &reqwest::Client,

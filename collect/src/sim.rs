@@ -236,6 +236,10 @@ pub struct SimConfig {
     pub batch_size: usize,
     /// Where device outboxes live (a new temporary folder when `None`).
     pub work_dir: Option<PathBuf>,
+    /// Play in a new practice round of this code, copied from `round`, instead of `round` itself;
+    /// the simulated enumerators are deactivated at the end. The ministry deletes the round with
+    /// its forms afterwards (`DELETE /api/v1/rounds/{code}`), so a real round stays clean.
+    pub practice: Option<String>,
 }
 
 impl SimConfig {
@@ -258,6 +262,7 @@ impl SimConfig {
             default_level: 4,
             batch_size: 10,
             work_dir: None,
+            practice: None,
         }
     }
 }
@@ -453,6 +458,13 @@ async fn run_device(
     let dir = shared.work_dir.join(format!("device-{n:03}"));
     let mut store = Store::open(&dir).await?;
     app::login(&store, &cfg.server, &username, &password).await?;
+    if cfg.practice.is_some() {
+        // A round the app does not ship: learnt at a first sync, at the office, before going out.
+        let plain = app::transport(&store).await?;
+        let mut office = app::sync_config(&store).await?;
+        office.push = false;
+        app::run_sync(&mut store, &plain, &office).await?;
+    }
     let device_id = store.device_id().await?;
     let mut rng = SplitMix64::new(cfg.seed ^ (n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut transport = open_transport(&shared, &store, SplitMix64::new(rng.next_u64())).await?;
@@ -560,7 +572,7 @@ fn api_err(what: &str, e: TransportError) -> AppError {
 }
 
 /// Runs a simulation and checks the server's forms against what the devices generated.
-pub async fn run(cfg: SimConfig) -> Result<SimReport, AppError> {
+pub async fn run(mut cfg: SimConfig) -> Result<SimReport, AppError> {
     let client = http::client()?;
     let admin = http::login(
         &client,
@@ -573,6 +585,18 @@ pub async fn run(cfg: SimConfig) -> Result<SimReport, AppError> {
     .await
     .map_err(|e| api_err("đăng nhập quản trị / admin login", e))?
     .access;
+    if let Some(code) = cfg.practice.clone() {
+        http::post_json(
+            &client,
+            &cfg.server,
+            "/api/v1/rounds",
+            &admin,
+            &json!({ "code": code, "based_on": cfg.round }),
+        )
+        .await
+        .map_err(|e| api_err("tạo đợt thực hành / creating the practice round", e))?;
+        cfg.round = code;
+    }
     let round = http::get_json(
         &client,
         &cfg.server,
@@ -617,9 +641,10 @@ pub async fn run(cfg: SimConfig) -> Result<SimReport, AppError> {
         .unwrap_or_else(|| std::env::temp_dir().join(format!("sipas-sim-{}", &run_id[..12])));
     let password = format!("Sim-field-{}-Pass42", &run_id[..16]);
     let mut users = Vec::with_capacity(cfg.devices);
+    let mut user_ids = Vec::with_capacity(cfg.devices);
     for n in 0..cfg.devices {
         let username = format!("sim-{}-{n:03}", &run_id[..8]);
-        http::post_json(
+        let created = http::post_json(
             &client,
             &cfg.server,
             "/api/v1/users",
@@ -636,6 +661,7 @@ pub async fn run(cfg: SimConfig) -> Result<SimReport, AppError> {
         )
         .await
         .map_err(|e| api_err("tạo điều tra viên / creating an enumerator", e))?;
+        user_ids.extend(created["id"].as_i64());
         users.push(username);
     }
 
@@ -760,6 +786,24 @@ pub async fn run(cfg: SimConfig) -> Result<SimReport, AppError> {
     if cfg.work_dir.is_none() {
         let _ = std::fs::remove_dir_all(&work_dir);
     }
+    if cfg.practice.is_some() {
+        for id in user_ids {
+            http::patch_json(
+                &client,
+                &cfg.server,
+                &format!("/api/v1/users/{id}"),
+                &admin,
+                &json!({ "active": false }),
+            )
+            .await
+            .map_err(|e| {
+                api_err(
+                    "khoá điều tra viên mô phỏng / deactivating a simulated enumerator",
+                    e,
+                )
+            })?;
+        }
+    }
     Ok(report)
 }
 
@@ -772,7 +816,13 @@ pub fn render(cfg: &SimConfig, r: &SimReport) -> String {
     let _ = writeln!(
         s,
         "Mô phỏng / simulation: {} thiết bị / devices × {} phiếu / forms, đợt / round {}, tỉnh / province {}",
-        cfg.devices, cfg.forms_per_device, cfg.round, cfg.province
+        cfg.devices,
+        cfg.forms_per_device,
+        match &cfg.practice {
+            Some(p) => format!("{p} (thực hành / practice, như / like {})", cfg.round),
+            None => cfg.round.clone(),
+        },
+        cfg.province
     );
     let _ = writeln!(
         s,

@@ -389,3 +389,38 @@ async fn the_simulator_binary_exits_zero_when_every_form_arrived() {
     assert!(o.status.success(), "{}", describe(&o));
     assert!(stdout(&o).contains("PASS"), "{}", describe(&o));
 }
+
+/// `sipas-sim` in a practice round: the real round stays empty, the simulated enumerators are
+/// deactivated afterwards, and deleting the practice round removes what it collected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_plays_in_a_practice_round_and_leaves_the_real_one_clean() {
+    let app = spawn_app().await;
+    let mut cfg = SimConfig::new(&app.address, ADMIN, ADMIN_PASSWORD);
+    cfg.devices = 2;
+    cfg.forms_per_device = 5;
+    cfg.communes = 2;
+    cfg.practice = Some("practice-sim".into());
+    let report = sim::run(cfg.clone()).await.expect("simulation");
+    let text = sim::render(&cfg, &report);
+    assert!(report.ok(), "{text}");
+    assert!(text.contains("practice-sim"), "{text}");
+    assert_eq!(report.on_server, 10, "{text}");
+    let admin = app.admin_token().await;
+    assert_eq!(app.form_ids(&admin, "practice-sim").await.len(), 10);
+    assert!(app.form_ids(&admin, "sipas-2025").await.is_empty());
+    let users = app.get_ok(&admin, "/api/v1/users?q=sim-").await;
+    let sims = users["users"].as_array().unwrap();
+    assert_eq!(sims.len(), 2);
+    assert!(sims.iter().all(|u| u["active"] == false), "{users}");
+    let (s, _) = app
+        .call(
+            reqwest::Method::DELETE,
+            "/api/v1/rounds/practice-sim",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = app.get_json("/api/v1/rounds/practice-sim").await;
+    assert_eq!(s, 404);
+}

@@ -173,6 +173,9 @@ impl ValidAnswers {
                 None => Parsed::Absent,
             },
             &mut errors,
+            // Stored answers were validated as their form's geography required; a form without
+            // a district holds no district answer.
+            &[crate::validate::DISTRICT_QUESTION],
         );
         if errors.is_empty() {
             Ok(answers)

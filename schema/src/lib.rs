@@ -87,6 +87,6 @@ pub use model::{
     Questionnaire, Scale, Section,
 };
 pub use validate::{
-    Answer, Answers, ErrorCode, FieldError, GpsPoint, GridRows, LevelAnswer, MAX_UNKNOWN_REPORTED,
-    ValidAnswers, validate, validate_json,
+    Answer, Answers, DISTRICT_QUESTION, ErrorCode, FieldError, GpsPoint, GridRows, LevelAnswer,
+    MAX_UNKNOWN_REPORTED, ValidAnswers, validate, validate_json, validate_json_with, validate_with,
 };

@@ -933,6 +933,7 @@ pub(crate) fn validate_core<'q>(
     table: &CodeTable<'q>,
     mut input: impl FnMut(usize, &'q Question, &mut Vec<FieldError>) -> Parsed,
     errors: &mut Vec<FieldError>,
+    not_required: &[&str],
 ) -> ValidAnswers {
     // At most one entry per question: one allocation, never grown.
     let mut entries: Vec<Entry> = Vec::with_capacity(table.codes.len());
@@ -942,6 +943,7 @@ pub(crate) fn validate_core<'q>(
     for (pos, question) in q.questions().enumerate() {
         let parsed = input(pos, question, errors);
         let code = question.code.as_str();
+        let must_answer = question.required && !not_required.contains(&code);
         let relevant = match &question.relevant {
             None => Some(true),
             Some(c) => Env {
@@ -955,14 +957,14 @@ pub(crate) fn validate_core<'q>(
         };
         let answer = match parsed {
             Parsed::Bad(deferred) => {
-                if relevant == Some(true) && question.required {
+                if relevant == Some(true) && must_answer {
                     errors.extend(deferred);
                 }
                 errored.push(code);
                 continue;
             }
             Parsed::Absent => {
-                if relevant == Some(true) && question.required {
+                if relevant == Some(true) && must_answer {
                     errors.push(required(code));
                 }
                 continue;
@@ -1042,11 +1044,35 @@ pub fn validate(q: &Questionnaire, answers: &Answers) -> Result<ValidAnswers, Ve
     validate_json(q, &JsonObject::of_map(answers))
 }
 
+/// The question that records the household's district. A round whose geography has no districts
+/// (2025 on) cannot answer it, so there it is not required: see [`validate_with`].
+pub const DISTRICT_QUESTION: &str = "district_code";
+
+/// [`validate`] with the questions of `not_required` optional even where the questionnaire
+/// requires them: the questions of unit levels the form's geography does not have
+/// ([`DISTRICT_QUESTION`] for a form without a district). An answer given is still checked.
+pub fn validate_with(
+    q: &Questionnaire,
+    answers: &Answers,
+    not_required: &[&str],
+) -> Result<ValidAnswers, Vec<FieldError>> {
+    validate_json_with(q, &JsonObject::of_map(answers), not_required)
+}
+
 /// [`validate`] on answers read as [`Json`] (what the server does with each pushed form: no
 /// `Value` tree is built). The same text gives the same result either way.
 pub fn validate_json(
     q: &Questionnaire,
     answers: &JsonObject<'_>,
+) -> Result<ValidAnswers, Vec<FieldError>> {
+    validate_json_with(q, answers, &[])
+}
+
+/// [`validate_with`] on answers read as [`Json`].
+pub fn validate_json_with(
+    q: &Questionnaire,
+    answers: &JsonObject<'_>,
+    not_required: &[&str],
 ) -> Result<ValidAnswers, Vec<FieldError>> {
     let mut errors = Vec::new();
     let table = CodeTable::new(q);
@@ -1059,6 +1085,7 @@ pub fn validate_json(
             Some(v) => parse_wire(q, question, v, errors),
         },
         &mut errors,
+        not_required,
     );
     let n_unknown = unknown.len();
     for key in unknown.into_iter().take(MAX_UNKNOWN_REPORTED) {

@@ -4,7 +4,7 @@ use schema::builtin::{SIPAS_JSON, sipas};
 use schema::sample::{
     complete_sipas_answers, sipas_answers_with_levels, sipas_answers_without_services,
 };
-use schema::{Answer, QuestionKind, Questionnaire, ScoringRule, validate};
+use schema::{Answer, QuestionKind, Questionnaire, ScoringRule, ValidAnswers, validate};
 
 #[test]
 fn sipas_file_loads_and_checks() {
@@ -211,4 +211,27 @@ fn grid_rows_behave_as_a_map() {
         assert_eq!(rows.get(""), None);
     }
     assert!(GridRows::default().is_empty());
+}
+
+/// The district question is required by the questionnaire, and optional for a form whose
+/// geography has no districts (`validate_with`); stored answers without it decode.
+#[test]
+fn the_district_answer_is_optional_only_where_asked() {
+    let q = sipas();
+    let mut a = schema::sample::complete_sipas_answers();
+    a.remove(schema::DISTRICT_QUESTION);
+    let errors = validate(q, &a).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(
+        (errors[0].question.as_str(), errors[0].code.as_str()),
+        (schema::DISTRICT_QUESTION, "required")
+    );
+    let v = schema::validate_with(q, &a, &[schema::DISTRICT_QUESTION]).unwrap();
+    assert_eq!(ValidAnswers::decode(q, &v.encode(q)).unwrap(), v);
+    a.insert(
+        schema::DISTRICT_QUESTION.into(),
+        serde_json::json!("x".repeat(50)),
+    );
+    let errors = schema::validate_with(q, &a, &[schema::DISTRICT_QUESTION]).unwrap_err();
+    assert_eq!(errors[0].question, schema::DISTRICT_QUESTION);
 }

@@ -32,6 +32,8 @@ pub mod event {
     pub const PASSWORD_CHANGED: &str = "password_changed";
     /// Users were imported in bulk.
     pub const USERS_IMPORTED: &str = "users_imported";
+    /// The ministry lifted a user's login throttle.
+    pub const LOGIN_UNLOCKED: &str = "login_unlocked";
     /// A device registered at its first login.
     pub const DEVICE_REGISTERED: &str = "device_registered";
     /// A device was revoked.
@@ -40,6 +42,10 @@ pub mod event {
     pub const QUESTIONNAIRE_PUBLISHED: &str = "questionnaire_published";
     /// A questionnaire version was closed to new forms.
     pub const QUESTIONNAIRE_CLOSED: &str = "questionnaire_closed";
+    /// The ministry created a practice round.
+    pub const ROUND_CREATED: &str = "round_created";
+    /// The ministry deleted a practice round and what was collected in it.
+    pub const ROUND_DELETED: &str = "round_deleted";
 }
 
 /// Who did something, as far as known.

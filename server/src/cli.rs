@@ -96,6 +96,21 @@ pub enum UserCommand {
         #[arg(long, env = "SIPAS_NEW_USER_PASSWORD", hide_env_values = true)]
         password: Option<String>,
     },
+    /// Set a user's password (recovery: a forgotten admin password, a locked-out enumerator). Ends
+    /// every session of the user. Without --password a password is generated and printed once.
+    /// A throttled login (too many failures) is unlocked by `POST /api/v1/users/{id}/unlock` or by
+    /// restarting the server; a deactivated account is activated with --activate.
+    SetPassword {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// The new password (read from $SIPAS_NEW_USER_PASSWORD if unset; generated if neither).
+        #[arg(long, env = "SIPAS_NEW_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Also activate the account if it was deactivated.
+        #[arg(long)]
+        activate: bool,
+    },
     /// Import enumerators and supervisors from the post office's staff list (CSV with columns
     /// username,full_name,role,unit_code,team). All or nothing: every bad line is reported and
     /// nothing is imported if any line is bad. Prints username,full_name,initial_password as CSV.
@@ -269,6 +284,49 @@ async fn run_user_command(
                 Err(e) => return Err(e.into()),
             }
         }
+        UserCommand::SetPassword {
+            username,
+            password,
+            activate,
+        } => {
+            let generated = password.is_none();
+            let password = password.unwrap_or_else(generate_password);
+            let Some(u) = users::find_by_username(&db, &username).await? else {
+                return Err(format!(
+                    "no user {username} / không có người dùng {username} (sipas user create)"
+                )
+                .into());
+            };
+            let changes = users::UserChanges {
+                password: Some(password.clone()),
+                active: activate.then_some(true),
+                ..Default::default()
+            };
+            match users::update(&db, &passwords, u.id, changes, &actor).await {
+                Ok(u) => {
+                    println!(
+                        "password of {} (id {}) set; every session of the user has ended",
+                        u.username, u.id
+                    );
+                    if generated {
+                        println!("new password: {password}");
+                    }
+                }
+                Err(UserError::Invalid(errors)) => {
+                    for e in &errors {
+                        eprintln!(
+                            "{} [{}]: {} / {}",
+                            e.field,
+                            e.code,
+                            e.message,
+                            e.message_en.as_deref().unwrap_or("")
+                        );
+                    }
+                    return Err("password not set".into());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         UserCommand::Import {
             file,
             geography,
@@ -284,7 +342,7 @@ async fn run_user_command(
                     }
                     match passwords_out {
                         Some(path) => {
-                            std::fs::write(&path, out)?;
+                            write_private(&path, out.as_bytes())?;
                             eprintln!(
                                 "imported {} users; initial passwords written to {}",
                                 imported.users.len(),
@@ -323,4 +381,21 @@ async fn run_user_command(
     }
     db.close().await?;
     Ok(())
+}
+
+/// Writes a file only its owner can read (generated passwords): created with mode 0600, and an
+/// existing file is narrowed to it before it is overwritten.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        if path.exists() {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    options.open(path)?.write_all(bytes)
 }

@@ -25,6 +25,15 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     let url = settings.database_url.expose().clone();
     if settings.is_sqlite() {
         create_sqlite_parent_dir(&url);
+        // The file is relative to the working directory: said in full, so that a start from
+        // another directory (which opens another, empty database) is noticed at once.
+        match sqlite_file(&url) {
+            Some(file) => tracing::info!(
+                file = %std::path::absolute(file).unwrap_or_else(|_| file.to_owned()).display(),
+                "using the SQLite database file"
+            ),
+            None => tracing::warn!("using an in-memory SQLite database: nothing is kept"),
+        }
     }
     let mut opts = ConnectOptions::new(url);
     opts.max_connections(settings.database_max_connections)

@@ -136,7 +136,8 @@ pub async fn store_accepted(
             StoreError::UnknownQuestionnaire(f.questionnaire_code.clone(), f.questionnaire_version)
         })?;
     let q = &def.questionnaire;
-    let valid = schema::validate(q, &f.answers).map_err(StoreError::Invalid)?;
+    let valid = schema::validate_with(q, &f.answers, f.not_required_answers())
+        .map_err(StoreError::Invalid)?;
     let now = OffsetDateTime::now_utc();
     let digest = indices::FormDigest::of(&def.layout, &valid);
     let mut stats = PendingStats::default();

@@ -18,7 +18,7 @@ pub const STATUS_OPEN: &str = "open";
 pub const STATUS_CLOSED: &str = "closed";
 
 /// A version as listed by the API (without its full definition).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct VersionSummary {
     /// Questionnaire code.
     pub code: String,

@@ -347,6 +347,7 @@ async fn seed_round(
         min_cell_size: Set(DEFAULT_MIN_CELL_SIZE),
         status: Set("open".to_owned()),
         created_at: Set(OffsetDateTime::now_utc()),
+        practice: Set(false),
     };
     round::Entity::insert(row).exec(db).await?;
     crate::changes::record(

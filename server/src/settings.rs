@@ -176,7 +176,15 @@ impl Settings {
             fig = fig.merge(Toml::file_exact(path));
         }
         fig = fig.merge(Env::prefixed("SIPAS_").ignore(&["config", "test_database_url"]));
-        let s: Settings = fig.extract().map_err(Box::new)?;
+        let mut s: Settings = fig.extract().map_err(Box::new)?;
+        // An empty value is what `docker compose` passes for an unset variable
+        // (`${SIPAS_ADMIN_PASSWORD:-}`): it means "not set", so a password is generated.
+        if s.admin_password
+            .as_ref()
+            .is_some_and(|p| p.expose().is_empty())
+        {
+            s.admin_password = None;
+        }
         s.check()?;
         Ok(s)
     }
@@ -283,6 +291,23 @@ mod tests {
             );
             jail.set_env("SIPAS_PASSWORD_HASHERS", "0");
             assert!(Settings::load(None).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type.
+    fn an_empty_admin_password_is_no_admin_password() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SIPAS_ADMIN_PASSWORD", "");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert!(s.admin_password.is_none());
+            jail.set_env("SIPAS_ADMIN_PASSWORD", "a long passphrase of yours");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(
+                s.admin_password.map(|p| p.expose().clone()).as_deref(),
+                Some("a long passphrase of yours")
+            );
             Ok(())
         });
     }

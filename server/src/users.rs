@@ -63,7 +63,7 @@ impl From<UserError> for ApiError {
 }
 
 /// A user to create.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NewUser {
     /// Login name (3–64 of a-z 0-9 . _ -; stored lowercase).
     pub username: String,
@@ -316,7 +316,7 @@ pub async fn create(
 }
 
 /// Changes to a user; absent fields stay as they are.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct UserChanges {
     /// New full name.
     pub full_name: Option<String>,
@@ -471,14 +471,76 @@ pub async fn revoke_all_refresh_tokens(
     Ok(())
 }
 
+/// The user with this login name (normalised as at login).
+pub async fn find_by_username(
+    db: &DatabaseConnection,
+    username: &str,
+) -> Result<Option<user::Model>, sea_orm::DbErr> {
+    let username = normalize_username(username);
+    if username.chars().count() > crate::text::max::USERNAME || crate::text::has_control(&username)
+    {
+        return Ok(None);
+    }
+    user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(db)
+        .await
+}
+
+/// What start-up must say about `SIPAS_ADMIN_USERNAME` / `SIPAS_ADMIN_PASSWORD` on a database
+/// that already has users, where they change nothing: they only create the first account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminNotice {
+    /// Nothing to say: no password was given, or it is the account's.
+    Quiet,
+    /// The settings name an account that does not exist.
+    NoSuchAccount,
+    /// The password given is not the account's: it is ignored.
+    PasswordIgnored,
+}
+
+impl AdminNotice {
+    /// Decides from whether a password was given and, for an existing account of that name,
+    /// whether the password given is its password (`None`: no such account).
+    pub fn decide(password_given: bool, account_password_matches: Option<bool>) -> AdminNotice {
+        match (password_given, account_password_matches) {
+            (false, _) | (true, Some(true)) => AdminNotice::Quiet,
+            (true, None) => AdminNotice::NoSuchAccount,
+            (true, Some(false)) => AdminNotice::PasswordIgnored,
+        }
+    }
+}
+
 /// Creates the first ministry account when there is no user at all: from `admin_username` and
-/// `admin_password`, or with a generated password printed once to the log.
+/// `admin_password`, or with a generated password printed once to the log. On a database with
+/// users it changes nothing, and warns when the settings suggest the operator expects otherwise.
 pub async fn bootstrap_admin(
     db: &DatabaseConnection,
     passwords: &Passwords,
     settings: &Settings,
 ) -> Result<(), UserError> {
     if user::Entity::find().count(db).await? > 0 {
+        let account = find_by_username(db, &settings.admin_username).await?;
+        let matches = match (&settings.admin_password, &account) {
+            (Some(p), Some(u)) => Some(
+                passwords
+                    .verify(p.expose().clone(), Some(u.password_hash.clone()))
+                    .await,
+            ),
+            _ => None,
+        };
+        let username = &settings.admin_username;
+        match AdminNotice::decide(settings.admin_password.is_some(), matches) {
+            AdminNotice::Quiet => {}
+            AdminNotice::NoSuchAccount => tracing::warn!(
+                %username,
+                "SIPAS_ADMIN_USERNAME / SIPAS_ADMIN_PASSWORD are IGNORED: they only create the first account of an empty database, and this one has users but no '{username}'. Create it with `sipas user create --role ministry`, or set a password with `sipas user set-password`"
+            ),
+            AdminNotice::PasswordIgnored => tracing::warn!(
+                %username,
+                "SIPAS_ADMIN_PASSWORD is IGNORED: it is not the password of the existing account '{username}' and only sets the password on the first start. To change it: `sipas user set-password --username {username}`"
+            ),
+        }
         return Ok(());
     }
     let (password, generated) = match &settings.admin_password {
@@ -693,4 +755,21 @@ pub async fn import_csv(
     .await?;
     txn.commit().await?;
     Ok(Imported { users: out })
+}
+
+#[cfg(test)]
+mod admin_notice_tests {
+    use super::AdminNotice;
+
+    #[test]
+    fn the_admin_settings_are_questioned_only_when_they_would_be_ignored() {
+        assert_eq!(AdminNotice::decide(false, None), AdminNotice::Quiet);
+        assert_eq!(AdminNotice::decide(false, Some(false)), AdminNotice::Quiet);
+        assert_eq!(AdminNotice::decide(true, Some(true)), AdminNotice::Quiet);
+        assert_eq!(AdminNotice::decide(true, None), AdminNotice::NoSuchAccount);
+        assert_eq!(
+            AdminNotice::decide(true, Some(false)),
+            AdminNotice::PasswordIgnored
+        );
+    }
 }

@@ -455,3 +455,99 @@ fn without_an_admin_password_the_first_start_logs_a_generated_one() {
     let (status, _) = server.login("admin", ADMIN_PASSWORD);
     assert_eq!(status, 401);
 }
+
+/// The README's order on a fresh machine: a first start without `SIPAS_ADMIN_PASSWORD` generates
+/// one; a later start with it does not change the account and says so loudly; `sipas user
+/// set-password` is the documented recovery, and ends the account's sessions.
+#[test]
+fn an_ignored_admin_password_is_warned_about_and_set_password_recovers() {
+    let scratch = Scratch::new("recover");
+    assert!(scratch.run_with(None, &["migrate"]).success);
+    let run = scratch.run_with(Some(ADMIN_PASSWORD), &["migrate"]);
+    assert!(run.success, "{}", run.combined());
+    let log = run.combined();
+    let warning = log
+        .lines()
+        .find(|l| l.contains("SIPAS_ADMIN_PASSWORD is IGNORED"))
+        .unwrap_or_else(|| panic!("a warning that the password is ignored in {log}"));
+    assert!(
+        warning.contains("WARN") && warning.contains("sipas user set-password"),
+        "{warning}"
+    );
+    let run = scratch.run_with(Some(ADMIN_PASSWORD), &["migrate"]);
+    assert!(run.combined().contains("IGNORED"), "said at every start");
+
+    // Another name than the account's: also said.
+    let mut cmd = scratch.command(Some(ADMIN_PASSWORD));
+    let out = cmd
+        .env("SIPAS_ADMIN_USERNAME", "quantri")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    let log = strip_ansi(&String::from_utf8_lossy(&out.stdout));
+    assert!(log.contains("but no 'quantri'"), "{log}");
+
+    let run = scratch.run(&[
+        "user",
+        "set-password",
+        "--username",
+        "ADMIN",
+        "--password",
+        ADMIN_PASSWORD,
+    ]);
+    assert!(run.success, "{}", run.combined());
+    assert!(run.stdout.contains("password of admin"), "{}", run.stdout);
+    let run = scratch.run(&["migrate"]);
+    assert!(!run.combined().contains("IGNORED"), "{}", run.combined());
+    let server = scratch.serve();
+    let (status, body) = server.login("admin", ADMIN_PASSWORD);
+    assert_eq!(status, 200, "{body}");
+    drop(server);
+
+    // Generated when not given; refused by the policy; unknown users named.
+    let run = scratch.run_with(None, &["user", "set-password", "--username", "admin"]);
+    assert!(run.success, "{}", run.combined());
+    let generated = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("new password: "))
+        .expect("the generated password");
+    assert_generated_password(generated);
+    let run = scratch.run(&[
+        "user",
+        "set-password",
+        "--username",
+        "admin",
+        "--password",
+        "short",
+    ]);
+    assert!(!run.success);
+    assert!(run.stderr.contains("weak_password"), "{}", run.stderr);
+    let run = scratch.run(&["user", "set-password", "--username", "nobody"]);
+    assert!(!run.success);
+    assert!(run.stderr.contains("no user nobody"), "{}", run.stderr);
+}
+
+/// The file of generated passwords is readable by its owner only, even when it existed before.
+#[cfg(unix)]
+#[test]
+fn generated_passwords_are_written_for_the_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = Scratch::new("private");
+    assert!(scratch.run(&["migrate"]).success);
+    let csv = scratch.write(
+        "staff.csv",
+        "username,full_name,role,unit_code,team\ndtv.one,Nguyễn Văn Một,enumerator,12,LC-1\n",
+    );
+    let out = scratch.write("passwords.csv", "old");
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = scratch.run(&["user", "import", &csv, "--passwords-out", &out]);
+    assert!(run.success, "{}", run.combined());
+    let meta = std::fs::metadata(&out).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.starts_with("username,full_name,initial_password\ndtv.one,"),
+        "{text}"
+    );
+}

@@ -18,6 +18,7 @@ pub const MAX_BATCH_FORMS: usize = 500;
 /// Compatibility: all v1 clients send every field but `device_time` (added for clock-skew
 /// measurement; older clients omit it and get no skew estimate).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HandshakeRequest {
     /// Protocol versions the device speaks.
     pub protocol_versions: Vec<u32>,
@@ -35,6 +36,7 @@ pub struct HandshakeRequest {
 /// Compatibility: `status` may gain values; a client treats any status but `open` as "do not start
 /// new forms on it".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuestionnaireRef {
     /// Questionnaire code.
     pub code: String,
@@ -51,6 +53,7 @@ pub struct QuestionnaireRef {
 /// Compatibility: `units` lists the device user's scope unit and the units under it at the round's
 /// sampling levels down to communes; villages arrive through pull when a round uploads them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoundAssignment {
     /// Round code.
     pub code: String,
@@ -73,6 +76,7 @@ pub struct RoundAssignment {
 
 /// A unit of a geography.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UnitRef {
     /// Official code.
     pub code: String,
@@ -89,6 +93,7 @@ pub struct UnitRef {
 ///
 /// Compatibility: a v1 client must ignore fields it does not know (later servers add some).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HandshakeResponse {
     /// The version both sides will use.
     pub protocol_version: u32,
@@ -112,6 +117,7 @@ pub struct HandshakeResponse {
 ///
 /// Compatibility: `district` is absent for rounds on geographies without districts (2025 on).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FormUnits {
     /// Province code.
     pub province: String,
@@ -126,6 +132,7 @@ pub struct FormUnits {
 
 /// A GPS fix.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Gps {
     /// Latitude, degrees.
     pub lat: f64,
@@ -146,6 +153,7 @@ pub struct Gps {
 /// the server, a [`schema::json::JsonObject`] borrowing from the received text. The wire form and
 /// the content hash are the same for both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(bound = ""))]
 pub struct FormSubmission<A = schema::Answers> {
     /// Client-generated id.
     pub id: Uuid,
@@ -179,6 +187,7 @@ pub struct FormSubmission<A = schema::Answers> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gps: Option<Gps>,
     /// Answers keyed by question code (see the `schema` crate for their shapes).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub answers: A,
 }
 
@@ -211,6 +220,19 @@ impl<A> FormSubmission<A> {
             finished_at,
             gps,
             answers: schema::Answers::new(),
+        }
+    }
+}
+
+impl<A> FormSubmission<A> {
+    /// The questions this form need not answer although the questionnaire requires them: those of
+    /// unit levels its units do not have (the district question, when the form has no district,
+    /// as on the 2025 geography). Whether the form may lack the level is the units check's
+    /// ([`crate::check_units`]), made against the round's geography.
+    pub fn not_required_answers(&self) -> &'static [&'static str] {
+        match self.units.district {
+            Some(_) => &[],
+            None => &[schema::DISTRICT_QUESTION],
         }
     }
 }
@@ -324,6 +346,7 @@ fn write_f64(x: f64, out: &mut Vec<u8>) {
 /// Compatibility: the server reads each element of `forms` on its own, so one malformed form is
 /// answered `invalid` without failing the others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushRequest {
     /// The forms.
     pub forms: Vec<FormSubmission>,
@@ -333,6 +356,7 @@ pub struct PushRequest {
 ///
 /// Compatibility: a v1 client treats `Unknown` (a value added by a later server) as permanent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Stored now.
@@ -401,6 +425,7 @@ impl Outcome {
 
 /// A problem with one answer or field of a form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldProblem {
     /// Question code (`grid.item` for a grid row) or a form field such as `units.commune`.
     pub field: String,
@@ -458,6 +483,7 @@ impl From<&schema::FieldError> for FieldProblem {
 ///
 /// Compatibility: `id` is absent only when the element was not a readable form at all.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FormResult {
     /// The form's id.
     #[serde(default)]
@@ -474,6 +500,7 @@ pub struct FormResult {
 
 /// `POST /api/v1/sync/push` answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     /// One result per pushed form, in order.
     pub results: Vec<FormResult>,
@@ -481,6 +508,7 @@ pub struct PushResponse {
 
 /// `POST /api/v1/sync/status`: which of these forms does the server hold?
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusRequest {
     /// The forms asked about.
     pub forms: Vec<StatusQuery>,
@@ -488,6 +516,7 @@ pub struct StatusRequest {
 
 /// One form asked about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusQuery {
     /// Its id.
     pub id: Uuid,
@@ -501,6 +530,7 @@ pub struct StatusQuery {
 /// Compatibility: later servers add states (e.g. `approved`, `returned`); unknown ones map to
 /// `Unknown`, which a v1 client treats as "held by the server".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FormState {
     /// Stored and counted.
@@ -518,6 +548,7 @@ pub enum FormState {
 
 /// The answer about one form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FormStatus {
     /// Its id.
     pub id: Uuid,
@@ -539,6 +570,7 @@ pub struct FormStatus {
 
 /// `POST /api/v1/sync/status` answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusResponse {
     /// One status per form asked about, in order.
     pub forms: Vec<FormStatus>,
@@ -549,6 +581,7 @@ pub struct StatusResponse {
 /// Compatibility: unknown kinds map to `Unknown`; a v1 client skips them and still advances its
 /// cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// A questionnaire version was published (payload: [`QuestionnaireRef`]).
@@ -568,12 +601,14 @@ pub enum ChangeKind {
 
 /// One change, in server order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Change {
     /// Position in the server's change log.
     pub seq: i64,
     /// What changed.
     pub kind: ChangeKind,
     /// Details (shape depends on `kind`).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub payload: serde_json::Value,
     /// When.
     #[serde(with = "time::serde::rfc3339")]
@@ -586,6 +621,7 @@ pub struct Change {
 /// longer knows gets 410 with code `cursor_invalid`: the client drops its cursor and pulls from the
 /// start (and re-runs the handshake).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullResponse {
     /// Changes after the cursor, oldest first.
     pub changes: Vec<Change>,
@@ -599,6 +635,7 @@ pub struct PullResponse {
 ///
 /// Compatibility: clients switch on `code` only; other fields are for people.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// HTTP status.
     pub status: u16,

@@ -64,6 +64,11 @@ struct Args {
     /// Keep device outboxes in this folder (a temporary folder, removed afterwards, by default).
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    /// Play in a new practice round of this code, copied from --round, so the real round stays
+    /// clean; the simulated enumerators are deactivated at the end. Delete the round with
+    /// `DELETE /api/v1/rounds/CODE` (ministry).
+    #[arg(long)]
+    practice: Option<String>,
 }
 
 #[tokio::main]
@@ -94,6 +99,7 @@ async fn main() -> ExitCode {
     cfg.default_level = args.default_level;
     cfg.batch_size = args.batch_size;
     cfg.work_dir = args.work_dir;
+    cfg.practice = args.practice;
     match sim::run(cfg.clone()).await {
         Ok(report) => {
             print!("{}", sim::render(&cfg, &report));

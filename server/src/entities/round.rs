@@ -29,6 +29,8 @@ pub struct Model {
     pub status: String,
     /// When the round was created.
     pub created_at: TimeDateTimeWithTimeZone,
+    /// A practice round (training, simulations), deletable with what was collected in it.
+    pub practice: bool,
 }
 
 /// No relations are navigated through the ORM.

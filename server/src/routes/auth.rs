@@ -1,11 +1,10 @@
 //! Login, token refresh with rotation and reuse detection, logout, and the current user.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::State,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -14,6 +13,8 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
@@ -26,22 +27,26 @@ use crate::{
     },
     entities::{device, refresh_token, user},
     error::{ApiError, ApiJson},
+    routes::{openapi::Failure, users::UserView},
     state::AppState,
 };
 
 /// `/auth/...`
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/login", post(login))
-        .route("/auth/refresh", post(refresh))
-        .route("/auth/logout", post(logout))
-        .route("/auth/me", get(show_me))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(show_me))
+        .routes(routes!(change_own_password))
 }
 
 /// Login body.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LoginRequest {
+    /// Login name (case does not matter).
     username: String,
+    /// Password.
     password: String,
     /// Stable id of the device's installation; registers the device at first login.
     #[serde(default)]
@@ -52,12 +57,17 @@ struct LoginRequest {
 }
 
 /// OAuth2-style token answer.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TokenResponse {
+    /// A JWT for `Authorization: Bearer`.
     access_token: String,
+    /// Always `Bearer`.
     token_type: &'static str,
+    /// Seconds the access token is valid.
     expires_in: u64,
+    /// Exchanged at `/auth/refresh` for a new pair; single use.
     refresh_token: String,
+    /// Seconds the refresh token is valid.
     refresh_expires_in: u64,
 }
 
@@ -98,6 +108,8 @@ fn busy(b: password::Busy) -> ApiError {
 /// Checks the password and answers with a new session. Unknown users, wrong passwords and inactive
 /// accounts get the same answer after the same work. When the password checks are all taken
 /// (see [`password::Passwords::try_enter`]) it answers 503 `busy` at once.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest, security(()),
+    responses((status = OK, body = TokenResponse), Failure))]
 #[tracing::instrument(skip_all, fields(username = tracing::field::Empty))]
 async fn login(
     State(state): State<AppState>,
@@ -327,8 +339,9 @@ fn no_store(body: impl IntoResponse) -> Response {
 }
 
 /// Refresh or logout body.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RefreshRequest {
+    /// The refresh token of the session.
     refresh_token: String,
 }
 
@@ -356,6 +369,8 @@ async fn revoke_family(db: &impl sea_orm::ConnectionTrait, family: Uuid) -> Resu
 
 /// Exchanges a refresh token for a new pair. The old token is spent; presenting a spent token
 /// again is taken as theft and revokes the whole family (every token rotated from that login).
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest, security(()),
+    responses((status = OK, body = TokenResponse), Failure))]
 #[tracing::instrument(skip_all)]
 async fn refresh(
     State(state): State<AppState>,
@@ -446,6 +461,8 @@ async fn refresh(
 }
 
 /// Ends the session: revokes the refresh token's family. Idempotent.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshRequest, security(()),
+    responses((status = NO_CONTENT, description = "The session is over."), Failure))]
 #[tracing::instrument(skip_all)]
 async fn logout(
     State(state): State<AppState>,
@@ -477,14 +494,74 @@ async fn logout(
 }
 
 /// The current user, role and scope.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = OK, body = UserView), Failure))]
 #[tracing::instrument(skip_all, fields(user = %me.username))]
-async fn show_me(
-    State(state): State<AppState>,
-    me: AuthUser,
-) -> Result<Json<serde_json::Value>, ApiError> {
+async fn show_me(State(state): State<AppState>, me: AuthUser) -> Result<Json<UserView>, ApiError> {
     let u = user::Entity::find_by_id(me.id)
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::not_found("người dùng", "User"))?;
     Ok(Json(super::users::user_view(&u)))
+}
+
+/// A user's change of their own password.
+#[derive(Deserialize, ToSchema)]
+struct PasswordChange {
+    /// The password they log in with now.
+    current_password: String,
+    /// The new one (at least 12 characters, not containing the username).
+    new_password: String,
+}
+
+/// Changes the caller's own password after checking the current one. Every session of the user
+/// ends, this one too: the app logs in again with the new password. A wrong current password
+/// counts as a failed login (the same throttle).
+#[utoipa::path(post, path = "/auth/password", tag = "auth", request_body = PasswordChange,
+    security(("bearer" = [])),
+    responses((status = NO_CONTENT, description = "Changed; log in again."), Failure))]
+#[tracing::instrument(skip_all, fields(user = %me.username))]
+async fn change_own_password(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    let user_key = format!("user:{}", me.username);
+    if let Err(retry) = state
+        .throttle
+        .check(&user_key, state.settings.login_max_failures_per_user)
+    {
+        return Err(throttled(retry));
+    }
+    let u = user::Entity::find_by_id(me.id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("người dùng", "User"))?;
+    let place = state.passwords.try_enter().map_err(busy)?;
+    if !place
+        .verify(body.current_password, Some(u.password_hash.clone()))
+        .await
+    {
+        state.throttle.fail(&user_key);
+        return Err(ApiError::validation(vec![crate::error::FieldError::new(
+            "current_password",
+            "wrong_password",
+            "Mật khẩu hiện tại không đúng.",
+            "The current password is wrong.",
+        )]));
+    }
+    let changes = crate::users::UserChanges {
+        password: Some(body.new_password),
+        ..Default::default()
+    };
+    crate::users::update(
+        &state.db,
+        &state.passwords,
+        u.id,
+        changes,
+        &Actor::user(&me, ip),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,52 +1,106 @@
 //! Enumerators' devices: listing (ministry, supervisors) and revocation.
 
-use axum::{
-    Json, Router,
-    extract::State,
-    routing::{get, post},
-};
+use axum::{Json, extract::State};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     audit::{self, Actor, event},
     auth::{AuthUser, extract::ClientIp, policy},
     entities::{device, refresh_token, user},
     error::{ApiError, ApiPath, ApiQuery},
+    routes::openapi::Failure,
     state::AppState,
     text::rfc3339,
 };
 
 /// `/devices...`
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/devices", get(list_devices))
-        .route("/devices/{id}/revoke", post(revoke_device))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_devices))
+        .routes(routes!(revoke_device))
 }
 
-fn device_view(d: &device::Model, owner: Option<&user::Model>) -> Value {
-    json!({
-        "id": d.id,
-        "user": owner.map(|u| json!({ "id": u.id, "username": u.username, "full_name": u.full_name, "team": u.team })),
-        "app_version": d.app_version,
-        "first_seen_at": rfc3339(&d.first_seen_at),
-        "last_seen_at": rfc3339(&d.last_seen_at),
-        "last_handshake_at": d.last_handshake_at.as_ref().and_then(rfc3339),
-        "last_push_at": d.last_push_at.as_ref().and_then(rfc3339),
-        "protocol_version": d.protocol_version,
-        "clock_skew_ms": d.clock_skew_ms,
-        "forms_pushed": d.forms_pushed,
-        "forms_accepted": d.forms_accepted,
-        "revoked_at": d.revoked_at.as_ref().and_then(rfc3339),
-    })
+/// The user a device belongs to.
+#[derive(Serialize, ToSchema)]
+struct DeviceOwner {
+    /// User id.
+    id: i64,
+    /// Login name.
+    username: String,
+    /// Full name.
+    full_name: String,
+    /// Field team.
+    team: Option<String>,
+}
+
+/// A device: one installation of a client app.
+#[derive(Serialize, ToSchema)]
+struct DeviceView {
+    /// The installation's id, chosen by the app.
+    id: String,
+    /// Who uses it.
+    user: Option<DeviceOwner>,
+    /// The app's version at its last login.
+    app_version: Option<String>,
+    /// RFC 3339.
+    first_seen_at: Option<String>,
+    /// RFC 3339.
+    last_seen_at: Option<String>,
+    /// RFC 3339.
+    last_handshake_at: Option<String>,
+    /// RFC 3339.
+    last_push_at: Option<String>,
+    /// Protocol version of its last handshake.
+    protocol_version: Option<i32>,
+    /// Server time minus device time at its last handshake, ms.
+    clock_skew_ms: Option<i64>,
+    /// Forms it pushed.
+    forms_pushed: i64,
+    /// Forms of those the server stored.
+    forms_accepted: i64,
+    /// When it was revoked, RFC 3339.
+    revoked_at: Option<String>,
+}
+
+/// Devices.
+#[derive(Serialize, ToSchema)]
+struct DeviceList {
+    /// Most recently seen first.
+    devices: Vec<DeviceView>,
+}
+
+fn device_view(d: &device::Model, owner: Option<&user::Model>) -> DeviceView {
+    DeviceView {
+        id: d.id.clone(),
+        user: owner.map(|u| DeviceOwner {
+            id: u.id,
+            username: u.username.clone(),
+            full_name: u.full_name.clone(),
+            team: u.team.clone(),
+        }),
+        app_version: d.app_version.clone(),
+        first_seen_at: rfc3339(&d.first_seen_at),
+        last_seen_at: rfc3339(&d.last_seen_at),
+        last_handshake_at: d.last_handshake_at.as_ref().and_then(rfc3339),
+        last_push_at: d.last_push_at.as_ref().and_then(rfc3339),
+        protocol_version: d.protocol_version,
+        clock_skew_ms: d.clock_skew_ms,
+        forms_pushed: d.forms_pushed,
+        forms_accepted: d.forms_accepted,
+        revoked_at: d.revoked_at.as_ref().and_then(rfc3339),
+    }
 }
 
 /// Filters for the device list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DeviceQuery {
     /// Only devices that have not synced (handshake or push) for at least this many days,
     /// including devices that never synced.
@@ -57,12 +111,14 @@ struct DeviceQuery {
 
 /// Devices the caller may manage: all for the ministry, their scope's and team's for a supervisor;
 /// `?not_synced_for_days=N` lists those silent for N days or more (who has not synced).
+#[utoipa::path(get, path = "/devices", tag = "devices", params(DeviceQuery),
+    security(("bearer" = [])), responses((status = OK, body = DeviceList), Failure))]
 #[tracing::instrument(skip_all, fields(user = %me.username))]
 async fn list_devices(
     State(state): State<AppState>,
     me: AuthUser,
     ApiQuery(q): ApiQuery<DeviceQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeviceList>, ApiError> {
     policy::can_list_devices(&me)?;
     let mut select = device::Entity::find();
     if let Some(days) = q.not_synced_for_days {
@@ -97,7 +153,7 @@ async fn list_devices(
         .order_by_desc(device::Column::LastSeenAt)
         .all(&state.db)
         .await?;
-    let list: Vec<Value> = rows
+    let list: Vec<DeviceView> = rows
         .iter()
         .filter(|(_, owner)| {
             owner
@@ -106,18 +162,21 @@ async fn list_devices(
         })
         .map(|(d, owner)| device_view(d, owner.as_ref()))
         .collect();
-    Ok(Json(json!({ "devices": list })))
+    Ok(Json(DeviceList { devices: list }))
 }
 
 /// Revokes a device: it can no longer log in, refresh or sync, and its sessions end now. A device
 /// the caller may not manage is answered as not found.
+#[utoipa::path(post, path = "/devices/{id}/revoke", tag = "devices",
+    params(("id" = String, Path, description = "Device id")),
+    security(("bearer" = [])), responses((status = OK, body = DeviceView), Failure))]
 #[tracing::instrument(skip_all, fields(user = %me.username, device = %id))]
 async fn revoke_device(
     State(state): State<AppState>,
     me: AuthUser,
     ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeviceView>, ApiError> {
     policy::can_list_devices(&me)?;
     let not_found = || ApiError::not_found("thiết bị", "Device");
     let (d, owner) = device::Entity::find_by_id(id.clone())

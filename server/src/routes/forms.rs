@@ -1,12 +1,13 @@
 //! Reading forms, filtered by the access policy: the ministry sees all, a reviewer or supervisor
 //! their scope, an enumerator their own. A form outside the caller's view is "not found".
 
-use axum::{Json, Router, extract::State, routing::get};
+use axum::{Json, extract::State};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
@@ -14,49 +15,130 @@ use crate::{
     entities::{form, round},
     error::{ApiError, ApiPath, ApiQuery},
     registry,
+    routes::openapi::Failure,
     state::AppState,
     text::rfc3339,
 };
 
 /// `/rounds/{round}/forms`, `/forms/{id}`
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/rounds/{round}/forms", get(list_forms))
-        .route("/forms/{id}", get(get_form))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_forms))
+        .routes(routes!(get_form))
 }
 
-#[derive(Deserialize)]
+/// Filters and paging of the form list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FormQuery {
     /// Only forms inside this unit (province, district or commune code of the round's geography).
     unit: Option<String>,
+    /// Only forms in this state (`accepted`, `rejected`, ...).
     status: Option<String>,
-    /// Page cursor: forms after this sequence number.
+    /// Page cursor: forms after this sequence number (from `next_after`).
     after: Option<i64>,
+    /// Page size, 1–1000 (default 100).
     limit: Option<u64>,
 }
 
-fn summary(f: &form::Model) -> Value {
-    json!({
-        "id": f.id,
-        "seq": f.seq,
-        "round": f.round_code,
-        "questionnaire": { "code": f.questionnaire_code, "version": f.questionnaire_version },
-        "units": {
-            "province": f.province_code,
-            "district": f.district_code,
-            "commune": f.commune_code,
-            "village": f.village_code,
+/// The questionnaire version a form was filled on.
+#[derive(Serialize, ToSchema)]
+struct FormQuestionnaire {
+    /// Code.
+    code: String,
+    /// Version.
+    version: i32,
+}
+
+/// The units a form was collected in.
+#[derive(Serialize, ToSchema)]
+struct FormUnitsView {
+    /// Province code.
+    province: String,
+    /// District code (geographies with districts).
+    district: Option<String>,
+    /// Commune code.
+    commune: String,
+    /// Village code.
+    village: String,
+}
+
+/// A stored form; with its answers when read on its own.
+#[derive(Serialize, ToSchema)]
+struct FormView {
+    /// The form's id (chosen by the device).
+    id: Uuid,
+    /// Order of arrival on the server.
+    seq: i64,
+    /// Round code.
+    round: String,
+    /// Questionnaire version.
+    questionnaire: FormQuestionnaire,
+    /// Units down to the village.
+    units: FormUnitsView,
+    /// The household's reference in the village frame.
+    household_ref: String,
+    /// `accepted`, `rejected`, ...
+    status: String,
+    /// Revision held.
+    revision: i32,
+    /// SHA-256 of the submission's canonical JSON.
+    content_hash: String,
+    /// The device that sent it.
+    device_id: Option<String>,
+    /// The user who sent it.
+    submitted_by: Option<i64>,
+    /// Device clock, RFC 3339.
+    started_at: Option<String>,
+    /// Device clock, RFC 3339.
+    finished_at: Option<String>,
+    /// Server clock, RFC 3339.
+    received_at: Option<String>,
+    /// Answers keyed by question code (only when one form is read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    answers: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A page of forms.
+#[derive(Serialize, ToSchema)]
+struct FormList {
+    /// Round code.
+    round: String,
+    /// Forms matching, in all pages.
+    total: u64,
+    /// This page, oldest first.
+    forms: Vec<FormView>,
+    /// Cursor of the next page (`after`), absent on the last.
+    next_after: Option<i64>,
+}
+
+fn summary(f: &form::Model) -> FormView {
+    FormView {
+        id: f.id,
+        seq: f.seq,
+        round: f.round_code.clone(),
+        questionnaire: FormQuestionnaire {
+            code: f.questionnaire_code.clone(),
+            version: f.questionnaire_version,
         },
-        "household_ref": f.household_ref,
-        "status": f.status,
-        "revision": f.revision,
-        "content_hash": f.content_hash,
-        "device_id": f.device_id,
-        "submitted_by": f.submitted_by,
-        "started_at": f.started_at.as_ref().and_then(rfc3339),
-        "finished_at": f.finished_at.as_ref().and_then(rfc3339),
-        "received_at": rfc3339(&f.received_at),
-    })
+        units: FormUnitsView {
+            province: f.province_code.clone(),
+            district: f.district_code.clone(),
+            commune: f.commune_code.clone(),
+            village: f.village_code.clone(),
+        },
+        household_ref: f.household_ref.clone(),
+        status: f.status.clone(),
+        revision: f.revision,
+        content_hash: f.content_hash.clone(),
+        device_id: f.device_id.clone(),
+        submitted_by: f.submitted_by,
+        started_at: f.started_at.as_ref().and_then(rfc3339),
+        finished_at: f.finished_at.as_ref().and_then(rfc3339),
+        received_at: rfc3339(&f.received_at),
+        answers: None,
+    }
 }
 
 fn unit_condition(geo: &str, unit: &str) -> Option<Condition> {
@@ -70,13 +152,16 @@ fn unit_condition(geo: &str, unit: &str) -> Option<Condition> {
 
 /// The forms of a round the caller may read, optionally inside one unit, oldest first, paged by
 /// `after`.
+#[utoipa::path(get, path = "/rounds/{round}/forms", tag = "forms",
+    params(("round" = String, Path, description = "Round code", example = "sipas-2025"), FormQuery),
+    security(("bearer" = [])), responses((status = OK, body = FormList), Failure))]
 #[tracing::instrument(skip_all, fields(user = %me.username, round = %round_code))]
 async fn list_forms(
     State(state): State<AppState>,
     me: AuthUser,
     ApiPath(round_code): ApiPath<String>,
     ApiQuery(q): ApiQuery<FormQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FormList>, ApiError> {
     let r = round::Entity::find_by_id(round_code.clone())
         .one(&state.db)
         .await?
@@ -108,22 +193,25 @@ async fn list_forms(
     let next = (rows.len() as u64 == limit)
         .then(|| rows.last().map(|f| f.seq))
         .flatten();
-    Ok(Json(json!({
-        "round": round_code,
-        "total": total,
-        "forms": rows.iter().map(summary).collect::<Vec<_>>(),
-        "next_after": next,
-    })))
+    Ok(Json(FormList {
+        round: round_code,
+        total,
+        forms: rows.iter().map(summary).collect(),
+        next_after: next,
+    }))
 }
 
 /// One form with its answers, if the caller may read it (404 otherwise, so a form's existence does
 /// not leak across scopes).
+#[utoipa::path(get, path = "/forms/{id}", tag = "forms",
+    params(("id" = Uuid, Path, description = "Form id")),
+    security(("bearer" = [])), responses((status = OK, body = FormView), Failure))]
 #[tracing::instrument(skip_all, fields(user = %me.username, form = %id))]
 async fn get_form(
     State(state): State<AppState>,
     me: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FormView>, ApiError> {
     let not_found = || ApiError::not_found("phiếu khảo sát", "Form");
     let f = form::Entity::find()
         .filter(form::Column::Id.eq(id))
@@ -152,6 +240,6 @@ async fn get_form(
         .map_err(|e| ApiError::internal(format!("stored answers do not decode: {e}")))?
         .to_json();
     let mut body = summary(&f);
-    body["answers"] = Value::Object(answers);
+    body.answers = Some(answers);
     Ok(Json(body))
 }

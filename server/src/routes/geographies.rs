@@ -1,36 +1,44 @@
 //! Administrative geographies: list them, list and search their units, read one unit with its
 //! ancestors and its successors or predecessors in other geographies.
 
-use axum::{Json, Router, extract::State, routing::get};
+use axum::{Json, extract::State};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     entities::{geo_successor, geo_unit, geography},
     error::{ApiError, ApiPath, ApiQuery},
+    routes::openapi::Failure,
     state::AppState,
 };
 
 /// `/geographies...`
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/geographies", get(list_geographies))
-        .route("/geographies/{geo}/units", get(list_units))
-        .route("/geographies/{geo}/units/{code}", get(get_unit))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_geographies))
+        .routes(routes!(list_units))
+        .routes(routes!(get_unit))
 }
 
 /// A unit as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UnitView {
+    /// Official code.
     code: String,
+    /// `province`, `district` or `commune`.
     level: String,
+    /// The unit's kind (tỉnh, thành phố, huyện, xã, phường, ...).
     #[serde(rename = "type")]
     unit_type: String,
+    /// Name with diacritics.
     name: String,
+    /// The unit above it.
     parent_code: Option<String>,
 }
 
@@ -46,13 +54,27 @@ impl From<geo_unit::Model> for UnitView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A geography: a year's list of administrative units.
+#[derive(Debug, Serialize, ToSchema)]
 struct GeographyView {
+    /// `vn-2023`, `vn-2025`.
     code: String,
+    /// Name, Vietnamese.
     name_vi: String,
+    /// Name, English.
     name_en: Option<String>,
+    /// Levels, top first.
     levels: Vec<String>,
+    /// Units per level.
+    #[schema(value_type = std::collections::HashMap<String, i64>)]
     counts: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Every geography.
+#[derive(Debug, Serialize, ToSchema)]
+struct GeographyList {
+    /// By code.
+    geographies: Vec<GeographyView>,
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -63,10 +85,10 @@ struct LevelCount {
 }
 
 /// Every geography with its levels and unit counts per level.
+#[utoipa::path(get, path = "/geographies", tag = "geographies", security(()),
+    responses((status = OK, body = GeographyList), Failure))]
 #[tracing::instrument(skip_all)]
-async fn list_geographies(
-    State(state): State<AppState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_geographies(State(state): State<AppState>) -> Result<Json<GeographyList>, ApiError> {
     let geos = geography::Entity::find()
         .order_by_asc(geography::Column::Code)
         .all(&state.db)
@@ -102,11 +124,12 @@ async fn list_geographies(
             }
         })
         .collect();
-    Ok(Json(serde_json::json!({ "geographies": list })))
+    Ok(Json(GeographyList { geographies: list }))
 }
 
 /// Filters for listing units.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UnitQuery {
     /// `province`, `district` or `commune`.
     level: Option<String>,
@@ -114,8 +137,42 @@ struct UnitQuery {
     parent: Option<String>,
     /// Text to find in the name, ignoring case and diacritics ("lai chau" finds "Lai Châu").
     q: Option<String>,
+    /// Page size, 1–5000 (default 100).
     limit: Option<u64>,
+    /// Rows to skip (at most 1,000,000,000).
     offset: Option<u64>,
+}
+
+/// A page of units.
+#[derive(Debug, Serialize, ToSchema)]
+struct UnitList {
+    /// The geography.
+    geography: String,
+    /// Units matching, in all pages.
+    total: u64,
+    /// Page size used.
+    limit: u64,
+    /// Rows skipped.
+    offset: u64,
+    /// This page, by code.
+    units: Vec<UnitView>,
+}
+
+/// One unit in full.
+#[derive(Debug, Serialize, ToSchema)]
+struct UnitDetail {
+    /// The geography.
+    geography: String,
+    /// The unit.
+    unit: UnitView,
+    /// Its ancestors, province first.
+    ancestors: Vec<UnitView>,
+    /// How many units it has directly below it.
+    children: u64,
+    /// Its successors in later geographies.
+    successors: Vec<Link>,
+    /// Its predecessors in earlier geographies.
+    predecessors: Vec<Link>,
 }
 
 const DEFAULT_LIMIT: u64 = 100;
@@ -129,12 +186,15 @@ async fn require_geography(state: &AppState, geo: &str) -> Result<geography::Mod
 }
 
 /// Lists or searches the units of a geography, ordered by code, paged.
+#[utoipa::path(get, path = "/geographies/{geo}/units", tag = "geographies",
+    params(("geo" = String, Path, description = "Geography code", example = "vn-2025"), UnitQuery), security(()),
+    responses((status = OK, body = UnitList), Failure))]
 #[tracing::instrument(skip_all, fields(geo = %geo))]
 async fn list_units(
     State(state): State<AppState>,
     ApiPath(geo): ApiPath<String>,
     ApiQuery(query): ApiQuery<UnitQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<UnitList>, ApiError> {
     let g = require_geography(&state, &geo).await?;
     let levels: Vec<String> = serde_json::from_str(&g.levels).unwrap_or_default();
     let mut cond = Condition::all().add(geo_unit::Column::GeographyCode.eq(&geo));
@@ -187,13 +247,13 @@ async fn list_units(
         .into_iter()
         .map(UnitView::from)
         .collect();
-    Ok(Json(serde_json::json!({
-        "geography": geo,
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "units": units,
-    })))
+    Ok(Json(UnitList {
+        geography: geo,
+        total,
+        limit,
+        offset,
+        units,
+    }))
 }
 
 fn escape_like(s: &str) -> String {
@@ -208,21 +268,29 @@ fn escape_like(s: &str) -> String {
 }
 
 /// A link to a unit of another geography.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Link {
+    /// The other geography.
     geography: String,
+    /// The unit's code there.
     code: String,
+    /// Its name.
     name: Option<String>,
+    /// The link a form's unit follows by default when a unit split.
     is_default: bool,
 }
 
 /// One unit with its ancestors (province first), its number of children, and its successors (in a
 /// later geography) or predecessors (in an earlier one).
+#[utoipa::path(get, path = "/geographies/{geo}/units/{code}", tag = "geographies",
+    params(("geo" = String, Path, description = "Geography code", example = "vn-2025"),
+           ("code" = String, Path, description = "Unit code", example = "12")), security(()),
+    responses((status = OK, body = UnitDetail), Failure))]
 #[tracing::instrument(skip_all, fields(geo = %geo, code = %code))]
 async fn get_unit(
     State(state): State<AppState>,
     ApiPath((geo, code)): ApiPath<(String, String)>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<UnitDetail>, ApiError> {
     require_geography(&state, &geo).await?;
     let find = |code: String| {
         let db = state.db.clone();
@@ -251,14 +319,14 @@ async fn get_unit(
         .await?;
     let successors = links(&state, &geo, &code, true).await?;
     let predecessors = links(&state, &geo, &code, false).await?;
-    Ok(Json(serde_json::json!({
-        "geography": geo,
-        "unit": UnitView::from(unit),
-        "ancestors": ancestors,
-        "children": children,
-        "successors": successors,
-        "predecessors": predecessors,
-    })))
+    Ok(Json(UnitDetail {
+        geography: geo,
+        unit: UnitView::from(unit),
+        ancestors,
+        children,
+        successors,
+        predecessors,
+    }))
 }
 
 async fn links(

@@ -6,14 +6,15 @@ use ::indices::{Estimates, difference, rank_change};
 use std::sync::Arc;
 
 use axum::{
-    Json, Router,
+    Json,
     extract::State,
     response::{IntoResponse, Response},
-    routing::get,
 };
 use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::{AuthUser, policy},
@@ -21,6 +22,7 @@ use crate::{
     error::{ApiError, ApiPath, ApiQuery},
     index_stats,
     reports::{self, Combine, RoundStats, UnitLevel, UnitRef},
+    routes::openapi::Failure,
     state::AppState,
 };
 
@@ -30,15 +32,17 @@ const PERCEPTION_SECTION: &str = "part1";
 const EXPECTATIONS_QUESTION: &str = "expectations";
 
 /// `/rounds/{round}/indices`, `/perception`, `/expectations`, `/compare`
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/rounds/{round}/indices", get(get_indices))
-        .route("/rounds/{round}/perception", get(get_perception))
-        .route("/rounds/{round}/expectations", get(get_expectations))
-        .route("/rounds/{round}/compare", get(compare_rounds))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_indices))
+        .routes(routes!(get_perception))
+        .routes(routes!(get_expectations))
+        .routes(routes!(compare_rounds))
 }
 
-#[derive(Deserialize)]
+/// Which unit (or units) a report is about.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ReportQuery {
     /// Unit code; absent or `VN` for the nation.
     unit: Option<String>,
@@ -359,6 +363,10 @@ fn json_response(body: &impl Serialize) -> Result<Response, ApiError> {
 }
 
 /// Satisfaction indices (items, groups, components, SIPAS) with 95% intervals and counts.
+#[utoipa::path(get, path = "/rounds/{round}/indices", tag = "indices",
+    params(("round" = String, Path, description = "Round code", example = "sipas-2025"), ReportQuery),
+    security(("bearer" = [])),
+    responses((status = OK, body = Object, description = "The report header (round, geography, questionnaire, unit, level, method, min_cell) and `results`: per unit its rank, forms, `withheld` and the estimates with 95% intervals."), Failure))]
 #[tracing::instrument(skip_all, fields(user = %me.username, round = %round_code))]
 async fn get_indices(
     State(state): State<AppState>,
@@ -397,6 +405,10 @@ async fn get_indices(
 
 /// Part 1 (perception): the share choosing each option of the 8 criteria (multi-select shares over
 /// respondents) and, per area or channel, the share at the top two levels and the mean level.
+#[utoipa::path(get, path = "/rounds/{round}/perception", tag = "indices",
+    params(("round" = String, Path, description = "Round code", example = "sipas-2025"), ReportQuery),
+    security(("bearer" = [])),
+    responses((status = OK, body = Object, description = "The report header and the perception shares of the unit."), Failure))]
 #[tracing::instrument(skip_all, fields(user = %me.username, round = %round_code))]
 async fn get_perception(
     State(state): State<AppState>,
@@ -439,6 +451,10 @@ async fn get_perception(
 }
 
 /// Part 3 (expectations): the share of respondents choosing each of the 10 items, ranked.
+#[utoipa::path(get, path = "/rounds/{round}/expectations", tag = "indices",
+    params(("round" = String, Path, description = "Round code", example = "sipas-2025"), ReportQuery),
+    security(("bearer" = [])),
+    responses((status = OK, body = Object, description = "The report header and the expectations ranked."), Failure))]
 #[tracing::instrument(skip_all, fields(user = %me.username, round = %round_code))]
 async fn get_expectations(
     State(state): State<AppState>,
@@ -468,6 +484,10 @@ async fn get_expectations(
 /// Year over year: every index of `unit` (or of every unit at `level` under it) in this round and
 /// in `with`, the change with its 95% interval (flagged when it excludes zero), and the ranks this
 /// year and last among the units listed, with the rank change.
+#[utoipa::path(get, path = "/rounds/{round}/compare", tag = "indices",
+    params(("round" = String, Path, description = "Round code", example = "sipas-2025"), ReportQuery),
+    security(("bearer" = [])),
+    responses((status = OK, body = Object, description = "Both rounds' indices, the changes with 95% intervals and the ranks."), Failure))]
 #[tracing::instrument(skip_all, fields(user = %me.username, round = %round_code))]
 async fn compare_rounds(
     State(state): State<AppState>,

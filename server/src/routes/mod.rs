@@ -4,8 +4,11 @@
 
 use std::time::Duration;
 
-use axum::{Router, extract::DefaultBodyLimit, http::StatusCode, middleware};
+use std::sync::Arc;
+
+use axum::{Router, extract::DefaultBodyLimit, http::StatusCode, middleware, routing::get};
 use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer, trace::TraceLayer};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     error::{ApiError, PanicResponder, problem_for_bare_errors},
@@ -20,6 +23,7 @@ mod geographies;
 pub(crate) mod guard;
 mod health;
 mod index_reports;
+pub mod openapi;
 mod questionnaires;
 mod rounds;
 mod sync;
@@ -37,9 +41,10 @@ pub(crate) fn offset(given: Option<u64>) -> Result<u64, ApiError> {
     }
 }
 
-/// The whole application as a `Router`, so tests can call it in-process.
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+/// Every operation of the API, with the OpenAPI document describing them; paths relative to the
+/// server's root.
+pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let api = OpenApiRouter::new()
         .merge(auth::router())
         .merge(users::router())
         .merge(devices::router())
@@ -50,9 +55,29 @@ pub fn router(state: AppState) -> Router {
         .merge(index_reports::router())
         .merge(forms::router())
         .merge(sync::router(state.clone()));
-    Router::new()
+    let (routes, paths) = OpenApiRouter::new()
         .merge(health::router())
         .nest("/api/v1", api)
+        .split_for_parts();
+    (routes, openapi::document(paths))
+}
+
+/// The OpenAPI document of [`api`], as JSON.
+pub fn openapi_json(state: &AppState) -> String {
+    let (_, doc) = api(state);
+    doc.to_pretty_json().unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// The whole application as a `Router`, so tests can call it in-process.
+pub fn router(state: AppState) -> Router {
+    let (routes, doc) = api(&state);
+    // Serialising a document of plain data cannot fail; an empty one would be caught by the tests.
+    let served = openapi::Served(Arc::from(doc.to_json().unwrap_or_else(|_| "{}".to_owned())));
+    let document = Router::new()
+        .route("/api/v1/openapi.json", get(openapi::show_openapi))
+        .with_state(served);
+    routes
+        .merge(document)
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.body_limit_bytes))

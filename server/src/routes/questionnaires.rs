@@ -3,54 +3,63 @@
 use std::collections::BTreeMap;
 
 use axum::{
-    Json, Router,
+    Json,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
 };
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     audit::{self, Actor, event},
     auth::{AuthUser, extract::ClientIp, policy},
     error::{ApiError, ApiJson, ApiPath},
     registry::{self, PublishOutcome, VersionSummary},
+    routes::openapi::Failure,
     state::AppState,
 };
 
 /// `/questionnaires...`
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/questionnaires",
-            get(list_questionnaires).post(publish_questionnaire),
-        )
-        .route(
-            "/questionnaires/{code}/versions/{version}",
-            get(get_questionnaire_version),
-        )
-        .route(
-            "/questionnaires/{code}/versions/{version}/close",
-            axum::routing::post(close_questionnaire_version),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_questionnaires, publish_questionnaire))
+        .routes(routes!(get_questionnaire_version))
+        .routes(routes!(close_questionnaire_version))
 }
 
 /// A questionnaire with its versions.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct QuestionnaireListing {
+    /// Questionnaire code.
     code: String,
+    /// Title of its latest version, Vietnamese.
     title_vi: String,
+    /// Title of its latest version, English.
     #[serde(skip_serializing_if = "Option::is_none")]
     title_en: Option<String>,
+    /// Its highest version.
     latest_version: i32,
+    /// Every version, oldest first.
     versions: Vec<VersionSummary>,
 }
 
+/// Every questionnaire.
+#[derive(Serialize, ToSchema)]
+struct QuestionnaireList {
+    /// By code.
+    questionnaires: Vec<QuestionnaireListing>,
+}
+
 /// Every questionnaire with its versions, statuses and content hashes.
+#[utoipa::path(get, path = "/questionnaires", tag = "questionnaires", security(()),
+    responses((status = OK, body = QuestionnaireList), Failure))]
 #[tracing::instrument(skip_all)]
-async fn list_questionnaires(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn list_questionnaires(
+    State(state): State<AppState>,
+) -> Result<Json<QuestionnaireList>, ApiError> {
     let rows = registry::list(&state.db).await?;
     let mut by_code: BTreeMap<String, Vec<VersionSummary>> = BTreeMap::new();
     for r in &rows {
@@ -72,18 +81,27 @@ async fn list_questionnaires(State(state): State<AppState>) -> Result<Json<Value
             })
         })
         .collect();
-    Ok(Json(serde_json::json!({ "questionnaires": list })))
+    Ok(Json(QuestionnaireList {
+        questionnaires: list,
+    }))
 }
 
 /// A version with its full definition.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct VersionDetail {
     #[serde(flatten)]
     summary: VersionSummary,
+    /// The questionnaire as data: sections, questions, rules and index definitions (the `schema`
+    /// crate's `Questionnaire`).
+    #[schema(value_type = Object)]
     definition: Value,
 }
 
 /// The full definition of one version; `ETag` is its content hash.
+#[utoipa::path(get, path = "/questionnaires/{code}/versions/{version}", tag = "questionnaires",
+    params(("code" = String, Path, description = "Questionnaire code", example = "sipas"),
+           ("version" = i32, Path, description = "Version number", example = 1)),
+    security(()), responses((status = OK, body = VersionDetail), Failure))]
 #[tracing::instrument(skip_all, fields(code = %code, version = %version))]
 async fn get_questionnaire_version(
     State(state): State<AppState>,
@@ -107,6 +125,12 @@ async fn get_questionnaire_version(
 
 /// Publishes a version (ministry only): 201 when new, 200 when identical to what is published, 409
 /// when the same version exists with other content, 422 when the definition is inconsistent.
+#[utoipa::path(post, path = "/questionnaires", tag = "questionnaires",
+    request_body(content = Object, description = "A questionnaire definition (the `schema` crate's `Questionnaire`)."),
+    security(("bearer" = [])),
+    responses((status = CREATED, body = VersionSummary, description = "Published now."),
+              (status = OK, body = VersionSummary, description = "Identical to the published version."),
+              Failure))]
 #[tracing::instrument(skip_all, fields(user = %me.username))]
 async fn publish_questionnaire(
     State(state): State<AppState>,
@@ -145,6 +169,10 @@ async fn publish_questionnaire(
 
 /// Closes a version to new forms (ministry only). Devices learn it through pull; forms filled on
 /// it and pushed later are answered `questionnaire_closed` and kept in quarantine.
+#[utoipa::path(post, path = "/questionnaires/{code}/versions/{version}/close", tag = "questionnaires",
+    params(("code" = String, Path, description = "Questionnaire code", example = "sipas"),
+           ("version" = i32, Path, description = "Version number", example = 1)),
+    security(("bearer" = [])), responses((status = OK, body = VersionSummary), Failure))]
 #[tracing::instrument(skip_all, fields(user = %me.username, code = %code, version = %version))]
 async fn close_questionnaire_version(
     State(state): State<AppState>,

@@ -2,41 +2,47 @@
 //! header; push bodies may be gzip-compressed.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Request, State},
     http::HeaderMap,
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
 use serde::Deserialize;
 use sync_protocol::{
     HandshakeRequest, HandshakeResponse, PullResponse, PushResponse, StatusRequest, StatusResponse,
 };
 use tower_http::decompression::RequestDecompressionLayer;
+use utoipa::IntoParams;
+use utoipa_axum::{
+    router::{OpenApiRouter, UtoipaMethodRouterExt},
+    routes,
+};
 
 use crate::{
     auth::AuthUser,
     error::{ApiError, ApiJson, ApiQuery, JsonBytes},
+    routes::openapi::Failure,
     state::AppState,
     sync,
 };
 
 /// `/sync/...`; pushes pass the state's push gate before their bodies are read.
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/sync/handshake", post(handshake))
-        .route(
-            "/sync/push",
-            post(push)
+pub fn router(state: AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(handshake))
+        .routes(
+            routes!(push)
                 .layer(RequestDecompressionLayer::new().gzip(true))
                 .layer(middleware::from_fn_with_state(state, admit)),
         )
-        .route("/sync/status", post(status))
-        .route("/sync/pull", get(pull))
+        .routes(routes!(status))
+        .routes(routes!(pull))
 }
 
 /// Agrees the protocol version and tells the device what it should hold.
+#[utoipa::path(post, path = "/sync/handshake", tag = "sync", request_body = HandshakeRequest,
+    security(("bearer" = [])), responses((status = OK, body = HandshakeResponse), Failure))]
 #[tracing::instrument(skip_all, fields(user = %me.username, device = %body.device_id))]
 async fn handshake(
     State(state): State<AppState>,
@@ -60,7 +66,11 @@ async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Respo
     }
 }
 
-/// Receives a batch of forms; answers per form, after the batch is committed.
+/// Receives a batch of forms; answers per form, after the batch is committed. The body may be
+/// gzip-compressed; when the server is busy it answers 503 with `Retry-After`.
+#[utoipa::path(post, path = "/sync/push", tag = "sync", request_body = sync_protocol::PushRequest,
+    params(("x-sipas-protocol" = u32, Header, description = "The protocol version agreed at the handshake (1).")),
+    security(("bearer" = [])), responses((status = OK, body = PushResponse), Failure))]
 #[tracing::instrument(skip_all, fields(user = %me.username, forms = tracing::field::Empty))]
 async fn push(
     State(state): State<AppState>,
@@ -73,6 +83,9 @@ async fn push(
 }
 
 /// Which of these forms the server holds, and in what state.
+#[utoipa::path(post, path = "/sync/status", tag = "sync", request_body = StatusRequest,
+    params(("x-sipas-protocol" = u32, Header, description = "The protocol version agreed at the handshake (1).")),
+    security(("bearer" = [])), responses((status = OK, body = StatusResponse), Failure))]
 #[tracing::instrument(skip_all, fields(user = %me.username, forms = body.forms.len()))]
 async fn status(
     State(state): State<AppState>,
@@ -86,13 +99,20 @@ async fn status(
     }))
 }
 
-#[derive(Deserialize)]
+/// Where a pull starts and how much it takes.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PullQuery {
+    /// The cursor the last pull answered (absent: from the start).
     cursor: Option<String>,
+    /// Most changes to answer (default 100).
     limit: Option<u64>,
 }
 
 /// Changes since the cursor, in order.
+#[utoipa::path(get, path = "/sync/pull", tag = "sync",
+    params(PullQuery, ("x-sipas-protocol" = u32, Header, description = "The protocol version agreed at the handshake (1).")),
+    security(("bearer" = [])), responses((status = OK, body = PullResponse), Failure))]
 #[tracing::instrument(skip_all, fields(user = %me.username))]
 async fn pull(
     State(state): State<AppState>,

@@ -427,3 +427,99 @@ async fn a_second_start_on_the_same_database_duplicates_nothing() {
         .await;
     assert_eq!(body["total"], 63);
 }
+
+/// Practice rounds: the ministry creates one like a real round, forms flow into it as into any
+/// round, and deleting it removes its forms, quarantine and statistics; a real round cannot be
+/// deleted, and nobody but the ministry creates or deletes.
+#[tokio::test]
+async fn practice_rounds_are_created_used_and_deleted_by_the_ministry() {
+    use sync_protocol::{Outcome, sample::SipasForm};
+    let app = e2e::spawn_app().await;
+    let admin = app.admin_token().await;
+    let enumerator = app
+        .lai_chau_enumerator("dtv.practice", "device-practice")
+        .await;
+    let body = json!({ "code": "tap-huan-2025", "based_on": "sipas-2025", "title_vi": "Tập huấn điều tra viên" });
+    let (s, _) = app.post_as(&enumerator, "/api/v1/rounds", &body).await;
+    assert_eq!(s, 403);
+    let (s, round) = app.post_as(&admin, "/api/v1/rounds", &body).await;
+    assert_eq!(s, 201, "{round}");
+    assert_eq!(
+        (
+            round["practice"].as_bool(),
+            round["geography"].as_str(),
+            round["status"].as_str()
+        ),
+        (Some(true), Some("vn-2025"), Some("open"))
+    );
+    assert_eq!(round["title_vi"], "Tập huấn điều tra viên");
+    let (s, body2) = app.post_as(&admin, "/api/v1/rounds", &body).await;
+    e2e::assert_problem(s, &body2, 409, "round_exists");
+    let (s, body2) = app
+        .post_as(
+            &admin,
+            "/api/v1/rounds",
+            &json!({ "code": "Bad Code", "based_on": "sipas-2025" }),
+        )
+        .await;
+    e2e::assert_problem(s, &body2, 422, "validation_failed");
+
+    let device = app.sync(&enumerator);
+    let good = SipasForm::new().round("tap-huan-2025").build();
+    let mut bad = SipasForm::new()
+        .round("tap-huan-2025")
+        .household("HH-bad")
+        .build();
+    bad.answers.remove("gender");
+    let r = device.push(&[good.clone(), bad]).await;
+    assert_eq!(
+        r.results.iter().map(|r| r.outcome).collect::<Vec<_>>(),
+        [Outcome::Accepted, Outcome::Invalid]
+    );
+    let indices = app
+        .get_ok(&admin, "/api/v1/rounds/tap-huan-2025/indices?unit=12")
+        .await;
+    assert_eq!(indices["results"][0]["n_forms"], 1);
+    assert_eq!(app.form_count().await, 1);
+
+    let (s, body2) = app
+        .call(
+            Method::DELETE,
+            "/api/v1/rounds/sipas-2025",
+            Some(&admin),
+            None,
+        )
+        .await;
+    e2e::assert_problem(s, &body2, 409, "not_a_practice_round");
+    let (s, _) = app
+        .call(
+            Method::DELETE,
+            "/api/v1/rounds/tap-huan-2025",
+            Some(&enumerator),
+            None,
+        )
+        .await;
+    assert_eq!(s, 403);
+    let (s, _) = app
+        .call(
+            Method::DELETE,
+            "/api/v1/rounds/tap-huan-2025",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    assert_eq!(app.form_count().await, 0);
+    assert!(app.quarantined().await.is_empty());
+    let (s, _) = app.get_json("/api/v1/rounds/tap-huan-2025").await;
+    assert_eq!(s, 404);
+    let events = app.audit_events(&admin, "event=round_deleted").await;
+    assert_eq!(events[0]["details"]["forms"], 1);
+    // A push to the deleted round is kept, as for any unknown round.
+    let again = SipasForm::new()
+        .round("tap-huan-2025")
+        .household("HH-late")
+        .build();
+    let r = device.push(&[again]).await;
+    assert_eq!(r.results[0].outcome, Outcome::UnknownRound);
+}

@@ -254,3 +254,37 @@ async fn another_provinces_form_id_is_forbidden_not_a_duplicate() {
         assert_eq!(result.errors[0].code, "out_of_scope");
     }
 }
+
+/// The units a form must answer follow the round's geography: a 2025 form (no districts) needs no
+/// district answer, and one given is still checked; without it the form is stored, read back and
+/// counted like any other.
+#[tokio::test]
+async fn a_2025_form_need_not_answer_the_district_question() {
+    let (app, token) = spawn_app_with_enumerator().await;
+    let device = app.sync(&token);
+    let mut without = SipasForm::new().household("HH-no-district").build();
+    assert!(without.units.district.is_none());
+    without.answers.remove(schema::DISTRICT_QUESTION);
+    let mut too_long = SipasForm::new().household("HH-bad-district").build();
+    too_long
+        .answers
+        .insert(schema::DISTRICT_QUESTION.into(), json!("x".repeat(200)));
+    let r = device.push(&[without.clone(), too_long]).await;
+    assert_eq!(
+        r.results[0].outcome,
+        Outcome::Accepted,
+        "{:?}",
+        r.results[0]
+    );
+    assert_eq!(r.results[1].outcome, Outcome::Invalid);
+    assert_eq!(r.results[1].errors[0].field, schema::DISTRICT_QUESTION);
+    let admin = app.admin_token().await;
+    let form = app
+        .get_ok(&admin, &format!("/api/v1/forms/{}", without.id))
+        .await;
+    assert!(form["answers"].get(schema::DISTRICT_QUESTION).is_none());
+    assert_eq!(
+        form["answers"]["commune_code"],
+        without.answers["commune_code"]
+    );
+}

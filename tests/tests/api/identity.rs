@@ -1414,3 +1414,85 @@ async fn a_scope_in_a_merged_province_does_not_widen_to_the_whole_new_province()
         .await;
     assert_eq!(s, 200);
 }
+
+/// A user changes their own password with the current one: a wrong one is a field error (and a
+/// failed login for the throttle); the change ends every session, the new password logs in.
+#[tokio::test]
+async fn users_change_their_own_password() {
+    let app = e2e::spawn_app().await;
+    let token = app.lai_chau_enumerator("dtv.own", "device-own-1").await;
+    let (s, body) = app
+        .post_as(
+            &token,
+            "/api/v1/auth/password",
+            &serde_json::json!({ "current_password": "not it at all", "new_password": "a new field passphrase 7" }),
+        )
+        .await;
+    e2e::assert_problem(s, &body, 422, "validation_failed");
+    assert_eq!(body["errors"][0]["field"], "current_password");
+    let (s, body) = app
+        .post_as(
+            &token,
+            "/api/v1/auth/password",
+            &serde_json::json!({ "current_password": e2e::USER_PASSWORD, "new_password": "short" }),
+        )
+        .await;
+    e2e::assert_problem(s, &body, 422, "validation_failed");
+    let (s, _) = app
+        .post_as(
+            &token,
+            "/api/v1/auth/password",
+            &serde_json::json!({ "current_password": e2e::USER_PASSWORD, "new_password": "a new field passphrase 7" }),
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = app.get_as(&token, "/api/v1/auth/me").await;
+    assert_eq!(s, 401, "the session ended with the change");
+    let (s, _, _) = app.try_login("dtv.own", e2e::USER_PASSWORD, None).await;
+    assert_eq!(s, 401);
+    let (s, _, _) = app
+        .try_login("dtv.own", "a new field passphrase 7", None)
+        .await;
+    assert_eq!(s, 200);
+}
+
+/// A throttled account (too many failed logins) is unlocked by the ministry at once, audited;
+/// nobody else may unlock.
+#[tokio::test]
+async fn the_ministry_unlocks_a_throttled_login() {
+    let app = e2e::spawn_app().await;
+    let token = app
+        .lai_chau_enumerator("dtv.locked", "device-locked-1")
+        .await;
+    let admin = app.admin_token().await;
+    for _ in 0..6 {
+        app.try_login("dtv.locked", "wrong password here", None)
+            .await;
+    }
+    let (s, _, _) = app.try_login("dtv.locked", e2e::USER_PASSWORD, None).await;
+    assert_eq!(s, 429, "throttled");
+    let me = app.get_ok(&token, "/api/v1/auth/me").await;
+    let id = me["id"].as_i64().unwrap();
+    let (s, _) = app
+        .post_as(
+            &token,
+            &format!("/api/v1/users/{id}/unlock"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(s, 403);
+    let (s, body) = app
+        .post_as(
+            &admin,
+            &format!("/api/v1/users/{id}/unlock"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["username"], "dtv.locked");
+    let (s, _, _) = app.try_login("dtv.locked", e2e::USER_PASSWORD, None).await;
+    assert_eq!(s, 200);
+    let events = app.audit_events(&admin, "event=login_unlocked").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["target"], format!("user:{id}"));
+}

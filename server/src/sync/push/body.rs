@@ -129,7 +129,7 @@ pub(crate) fn prepare(
     let hash = f.content_hash();
     let checked = def.map(|d| Checked {
         layout: d.layout.clone(),
-        valid: schema::validate_json(&d.questionnaire, &f.answers)
+        valid: schema::validate_json_with(&d.questionnaire, &f.answers, f.not_required_answers())
             .map(|v| (FormDigest::of(&d.layout, &v), v.encode(&d.questionnaire)))
             .map_err(|errors| errors.iter().map(FieldProblem::from).collect()),
     });
@@ -208,5 +208,131 @@ mod tests {
         let p = prepare(Some(&def), 0, serde_json::from_str(&text).unwrap());
         let problems = p.checked.unwrap().valid.unwrap_err();
         assert!(problems.iter().any(|p| p.field == "gender"), "{problems:?}");
+    }
+
+    /// Fuzzing the push body reader: whatever bytes arrive, splitting and preparing never panic;
+    /// a body that splits has each form either prepared or malformed; and a form that parses is
+    /// hashed exactly as the device hashes the same form.
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Runs what a push does to a body before the lookups; returns how many forms it read.
+        fn read(def: &Definition, body: &[u8]) -> Option<usize> {
+            let body = JsonBytes(axum::body::Bytes::copy_from_slice(body));
+            let texts = split(&body).ok()?;
+            for (idx, raw) in texts.iter().enumerate() {
+                match serde_json::from_str::<FormSubmission<JsonObject<'_>>>(raw) {
+                    Ok(f) => {
+                        let by_device =
+                            serde_json::from_str::<FormSubmission>(raw).map(|f| f.content_hash());
+                        let p = prepare(Some(def), idx, f);
+                        assert!(p.checked.is_some());
+                        if let Ok(h) = by_device {
+                            assert_eq!(p.hash, h, "{raw}");
+                        }
+                    }
+                    Err(e) => {
+                        let m = malformed(idx, raw, &e);
+                        assert_eq!(m.problem.code, "malformed");
+                    }
+                }
+            }
+            Some(texts.len())
+        }
+
+        fn valid_body() -> Vec<u8> {
+            let forms: Vec<_> = (0..3)
+                .map(|i| {
+                    sync_protocol::sample::SipasForm::new()
+                        .household(format!("HH-{i}"))
+                        .build()
+                })
+                .collect();
+            serde_json::to_vec(&serde_json::json!({ "forms": forms })).unwrap()
+        }
+
+        /// A JSON value shaped like a form now and then: the protocol's keys with random values.
+        fn arb_form_like() -> impl Strategy<Value = Value> {
+            let keys = prop::sample::select(vec![
+                "id",
+                "round",
+                "questionnaire_code",
+                "questionnaire_version",
+                "revision",
+                "units",
+                "household_ref",
+                "started_at",
+                "finished_at",
+                "gps",
+                "answers",
+                "province",
+                "commune",
+                "village",
+                "lat",
+                "lon",
+                "gender",
+                "age",
+            ]);
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(
+                    |f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+                ),
+                ".{0,10}".prop_map(Value::String),
+                Just(Value::String(Uuid::now_v7().to_string())),
+                Just(Value::String("2026-12-07T08:00:00Z".into())),
+            ];
+            leaf.prop_recursive(3, 40, 8, move |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::btree_map(keys.clone(), inner, 0..10).prop_map(|m| {
+                        Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                    }),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+
+            #[test]
+            fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+                let def = Definition::new(schema::builtin::sipas().clone());
+                let _ = read(&def, &bytes);
+            }
+
+            #[test]
+            fn a_mutated_valid_body_never_panics(
+                edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..8)
+            ) {
+                let def = Definition::new(schema::builtin::sipas().clone());
+                let mut body = valid_body();
+                for (at, byte, op) in edits {
+                    let i = at.index(body.len());
+                    match op {
+                        0 => body[i] = byte,
+                        1 => body.insert(i, byte),
+                        _ => { body.remove(i); }
+                    }
+                }
+                if let Some(n) = read(&def, &body) {
+                    prop_assert!(n <= 4);
+                }
+            }
+
+            #[test]
+            fn form_like_elements_are_each_prepared_or_malformed(
+                mut elements in prop::collection::vec(arb_form_like(), 0..6),
+            ) {
+                let def = Definition::new(schema::builtin::sipas().clone());
+                let valid = sync_protocol::sample::SipasForm::new().build();
+                elements.push(serde_json::to_value(&valid).unwrap());
+                let body = serde_json::to_vec(&serde_json::json!({ "forms": elements })).unwrap();
+                prop_assert_eq!(read(&def, &body), Some(elements.len()));
+            }
+        }
     }
 }
