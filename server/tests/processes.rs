@@ -368,3 +368,101 @@ async fn two_server_processes_on_one_database_store_each_form_once() {
     s2.wait().ok();
     db.remove().await;
 }
+
+/// The server's resident memory (`VmRSS`) and its high-water mark (`VmHWM`), in KiB.
+fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// A burst of pushes each carrying one form with 200,000 made-up answer keys (a body of about
+/// 3 MB): every one is answered `invalid` with a bounded list of problems in a small response,
+/// and the server's peak memory stays bounded (the push gate admits a few bodies at a time; the
+/// rest wait unread). Prints the memory it measured.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_made_up_keys_keeps_memory_and_answers_bounded() {
+    const KEYS: usize = 200_000;
+    const PUSHES: usize = 24;
+    // A debug build holds more than a release one; the bound is generous for it and still far
+    // below the GiBs such a burst took before answers and problems were bounded.
+    const BOUND_MIB: u64 = 400;
+    let db = Db::fresh("junk").await;
+    let port = free_port();
+    let mut server = start_server(&db.url, port).await;
+    let pid = server.id();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .build()
+        .unwrap();
+    let token = enumerator_token(&client, &base).await;
+    let (idle, _) = memory_kib(pid);
+    let tasks: Vec<_> = (0..PUSHES)
+        .map(|i| {
+            let mut f = SipasForm::new().household(format!("HH-junk-{i}")).build();
+            for k in 0..KEYS {
+                f.answers.insert(format!("made_up_{k}"), json!(k));
+            }
+            let body = serde_json::to_vec(&json!({ "forms": [f] })).unwrap();
+            let (c, t, url) = (
+                client.clone(),
+                token.clone(),
+                format!("{base}/api/v1/sync/push"),
+            );
+            tokio::spawn(async move {
+                loop {
+                    let resp = c
+                        .post(&url)
+                        .bearer_auth(&t)
+                        .header(PROTOCOL_HEADER, "1")
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .unwrap();
+                    if resp.status() == 503 {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        continue;
+                    }
+                    let len = resp.content_length();
+                    let status = resp.status().as_u16();
+                    let r: PushResponse = resp.json().await.unwrap();
+                    return (status, len, r);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (status, len, r) = t.await.unwrap();
+        assert_eq!(status, 200);
+        assert!(
+            len.is_none_or(|l| l < 16 * 1024),
+            "a response of {len:?} bytes"
+        );
+        assert_eq!(r.results[0].outcome, Outcome::Invalid);
+        assert!(r.results[0].errors.len() <= schema::MAX_UNKNOWN_REPORTED + 1);
+    }
+    let (rss, hwm) = memory_kib(pid);
+    println!(
+        "{PUSHES} pushes of {KEYS} made-up keys: server RSS idle {} MiB, after {} MiB, peak (VmHWM) {} MiB",
+        idle / 1024,
+        rss / 1024,
+        hwm / 1024
+    );
+    assert!(
+        hwm / 1024 < BOUND_MIB,
+        "peak {} MiB over {BOUND_MIB} MiB",
+        hwm / 1024
+    );
+    let _ = server.kill();
+    server.wait().ok();
+    db.remove().await;
+}
