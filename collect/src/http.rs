@@ -318,24 +318,6 @@ pub async fn get_json(
     read(resp).await
 }
 
-/// PATCHes JSON with a bearer token and reads the answer (for tools and tests).
-pub async fn patch_json(
-    client: &reqwest::Client,
-    server: &str,
-    path: &str,
-    token: &str,
-    body: &serde_json::Value,
-) -> Result<serde_json::Value, TransportError> {
-    let resp = client
-        .patch(url(server, path)?)
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .map_err(|e| TransportError::Network(describe(&e)))?;
-    read(resp).await
-}
-
 /// POSTs JSON with a bearer token and reads the answer (for tools and tests).
 pub async fn post_json(
     client: &reqwest::Client,
@@ -344,8 +326,30 @@ pub async fn post_json(
     token: &str,
     body: &serde_json::Value,
 ) -> Result<serde_json::Value, TransportError> {
+    send_json(client, reqwest::Method::POST, server, path, token, body).await
+}
+
+/// PATCHes JSON with a bearer token and reads the answer (for tools and tests).
+pub async fn patch_json(
+    client: &reqwest::Client,
+    server: &str,
+    path: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value, TransportError> {
+    send_json(client, reqwest::Method::PATCH, server, path, token, body).await
+}
+
+async fn send_json(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    server: &str,
+    path: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value, TransportError> {
     let resp = client
-        .post(url(server, path)?)
+        .request(method, url(server, path)?)
         .bearer_auth(token)
         .json(body)
         .send()

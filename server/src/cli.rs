@@ -270,15 +270,7 @@ async fn run_user_command(
                     }
                 }
                 Err(UserError::Invalid(errors)) => {
-                    for e in &errors {
-                        eprintln!(
-                            "{} [{}]: {} / {}",
-                            e.field,
-                            e.code,
-                            e.message,
-                            e.message_en.as_deref().unwrap_or("")
-                        );
-                    }
+                    print_field_errors(&errors);
                     return Err("user not created".into());
                 }
                 Err(e) => return Err(e.into()),
@@ -313,15 +305,7 @@ async fn run_user_command(
                     }
                 }
                 Err(UserError::Invalid(errors)) => {
-                    for e in &errors {
-                        eprintln!(
-                            "{} [{}]: {} / {}",
-                            e.field,
-                            e.code,
-                            e.message,
-                            e.message_en.as_deref().unwrap_or("")
-                        );
-                    }
+                    print_field_errors(&errors);
                     return Err("password not set".into());
                 }
                 Err(e) => return Err(e.into()),
@@ -398,4 +382,17 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
         }
     }
     options.open(path)?.write_all(bytes)
+}
+
+/// Prints a user's field errors, one a line, in both languages.
+fn print_field_errors(errors: &[crate::error::FieldError]) {
+    for e in errors {
+        eprintln!(
+            "{} [{}]: {} / {}",
+            e.field,
+            e.code,
+            e.message,
+            e.message_en.as_deref().unwrap_or("")
+        );
+    }
 }

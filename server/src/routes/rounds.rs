@@ -138,6 +138,16 @@ struct NewPracticeRound {
     title_en: Option<String>,
 }
 
+/// 409 `round_exists`.
+fn round_exists(code: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "round_exists",
+        format!("Đã có đợt {code}."),
+        format!("Round {code} exists."),
+    )
+}
+
 fn is_round_code(code: &str) -> bool {
     (3..=crate::text::max::ROUND).contains(&code.len())
         && code
@@ -188,12 +198,7 @@ async fn create_practice_round(
         .await?
         .is_some()
     {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "round_exists",
-            format!("Đã có đợt {}.", body.code),
-            format!("Round {} exists.", body.code),
-        ));
+        return Err(round_exists(&body.code));
     }
     let row = round::ActiveModel {
         code: Set(body.code.clone()),
@@ -217,12 +222,7 @@ async fn create_practice_round(
     // A concurrent create of the same code fails on the primary key: answered as the check above.
     if let Err(e) = round::Entity::insert(row).exec(&txn).await {
         tracing::info!(error = %e, "practice round insert failed");
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "round_exists",
-            format!("Đã có đợt {}.", body.code),
-            format!("Round {} exists.", body.code),
-        ));
+        return Err(round_exists(&body.code));
     }
     crate::changes::record(
         &txn,

@@ -95,6 +95,14 @@ pub fn user_view(u: &user::Model) -> UserView {
     }
 }
 
+/// The user of this id, or 404.
+async fn find_user(state: &AppState, id: i64) -> Result<user::Model, ApiError> {
+    user::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("người dùng", "User"))
+}
+
 /// Filters of the user list.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -176,10 +184,7 @@ async fn get_user(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<UserView>, ApiError> {
     policy::can_administer(&me)?;
-    let u = user::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("người dùng", "User"))?;
+    let u = find_user(&state, id).await?;
     Ok(Json(user_view(&u)))
 }
 
@@ -213,10 +218,7 @@ async fn unlock_user(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<UserView>, ApiError> {
     policy::can_administer(&me)?;
-    let u = user::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("người dùng", "User"))?;
+    let u = find_user(&state, id).await?;
     state.throttle.clear(&format!("user:{}", u.username));
     audit::record(
         &state.db,
