@@ -12,6 +12,7 @@ use crate::{
     state::AppState,
 };
 
+mod app;
 mod audit;
 mod auth;
 mod devices;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sync::router(state.clone()));
     Router::new()
         .merge(health::router())
+        .merge(app::router())
         .nest("/api/v1", api)
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
