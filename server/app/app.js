@@ -121,9 +121,10 @@ function formItem(f, hs) {
   const li = h('li', { class: 'form-item', 'data-id': f.id, 'data-state': state }, h('div', { class: 'item-head' }, title, badge));
   li.append(h('p', { class: 'item-meta' }, f.round || '', ' · ', new Date(f.updated_at || f.created_at).toLocaleString(getLang())));
   if (f.state === 'draft') {
-    const open = h('button', { type: 'button', class: 'btn secondary open' }, '✎');
-    open.setAttribute('aria-label', f.household_ref || f.id);
+    li.setAttribute('role', 'button');
+    li.setAttribute('tabindex', '0');
     li.addEventListener('click', () => openForm(f.id));
+    li.addEventListener('keydown', (ev) => ev.key === 'Enter' && openForm(f.id));
     li.classList.add('tappable');
   }
   if (f.state === 'failed') {
@@ -217,7 +218,10 @@ async function openForm(id) {
     clearTimeout(timer);
     timer = setTimeout(save, 250);
   };
-  window.addEventListener('pagehide', () => timer && save(), { once: true });
+  // Closing the tab or switching app: write a pending change now.
+  const flush = () => timer && save();
+  window.addEventListener('pagehide', flush, { once: true });
+  document.addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && flush());
 
   const body = h('div', { class: 'form-body' });
   const bar = h('div', { class: 'progress', role: 'progressbar' }, h('div', { class: 'fill' }));
@@ -416,7 +420,11 @@ async function runSync() {
       if (e.reason === 'offline') say(t('sync_offline'), 'warn');
       else if (e.reason === 'revoked' || (e.cause && ['token_revoked', 'device_revoked', 'account_inactive'].includes(e.cause.code)))
         say(`${t('sync_revoked')} (${problemText(e.cause)})`, 'error');
-      else if (e.reason === 'unauthorized') say(`${t('sync_unauthorized')} (${problemText(e.cause)})`, 'error');
+      else if (e.reason === 'unauthorized') {
+        // The refresh token is no longer valid: log in again; the forms stay in the outbox.
+        await store.deleteMeta('session');
+        showLogin(`${t('sync_unauthorized')} (${problemText(e.cause)})`);
+      }
       else say(t('sync_rejected', problemText(e.cause)), 'error');
     }
   };

@@ -232,6 +232,18 @@ try {
   );
   const held = await serverForms();
   check(held.length === 4, `the server holds exactly 4 forms (${held.length})`);
+  // The app's content hashes (hash.js) are the server's (FormSubmission::content_hash).
+  const hashes = await page.evaluate(async () =>
+    (await (await import('./store.js')).listForms()).map((f) => [f.content_hash, f.server_hash]),
+  );
+  check(
+    hashes.length === 4 && hashes.every(([mine, server]) => mine && mine === server),
+    'the app computes the server\'s content hash for every form',
+  );
+  check(
+    held.every((f) => hashes.some(([mine]) => mine === f.content_hash)),
+    'the server stored the content the app hashed',
+  );
   report.forms = forms.map((f) => ({ household: f.household, age: f.age, gender: f.gender, desk: f.desk, level: f.level }));
   await page.screenshot({ path: join(SHOTS, 'forms-synced-360x800.png') });
 

@@ -65,21 +65,30 @@ fn chromium() -> String {
     std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
 }
 
-/// The whole field story in Chromium at 360 × 800 (see tests/js/browser.mjs). Requires Node.js,
-/// Debian's `chromium` and `npm ci --prefix tests/js` (playwright-core), which `.ci/run` installs:
-/// missing, the test fails rather than skips.
+/// The whole field story in Chromium at 360 × 800 (see tests/js/browser.mjs). Needs Node.js,
+/// Debian's `chromium` and playwright-core (`scripts/install-browser.sh`, which `.ci/run` runs).
+/// Without them the test prints "skipped" and passes, so the README's `cargo test --workspace`
+/// works on a fresh machine — unless `SIPAS_REQUIRE_BROWSER=1` (set by CI): then it fails.
 #[tokio::test]
 async fn the_app_logs_in_works_offline_and_syncs_in_chromium() {
     let js = root().join("tests/js");
-    assert!(
-        js.join("node_modules/playwright-core").exists(),
-        "playwright-core is not installed: run `npm ci --prefix tests/js`"
-    );
-    assert!(
-        Path::new(&chromium()).exists(),
-        "no Chromium at {} (apt-get install -y chromium, or set CHROMIUM)",
-        chromium()
-    );
+    let missing = if !js.join("node_modules/playwright-core").exists() {
+        Some("playwright-core is not installed (npm ci --prefix tests/js)".to_owned())
+    } else if !Path::new(&chromium()).exists() {
+        Some(format!(
+            "no Chromium at {} (apt-get install -y chromium, or set CHROMIUM)",
+            chromium()
+        ))
+    } else {
+        None
+    };
+    if let Some(why) = missing {
+        if std::env::var("SIPAS_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+            panic!("SIPAS_REQUIRE_BROWSER=1 but {why}; run scripts/install-browser.sh");
+        }
+        println!("skipped: {why}; run scripts/install-browser.sh");
+        return;
+    }
     // Access tokens of 3 s: the session must survive their expiry and refresh at the next sync.
     let app = spawn_app_with(|s| s.access_token_ttl_secs = 3).await;
     let admin = app.admin_token().await;
