@@ -113,22 +113,26 @@ try {
     }
     return (await store.formsIn('ready')).length;
   }, N);
-  await page.reload();
-  await page.waitForSelector('#forms');
   await context.setOffline(false);
   // The app syncs on its own when the network returns.
   const t0 = performance.now();
-  await page.waitForFunction(
-    async () => {
+  for (;;) {
+    const open = await page.evaluate(async () => {
       const store = await import('./store.js');
-      return (await store.formsIn('ready')).length === 0 && (await store.formsIn('in_flight')).length === 0;
-    },
-    null,
-    { timeout: 600000, polling: 100 },
-  );
+      return (await store.formsIn('ready')).length + (await store.formsIn('in_flight')).length;
+    });
+    if (open === 0) break;
+    if (performance.now() - t0 > 600000) throw new Error(`${open} forms still unsent after 10 min`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const syncMs = performance.now() - t0;
-  const synced = await page.evaluate(async () => (await (await import('./store.js')).formsIn('synced')).length);
-  console.log(`sync of ${made} queued forms: ${syncMs.toFixed(0)} ms (${(made / (syncMs / 1000)).toFixed(0)} forms/s), ${synced} accepted`);
+  const { synced, failed, problem } = await page.evaluate(async () => {
+    const store = await import('./store.js');
+    const f = await store.formsIn('failed');
+    return { synced: (await store.formsIn('synced')).length, failed: f.length, problem: f[0] && JSON.stringify([f[0].outcome, f[0].problems]) };
+  });
+  console.log(`sync of ${made} queued forms: ${syncMs.toFixed(0)} ms (${(made / (syncMs / 1000)).toFixed(0)} forms/s), ${synced} accepted, ${failed} refused ${problem || ''}`);
+  if (synced !== made) process.exitCode = 1;
 } finally {
   await browser.close();
 }
