@@ -15,6 +15,7 @@ use crate::{
     state::AppState,
 };
 
+mod app;
 mod audit;
 mod auth;
 mod devices;
@@ -78,6 +79,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(served);
     routes
         .merge(document)
+        // The enumerator app's files: a front-end, not operations of the API document.
+        .merge(app::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.body_limit_bytes))

@@ -1,0 +1,156 @@
+//! The enumerator app under `/app/`: the embedded files with their types, caching headers and
+//! Content-Security-Policy; and the app itself in headless Chromium (tests/js/browser.mjs).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use e2e::{ADMIN, ADMIN_PASSWORD, USER_PASSWORD, spawn_app_with};
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[tokio::test]
+async fn app_files_are_served_with_their_types_and_a_strict_csp() {
+    let app = e2e::spawn_app().await;
+    let get = |path: &str| app.client.get(format!("{}{path}", app.address)).send();
+    for (path, ty) in [
+        ("/app/", "text/html; charset=utf-8"),
+        ("/app/index.html", "text/html; charset=utf-8"),
+        ("/app/app.js", "text/javascript; charset=utf-8"),
+        ("/app/rules.js", "text/javascript; charset=utf-8"),
+        ("/app/sw.js", "text/javascript; charset=utf-8"),
+        ("/app/app.css", "text/css; charset=utf-8"),
+        ("/app/manifest.webmanifest", "application/manifest+json"),
+        ("/app/icon.svg", "image/svg+xml"),
+    ] {
+        let r = get(path).await.expect("GET");
+        assert_eq!(r.status(), 200, "{path}");
+        let h = r.headers();
+        assert_eq!(h["content-type"], ty, "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["cache-control"], "no-cache");
+        let etag = h["etag"].to_str().unwrap().to_owned();
+        // Revalidation: unchanged → 304, with no body.
+        let again = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(again.status(), 304, "{path}");
+        assert!(again.bytes().await.unwrap().is_empty());
+    }
+    // Not an app file: the test helpers and package.json are not served.
+    for path in ["/app/package.json", "/app/nope.js", "/app/sub/app.js"] {
+        let r = get(path).await.expect("GET");
+        assert_eq!(r.status(), 404, "{path}");
+        assert!(r.headers().contains_key("content-security-policy"));
+    }
+    let r = app
+        .client
+        .get(format!("{}/app", app.address))
+        .send()
+        .await
+        .expect("GET /app");
+    assert_eq!(r.url().path(), "/app/", "/app redirects to /app/");
+}
+
+fn chromium() -> String {
+    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+/// The whole field story in Chromium at 360 × 800 (see tests/js/browser.mjs). Needs Node.js,
+/// Debian's `chromium` and playwright-core (`scripts/install-browser.sh`, which `.ci/run` runs).
+/// Without them the test prints "skipped" and passes, so the README's `cargo test --workspace`
+/// works on a fresh machine — unless `SIPAS_REQUIRE_BROWSER=1` (set by CI): then it fails.
+#[tokio::test]
+async fn the_app_logs_in_works_offline_and_syncs_in_chromium() {
+    let js = root().join("tests/js");
+    let missing = if !js.join("node_modules/playwright-core").exists() {
+        Some("playwright-core is not installed (npm ci --prefix tests/js)".to_owned())
+    } else if !Path::new(&chromium()).exists() {
+        Some(format!(
+            "no Chromium at {} (apt-get install -y chromium, or set CHROMIUM)",
+            chromium()
+        ))
+    } else {
+        None
+    };
+    if let Some(why) = missing {
+        if std::env::var("SIPAS_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+            panic!("SIPAS_REQUIRE_BROWSER=1 but {why}; run scripts/install-browser.sh");
+        }
+        println!("skipped: {why}; run scripts/install-browser.sh");
+        return;
+    }
+    // Access tokens of 3 s: the session must survive their expiry and refresh at the next sync.
+    let app = spawn_app_with(|s| s.access_token_ttl_secs = 3).await;
+    let admin = app.admin_token().await;
+    app.create_enumerator(&admin, "dtv.app", "vn-2025", "12", "LC-1")
+        .await;
+    let shots = root().join("target/screenshots");
+    let mut cmd = Command::new(std::env::var("SIPAS_NODE").unwrap_or_else(|_| "node".into()));
+    cmd.arg(js.join("browser.mjs"))
+        .env("SIPAS_URL", &app.address)
+        .env("SIPAS_USER", "dtv.app")
+        .env("SIPAS_PASSWORD", USER_PASSWORD)
+        .env("SIPAS_ADMIN", ADMIN)
+        .env("SIPAS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("SIPAS_SHOTS", &shots)
+        .env("CHROMIUM", chromium());
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .expect("run node (Node.js is required)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stdout.lines().last().unwrap_or("");
+    let report: Value = serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("no report from browser.mjs ({e}):\n{stdout}\n{stderr}"));
+    println!("{report:#}");
+    assert_eq!(
+        report["ok"], true,
+        "browser test failed:\n{report:#}\n{stderr}"
+    );
+    assert!(
+        report["refreshes"].as_u64().unwrap_or(0) >= 1,
+        "the expired access token was refreshed"
+    );
+
+    // Tokens last 3 s here: the ministry logs in again.
+    let admin = app.admin_token().await;
+    // What the server holds: the five forms accepted, with the answers the enumerator tapped;
+    // the one changed in flight is quarantined, not stored.
+    assert_eq!(app.form_count().await, 5);
+    assert_eq!(app.quarantine_count().await, 1);
+    let list = app
+        .get_ok(&admin, "/api/v1/rounds/sipas-2025/forms?limit=100")
+        .await;
+    let held = list["forms"].as_array().expect("forms");
+    for want in report["forms"].as_array().expect("report forms") {
+        let hh = want["household"].as_str().unwrap();
+        let f = held
+            .iter()
+            .find(|f| f["household_ref"] == hh)
+            .unwrap_or_else(|| panic!("{hh} not on the server"));
+        let full = app
+            .get_ok(
+                &admin,
+                &format!("/api/v1/forms/{}", f["id"].as_str().unwrap()),
+            )
+            .await;
+        let a = &full["answers"];
+        assert_eq!(a["age"], want["age"], "{hh}: {full}");
+        assert_eq!(a["gender"], want["gender"], "{hh}");
+        assert_eq!(a["p1"]["info_forms"], want["level"], "{hh}");
+        let desk = want["desk"].as_bool().unwrap();
+        assert_eq!(a.get("s1").is_some_and(|v| !v.is_null()), desk, "{hh}: s1");
+        assert_eq!(f["device_id"], report["device_id"], "{hh}");
+    }
+}
