@@ -22,6 +22,7 @@ mod health;
 mod index_reports;
 mod questionnaires;
 mod rounds;
+mod samples;
 mod sync;
 pub(crate) mod users;
 
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(questionnaires::router())
         .merge(geographies::router())
         .merge(rounds::router())
+        .merge(samples::router())
         .merge(index_reports::router())
         .merge(forms::router())
         .merge(sync::router(state.clone()));

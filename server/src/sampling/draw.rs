@@ -205,6 +205,9 @@ pub struct DrawnHousehold {
     pub weight: f64,
 }
 
+/// Listed households per village, keyed by (commune, normalised village code).
+pub type HouseholdMap = HashMap<(String, String), Vec<FrameHousehold>>;
+
 /// A province's draw.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Drawn {
@@ -248,7 +251,7 @@ pub fn draw(
     design: &Design,
     province: &str,
     villages: &[FrameVillage],
-    households: &HashMap<(String, String), Vec<FrameHousehold>>,
+    households: &HouseholdMap,
     seed: u64,
 ) -> Result<Drawn, DrawError> {
     let units = draw_areas(design, province, villages, seed)?;
@@ -509,10 +512,7 @@ mod tests {
     }
 
     /// A frame of 2 districts × 3 communes × 3 villages with sizes 10..; households listed.
-    pub(crate) fn frame() -> (
-        Vec<FrameVillage>,
-        HashMap<(String, String), Vec<FrameHousehold>>,
-    ) {
+    pub(crate) fn frame() -> (Vec<FrameVillage>, HouseholdMap) {
         let mut vs = Vec::new();
         let mut hh = HashMap::new();
         for d in 0..3u32 {
