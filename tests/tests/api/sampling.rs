@@ -616,3 +616,90 @@ async fn a_used_draw_is_immutable_and_redraws_keep_history() {
     assert_problem(s, &body, 409, "sample_in_use");
     assert_eq!(body["draw_id"], second["id"]);
 }
+
+#[tokio::test]
+async fn a_wrong_design_is_refused_field_by_field() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let bad = json!({
+        "strata": "province",
+        "stages": [
+            { "level": "district", "per_parent": 0, "selection": "srs" },
+            { "level": "village", "per_parent": 2, "selection": "pps", "reserves": 3 },
+            { "level": "household", "per_parent": 3, "selection": "pps" },
+        ]
+    });
+    let (s, body) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/rounds/{R25}/design"),
+            Some(&admin),
+            Some(&bad),
+        )
+        .await;
+    assert_problem(s, &body, 422, "validation_failed");
+    let errors: Vec<(&str, &str)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            ("stages[0].level", "level_not_in_geography"),
+            ("stages[0].per_parent", "out_of_range"),
+            ("stages[1].reserves", "reserves_not_households"),
+            ("stages[2].selection", "pps_without_size"),
+        ]
+    );
+    // Unknown fields are refused too, and the recorded design is unchanged.
+    let (s, _) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/rounds/{R25}/design"),
+            Some(&admin),
+            Some(&json!({"strata": "province", "stages": [], "extra": 1})),
+        )
+        .await;
+    assert_eq!(s, 422);
+    let design = app
+        .get_ok(&admin, &format!("/api/v1/rounds/{R25}/design"))
+        .await;
+    assert_eq!(design["set_by"], "builtin");
+    assert_eq!(design["psu"], "commune");
+    let d23 = app.get_ok(&admin, "/api/v1/rounds/sipas-2023/design").await;
+    assert_eq!(d23["psu"], "district");
+    assert_eq!(d23["strata"], "province");
+}
+
+#[tokio::test]
+async fn two_draws_at_once_leave_one_active_draw() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    set_up(&app, &admin, &admin).await;
+    let body = json!({ "province": LAI_CHAU, "seed": 11 });
+    let ((s1, b1), (s2, b2)) =
+        tokio::join!(draw(&app, &admin, body.clone()), draw(&app, &admin, body));
+    let mut statuses = [(s1, b1["code"].clone()), (s2, b2["code"].clone())];
+    statuses.sort_by_key(|s| s.0);
+    assert_eq!(statuses[0].0, 201, "{b1} {b2}");
+    assert!(
+        matches!(&statuses[1], (409, c) if c == "draw_conflict")
+            || matches!(&statuses[1], (422, _)),
+        "{b1} {b2}"
+    );
+    let list = app
+        .get_ok(
+            &admin,
+            &format!("/api/v1/rounds/{R25}/samples?province={LAI_CHAU}"),
+        )
+        .await;
+    let active = list["draws"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["status"] == "active")
+        .count();
+    assert_eq!(active, 1, "{list}");
+}
