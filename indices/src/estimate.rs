@@ -543,9 +543,10 @@ pub struct DesignCluster<'a> {
 /// clusters' weights the design weights (inverse inclusion probabilities). This is R's
 /// `svydesign(ids = ~psu, strata = ~stratum, weights = ~w)` for the domain's forms.
 ///
-/// A domain inside a single PSU (a commune of a sampled district) has no first-stage variance to
-/// estimate from: its clusters are then the PSUs, within their communes, as [`estimate`] does;
-/// a single cluster is a simple random sample of its forms.
+/// A domain where no stratum has two PSUs (a commune of a sampled district; two merged
+/// provinces with one sampled district each) has no first-stage variance to estimate from: its
+/// clusters are then the PSUs, within their communes, as [`estimate`] does; a single cluster is a
+/// simple random sample of its forms.
 pub fn estimate_design<'a>(
     layout: &StatsLayout,
     clusters: impl IntoIterator<Item = DesignCluster<'a>>,
@@ -553,12 +554,15 @@ pub fn estimate_design<'a>(
 ) -> Result<Estimates, EstimateError> {
     let all: Vec<DesignCluster<'a>> = clusters.into_iter().collect();
     let mut psus: HashSet<(&str, &str)> = HashSet::new();
+    let mut strata: HashSet<&str> = HashSet::new();
     for c in &all {
         if c.cluster.stats.n_forms() > 0 {
             psus.insert((c.stratum, c.psu));
+            strata.insert(c.stratum);
         }
     }
-    if psus.len() < 2 {
+    // No stratum with two PSUs: the first stage leaves no degrees of freedom.
+    if psus.len() <= strata.len() {
         return estimate(layout, all.into_iter().map(|c| c.cluster), opts);
     }
     estimate_with(

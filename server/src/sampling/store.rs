@@ -847,3 +847,60 @@ pub async fn sample_households(
     });
     Ok(rows)
 }
+
+/// What the index engine needs of a round's sample: its design (or none recorded), the design
+/// weight of every village of the provinces' active draws, and a fingerprint that changes with
+/// any of them.
+#[derive(Debug, Clone, Default)]
+pub struct DesignWeights {
+    /// The recorded design.
+    pub design: Option<Design>,
+    /// Provinces with an active draw.
+    pub drawn: HashSet<String>,
+    /// Household design weight per sampled village (commune, normalised code).
+    pub weights: HashMap<(String, String), f64>,
+    /// Changes whenever the design or a draw does.
+    pub stamp: String,
+}
+
+/// Reads [`DesignWeights`] for a round: one row per sampled village (its first main household,
+/// whose weight every household of the village shares).
+pub async fn design_weights(
+    db: &impl ConnectionTrait,
+    round: &str,
+) -> Result<DesignWeights, DbErr> {
+    let design = design_of(db, round).await?;
+    let draws = sample_draw::Entity::find()
+        .filter(sample_draw::Column::RoundCode.eq(round))
+        .filter(sample_draw::Column::Status.eq(status::ACTIVE))
+        .all(db)
+        .await?;
+    let mut stamp = design
+        .as_ref()
+        .map(|(_, row)| format!("{}@{}", row.design.len(), row.set_at.unix_timestamp_nanos()))
+        .unwrap_or_default();
+    let mut ids: Vec<i64> = draws.iter().map(|d| d.id).collect();
+    ids.sort_unstable();
+    for id in &ids {
+        stamp.push_str(&format!(",{id}"));
+    }
+    let weights = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        sample_household::Entity::find()
+            .filter(sample_household::Column::DrawId.is_in(ids))
+            .filter(sample_household::Column::Reserve.eq(false))
+            .filter(sample_household::Column::Ord.eq(1))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|h| ((h.commune_code, h.village_key), h.weight))
+            .collect()
+    };
+    Ok(DesignWeights {
+        design: design.map(|(d, _)| d),
+        drawn: draws.into_iter().map(|d| d.province_code).collect(),
+        weights,
+        stamp,
+    })
+}

@@ -703,3 +703,120 @@ async fn two_draws_at_once_leave_one_active_draw() {
         .count();
     assert_eq!(active, 1, "{list}");
 }
+
+/// After a draw, the province's indices are weighted by the draw (inverse inclusion
+/// probabilities) and their variance is between the sampled communes (the PSUs) as ultimate
+/// clusters: the figures equal the estimator computed here by hand, the formula R's
+/// `svydesign(ids = ~commune, strata = ~province, weights = ~w)` uses (checked against R itself in
+/// `indices/tests/r_reference.rs`).
+#[tokio::test]
+async fn indices_follow_the_draw_weights_and_its_psus() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    set_up(&app, &admin, &admin).await;
+    let design = json!({
+        "strata": "province",
+        "stages": [
+            { "level": "commune", "per_parent": 3, "selection": "srs" },
+            { "level": "village", "per_parent": 2, "selection": "srs" },
+            { "level": "household", "per_parent": 5, "selection": "srs", "reserves": 1 },
+        ]
+    });
+    let (s, body) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/rounds/{R25}/design"),
+            Some(&admin),
+            Some(&design),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, d) = draw(&app, &admin, json!({ "province": LAI_CHAU, "seed": 77 })).await;
+    assert_eq!(s, 201, "{d}");
+    // Every main household answers; in the i-th village, i + 1 of the 5 at the top level.
+    let mut forms = Vec::new();
+    let mut villages: Vec<(String, String, f64, f64)> = Vec::new(); // commune, code, weight, tops
+    let mains: Vec<&Value> = d["households"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["reserve"] == false)
+        .collect();
+    let mut keys: Vec<(String, String)> = mains
+        .iter()
+        .map(|h| {
+            (
+                h["commune_code"].as_str().unwrap().to_owned(),
+                h["village_code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    keys.dedup();
+    for (i, (commune, village)) in keys.iter().enumerate() {
+        let tops = (i % 5) + 1;
+        let hh: Vec<&&Value> = mains
+            .iter()
+            .filter(|h| {
+                h["commune_code"] == commune.as_str() && h["village_code"] == village.as_str()
+            })
+            .collect();
+        assert_eq!(hh.len(), 5);
+        for (j, h) in hh.iter().enumerate() {
+            let level = if j < tops { 5 } else { 3 };
+            forms.push(
+                Place::of(R25, commune)
+                    .form()
+                    .village(village)
+                    .household(h["household_ref"].as_str().unwrap())
+                    .answers(schema::sample::sipas_answers_with_levels(&[level; 39]))
+                    .build(),
+            );
+        }
+        villages.push((
+            commune.clone(),
+            village.clone(),
+            hh[0]["weight"].as_f64().unwrap(),
+            tops as f64,
+        ));
+    }
+    assert_eq!(villages.len(), 6);
+    app.sync(&admin).push_accepted(&forms).await;
+    let body = app
+        .get_ok(
+            &admin,
+            &e2e::report(R25, "indices", &format!("unit={LAI_CHAU}")),
+        )
+        .await;
+    assert_eq!(body["design"]["weights"], "design", "{}", body["design"]);
+    assert_eq!(body["design"]["provinces_drawn"], 1);
+    let res = &body["results"][0];
+    assert_eq!(res["estimates"]["variance"], "ultimate_clusters");
+    assert_eq!(res["estimates"]["n_psus"], 3);
+    assert_eq!(res["estimates"]["df"], json!(2.0));
+    // By hand: R = Σ w y / Σ w n; z_v = w (y − R n) / Σ w n; z summed per commune (PSU);
+    // V = 3/2 Σ (z_p − z̄)².
+    let (sy, sn): (f64, f64) = villages
+        .iter()
+        .map(|(_, _, w, t)| (w * 100.0 * t, w * 5.0))
+        .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+    let r = sy / sn;
+    let mut by_commune: std::collections::BTreeMap<&str, f64> = Default::default();
+    for (c, _, w, t) in &villages {
+        *by_commune.entry(c).or_default() += w * (100.0 * t - r * 5.0) / sn;
+    }
+    let zs: Vec<f64> = by_commune.values().copied().collect();
+    assert_eq!(zs.len(), 3);
+    let mean = zs.iter().sum::<f64>() / 3.0;
+    let se = (1.5 * zs.iter().map(|z| (z - mean).powi(2)).sum::<f64>()).sqrt();
+    for key in ["overall/sipas", "item/p1.info_forms", "component/service"] {
+        let f = e2e::figure(res, key);
+        assert!((e2e::value(f) - r).abs() < 1e-9, "{key}: {f} vs {r}");
+        assert!(
+            (f["se"].as_f64().unwrap() - se).abs() < 1e-9,
+            "{key}: {f} vs se {se}"
+        );
+    }
+    // Unweighted, the value would differ: the weights matter here.
+    let plain = villages.iter().map(|v| v.3 * 100.0).sum::<f64>() / (5.0 * 6.0);
+    assert!((plain - r).abs() > 1e-6, "{plain} {r}");
+}
