@@ -1,7 +1,11 @@
 #!/usr/bin/env Rscript
 # Reference estimates from R's `survey` package for the SIPAS index engine (crate sipas-indices).
 #
-# Usage: Rscript scripts/survey_reference.R data.csv composites.csv > reference.csv
+# Usage: Rscript scripts/survey_reference.R data.csv composites.csv [no-villages] > reference.csv
+#
+# `stratum` and `cluster` are whatever the design declares: communes and villages, or for the SIPAS
+# multistage design provinces and districts (the first stage's units as ultimate clusters); with
+# `no-villages` the per-village domains are left out (a cluster is then not a village).
 #
 # data.csv: one row per form; columns `domain` (province), `stratum` (commune), `cluster`
 #   (village, unique within its stratum), `weight` (design weight), then one column per ratio
@@ -23,7 +27,8 @@ suppressPackageStartupMessages(library(survey))
 options(survey.lonely.psu = "adjust", digits = 17)
 
 args <- commandArgs(trailingOnly = TRUE)
-if (length(args) != 2) stop("usage: survey_reference.R data.csv composites.csv")
+if (!(length(args) %in% c(2, 3))) stop("usage: survey_reference.R data.csv composites.csv [no-villages]")
+with_villages <- length(args) == 2
 d <- read.csv(args[1], stringsAsFactors = FALSE, colClasses = c(domain = "character",
   stratum = "character", cluster = "character"))
 comp <- read.csv(args[2], stringsAsFactors = FALSE)
@@ -71,6 +76,7 @@ for (dom in sort(unique(d$domain))) {
   estimate_domain(dom, subset(des, domain == dom))
 }
 villages <- unique(d[, c("stratum", "cluster")])
+if (!with_villages) villages <- villages[0, ]
 for (i in seq_len(nrow(villages))) {
   rows <- d[d$stratum == villages$stratum[i] & d$cluster == villages$cluster[i], ]
   if (nrow(rows) < 2) next

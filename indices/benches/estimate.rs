@@ -12,7 +12,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use indices::{
-    ClusterKey, ClusterStats, Options, StatsLayout, estimate, estimate_units, mean_of_units,
+    ClusterKey, ClusterStats, DesignCluster, Options, StatsLayout, WeightedCluster, estimate,
+    estimate_design, estimate_units, mean_of_units,
 };
 use schema::{ValidAnswers, builtin, sample, validate};
 use serde_json::{Value, json};
@@ -193,6 +194,39 @@ fn main() {
             estimate(&layout, &clusters, &Options::default()).expect("nation")
         });
         println!("{name}: the nation pooled: {nation:.2} ms");
+        // The same clusters under the SIPAS multistage design: provinces as strata, districts
+        // (communes in 2025) as ultimate clusters, unequal design weights.
+        let strata: Vec<(String, String)> = clusters
+            .iter()
+            .map(|(k, _)| {
+                let psu_parts = if districts > 1 { 2 } else { 3 };
+                (
+                    prefix(k, 1).unwrap_or_default(),
+                    prefix(k, psu_parts).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let design = time_ms(20, || {
+            estimate_design(
+                &layout,
+                clusters
+                    .iter()
+                    .zip(&strata)
+                    .enumerate()
+                    .map(|(i, ((k, s), (h, p)))| DesignCluster {
+                        cluster: WeightedCluster {
+                            key: k,
+                            stats: s,
+                            weight: 1.0 + (i % 5) as f64,
+                        },
+                        stratum: h,
+                        psu: p,
+                    }),
+                &Options::default(),
+            )
+            .expect("nation by design")
+        });
+        println!("{name}: the nation by the multistage design: {design:.2} ms");
         breakdown(&layout, &clusters);
     }
 }

@@ -129,6 +129,11 @@ pub enum VarianceMethod {
     /// replacement, no finite population correction), Taylor linearisation;
     /// `df = clusters − strata` as R `survey::degf`.
     Clusters,
+    /// Two or more primary sampling units of a multistage design given with
+    /// [`estimate_design`]: the design's strata (e.g. provinces) and first-stage units (districts,
+    /// or communes where there are none) as ultimate clusters, with replacement, no finite
+    /// population correction, Taylor linearisation; `df = PSUs − strata` as R `survey::degf`.
+    UltimateClusters,
     /// One cluster (a village): its forms as a simple random sample of households (with
     /// replacement approximation, no FPC), Taylor linearisation; `df = forms − 1`.
     WithinCluster,
@@ -255,8 +260,12 @@ pub struct Estimates {
     pub n_forms: u64,
     /// Clusters (villages) with forms.
     pub n_clusters: u32,
-    /// Strata (communes) with forms.
+    /// Strata with forms (communes; the design's strata with [`VarianceMethod::UltimateClusters`]).
     pub n_strata: u32,
+    /// Primary sampling units with forms: the clusters, or the design's first-stage units with
+    /// [`VarianceMethod::UltimateClusters`]. Absent from estimates stored before it existed.
+    #[serde(default)]
+    pub n_psus: u32,
     /// Degrees of freedom of the t quantile used for the intervals.
     pub df: Option<f64>,
     /// The t quantile used (`qt(0.975, df)`).
@@ -387,7 +396,11 @@ impl Estimates {
 struct Design<'a> {
     stats: Vec<&'a ClusterStats>,
     w: Vec<f64>,
+    /// PSU of each cluster; `None` when every cluster is its own PSU.
+    psu: Option<Vec<usize>>,
+    /// Stratum of each PSU.
     stratum: Vec<usize>,
+    /// PSUs per stratum.
     n_h: Vec<usize>,
     /// Scratch buffers reused across figures (per-stratum sums; x, n, z per cluster).
     scratch: RefCell<Scratch>,
@@ -396,6 +409,7 @@ struct Design<'a> {
 #[derive(Default)]
 struct Scratch {
     sums: Vec<f64>,
+    psu_z: Vec<f64>,
     xs: Vec<f64>,
     ns: Vec<f64>,
     z: Vec<f64>,
@@ -407,7 +421,21 @@ impl Design<'_> {
     /// variable, which is 0 for a ratio).
     fn variance(&self, z: &[f64]) -> f64 {
         let mut scratch = self.scratch.borrow_mut();
-        let sum = &mut scratch.sums;
+        let Scratch {
+            sums: sum, psu_z, ..
+        } = &mut *scratch;
+        // Ultimate clusters: a PSU's linearised value is the sum of its clusters'.
+        let z: &[f64] = match &self.psu {
+            None => z,
+            Some(psu) => {
+                psu_z.clear();
+                psu_z.resize(self.stratum.len(), 0.0);
+                for (zi, &p) in z.iter().zip(psu) {
+                    psu_z[p] += zi;
+                }
+                psu_z
+            }
+        };
         sum.clear();
         sum.resize(self.n_h.len(), 0.0);
         for (zi, &h) in z.iter().zip(&self.stratum) {
@@ -476,7 +504,7 @@ fn srs_ratio(mo: &Moments, m: f64) -> (Option<f64>, Option<f64>) {
 enum Mode<'a> {
     Empty,
     Single(&'a ClusterStats),
-    Clusters(Design<'a>),
+    Clusters(Box<Design<'a>>),
 }
 
 /// Estimates every figure for the domain made of these clusters (each given once, with its stratum
@@ -494,17 +522,81 @@ pub fn estimate<'a, C>(
 where
     C: Into<WeightedCluster<'a>>,
 {
+    estimate_with(layout, clusters.into_iter().map(|c| (c.into(), None)), opts)
+}
+
+/// One cluster (village) of a multistage design: its stats and weight, and the design's stratum
+/// and primary sampling unit it lies in.
+#[derive(Debug, Clone, Copy)]
+pub struct DesignCluster<'a> {
+    /// The cluster: its stats, weight and (commune, village) key.
+    pub cluster: WeightedCluster<'a>,
+    /// The design's stratum (SIPAS: the province).
+    pub stratum: &'a str,
+    /// The first-stage unit it was drawn in (a district; a commune where there are no
+    /// districts). Unique within its stratum.
+    pub psu: &'a str,
+}
+
+/// Like [`estimate`], for a multistage design: the variance is that of the design's first stage,
+/// its PSUs as ultimate clusters within its strata ([`VarianceMethod::UltimateClusters`]), the
+/// clusters' weights the design weights (inverse inclusion probabilities). This is R's
+/// `svydesign(ids = ~psu, strata = ~stratum, weights = ~w)` for the domain's forms.
+///
+/// A domain where no stratum has two PSUs (a commune of a sampled district; two merged
+/// provinces with one sampled district each) has no first-stage variance to estimate from: its
+/// clusters are then the PSUs, within their communes, as [`estimate`] does; a single cluster is a
+/// simple random sample of its forms.
+pub fn estimate_design<'a>(
+    layout: &StatsLayout,
+    clusters: impl IntoIterator<Item = DesignCluster<'a>>,
+    opts: &Options,
+) -> Result<Estimates, EstimateError> {
+    let all: Vec<DesignCluster<'a>> = clusters.into_iter().collect();
+    let mut psus: HashSet<(&str, &str)> = HashSet::new();
+    let mut strata: HashSet<&str> = HashSet::new();
+    for c in &all {
+        if c.cluster.stats.n_forms() > 0 {
+            psus.insert((c.stratum, c.psu));
+            strata.insert(c.stratum);
+        }
+    }
+    // No stratum with two PSUs: the first stage leaves no degrees of freedom.
+    if psus.len() <= strata.len() {
+        return estimate(layout, all.into_iter().map(|c| c.cluster), opts);
+    }
+    estimate_with(
+        layout,
+        all.into_iter()
+            .map(|c| (c.cluster, Some((c.stratum, c.psu)))),
+        opts,
+    )
+}
+
+/// [`estimate`] and [`estimate_design`]: each cluster with its (stratum, PSU) when it is not its
+/// own PSU within its commune.
+fn estimate_with<'a, 's>(
+    layout: &StatsLayout,
+    clusters: impl IntoIterator<Item = (WeightedCluster<'a>, Option<(&'s str, &'s str)>)>,
+    opts: &Options,
+) -> Result<Estimates, EstimateError>
+where
+    'a: 's,
+{
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
     let mut strata: HashMap<&str, usize> = HashMap::new();
+    let mut psu_ids: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut psu_of: Vec<usize> = Vec::new();
+    let mut multistage = false;
     let mut d = Design {
         stats: Vec::new(),
         w: Vec::new(),
+        psu: None,
         stratum: Vec::new(),
         n_h: Vec::new(),
         scratch: RefCell::new(Scratch::default()),
     };
-    for c in clusters {
-        let c: WeightedCluster<'a> = c.into();
+    for (c, design) in clusters {
         c.stats.check_layout(layout)?;
         if !seen.insert((&c.key.stratum, &c.key.cluster)) {
             return Err(EstimateError::DuplicateCluster(c.key.clone()));
@@ -515,23 +607,40 @@ where
         if c.stats.n_forms() == 0 {
             continue;
         }
-        let next = strata.len();
-        let h = *strata.entry(&c.key.stratum).or_insert(next);
-        if h == d.n_h.len() {
-            d.n_h.push(0);
+        // Without a design, each cluster is its own PSU within its commune.
+        let (stratum, psu): (&'s str, &'s str) = match design {
+            Some(sp) => {
+                multistage = true;
+                sp
+            }
+            None => (&c.key.stratum, &c.key.cluster),
+        };
+        let next = psu_ids.len();
+        let p = *psu_ids.entry((stratum, psu)).or_insert(next);
+        if p == d.stratum.len() {
+            let next = strata.len();
+            let h = *strata.entry(stratum).or_insert(next);
+            if h == d.n_h.len() {
+                d.n_h.push(0);
+            }
+            d.n_h[h] += 1;
+            d.stratum.push(h);
         }
-        d.n_h[h] += 1;
+        psu_of.push(p);
         d.stats.push(c.stats);
         d.w.push(c.weight);
-        d.stratum.push(h);
+    }
+    if multistage {
+        d.psu = Some(psu_of);
     }
     let n_forms: u64 = d.stats.iter().map(|s| u64::from(s.n_forms())).sum();
     let n_clusters = d.stats.len() as u32;
+    let n_psus = d.stratum.len() as u32;
     let n_strata = d.n_h.len() as u32;
     let mode = match d.stats.len() {
         0 => Mode::Empty,
         1 => Mode::Single(d.stats[0]),
-        _ => Mode::Clusters(d),
+        _ => Mode::Clusters(Box::new(d)),
     };
     let (variance, df) = match &mode {
         Mode::Empty => (VarianceMethod::None, None),
@@ -541,8 +650,12 @@ where
             Some(f64::from(s.n_forms()) - 1.0),
         ),
         Mode::Clusters(_) => (
-            VarianceMethod::Clusters,
-            Some(f64::from(n_clusters) - f64::from(n_strata)),
+            if multistage {
+                VarianceMethod::UltimateClusters
+            } else {
+                VarianceMethod::Clusters
+            },
+            Some(f64::from(n_psus) - f64::from(n_strata)),
         ),
     };
     let t = df.and_then(qt_975);
@@ -552,6 +665,7 @@ where
     est.n_forms = n_forms;
     est.n_clusters = n_clusters;
     est.n_strata = n_strata;
+    est.n_psus = n_psus;
     est.df = df;
     est.t = t;
     est.min_cell = opts.min_cell;
@@ -839,6 +953,7 @@ fn compute(layout: &StatsLayout, mode: &Mode<'_>, t: Option<f64>) -> Estimates {
         n_forms: 0,
         n_clusters: 0,
         n_strata: 0,
+        n_psus: 0,
         df: None,
         t: None,
         min_cell: 0,

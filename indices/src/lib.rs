@@ -77,9 +77,9 @@ mod storage;
 pub use compare::{Change, difference, mean_of_units, rank, rank_change};
 pub use dist::{Z_975, qt_975};
 pub use estimate::{
-    ChoiceEstimate, DEFAULT_MIN_CELL, EstimateError, Estimates, Figure, IndexEstimate,
-    ItemEstimate, Method, OptionEstimate, Options, RowEstimate, VarianceMethod, WeightedCluster,
-    estimate, estimate_units,
+    ChoiceEstimate, DEFAULT_MIN_CELL, DesignCluster, EstimateError, Estimates, Figure,
+    IndexEstimate, ItemEstimate, Method, OptionEstimate, Options, RowEstimate, VarianceMethod,
+    WeightedCluster, estimate, estimate_design, estimate_units,
 };
 pub use layout::{ChoiceSlot, ItemSlot, RowSlot, StatsLayout};
 pub use stats::{ClusterKey, ClusterStats, FormDigest, StatsError};

@@ -12,7 +12,10 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
-use indices::{ClusterKey, ClusterStats, Estimates, Options, StatsLayout, estimate};
+use indices::{
+    ClusterKey, ClusterStats, DesignCluster, Estimates, Options, StatsLayout, VarianceMethod,
+    WeightedCluster, estimate, estimate_design,
+};
 use schema::{LevelAnswer, Questionnaire, ScoringRule, ValidAnswers, builtin, sample, validate};
 use serde_json::{Value, json};
 
@@ -142,11 +145,30 @@ struct Generated {
     csv: String,
     composites: String,
     clusters: Vec<(String, ClusterKey, ClusterStats, f64)>,
+    /// Multistage designs: the first-stage unit (district) of each cluster, in `clusters` order.
+    psus: Vec<String>,
     /// CSV variable → engine figure key.
     keys: HashMap<String, String>,
 }
 
-fn generate(q: &Questionnaire, layout: &StatsLayout, seed: u64, unequal: bool) -> Generated {
+/// How the generated data are declared to R and the engine.
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    /// Strata = communes, clusters = villages (what [`estimate`] assumes).
+    Communes,
+    /// The SIPAS multistage design: strata = provinces, PSUs = districts (each with 2 communes of
+    /// 1–2 villages; a third district of one village in one province), villages weighted by their inverse inclusion probabilities
+    /// ([`estimate_design`]).
+    Multistage,
+}
+
+fn generate(
+    q: &Questionnaire,
+    layout: &StatsLayout,
+    seed: u64,
+    unequal: bool,
+    shape: Shape,
+) -> Generated {
     let rule = q.index.as_ref().expect("index").scoring;
     let items = q.index_items();
     let mut rng = Lcg(seed);
@@ -208,6 +230,7 @@ fn generate(q: &Questionnaire, layout: &StatsLayout, seed: u64, unequal: bool) -
 
     let mut csv = header.join(",") + "\n";
     let mut clusters = Vec::new();
+    let mut psus = Vec::new();
     let mut cluster_no = 0u64;
     for p in 0..3 {
         // Province 2 also has a commune with a single village (a lonely PSU).
@@ -217,12 +240,19 @@ fn generate(q: &Questionnaire, layout: &StatsLayout, seed: u64, unequal: bool) -
             for v in 0..villages {
                 let domain = format!("P{p}");
                 let key = ClusterKey::new(format!("P{p}-C{c}"), format!("V{v}"));
+                // Multistage: communes 0–1 in district 0, 2–3 in district 1, 4 in district 2.
+                let psu = format!("P{p}-D{}", c / 2);
                 let weight = if unequal {
                     1.0 + (cluster_no % 4) as f64 * 0.75
                 } else {
                     1.0
                 };
                 cluster_no += 1;
+                let (r_stratum, r_cluster) = match shape {
+                    Shape::Communes => (key.stratum.clone(), key.cluster.clone()),
+                    Shape::Multistage => (domain.clone(), psu.clone()),
+                };
+                psus.push(psu);
                 let bias = rng.below(21);
                 let m = 8 + rng.below(13);
                 let mut stats = ClusterStats::new(layout);
@@ -231,8 +261,8 @@ fn generate(q: &Questionnaire, layout: &StatsLayout, seed: u64, unequal: bool) -
                     stats.add_form(layout, &form).expect("add");
                     let mut row = vec![
                         domain.clone(),
-                        key.stratum.clone(),
-                        key.cluster.clone(),
+                        r_stratum.clone(),
+                        r_cluster.clone(),
                         format!("{weight}"),
                     ];
                     for l in form.scored_levels(q) {
@@ -267,6 +297,7 @@ fn generate(q: &Questionnaire, layout: &StatsLayout, seed: u64, unequal: bool) -
         csv,
         composites,
         clusters,
+        psus,
         keys,
     }
 }
@@ -282,7 +313,7 @@ struct RRow {
     ci_high: f64,
 }
 
-fn run_r(dir: &PathBuf, g: &Generated) -> Vec<RRow> {
+fn run_r(dir: &PathBuf, g: &Generated, shape: Shape) -> Vec<RRow> {
     std::fs::create_dir_all(dir).expect("temp dir");
     let data = dir.join("data.csv");
     let comp = dir.join("composites.csv");
@@ -293,6 +324,11 @@ fn run_r(dir: &PathBuf, g: &Generated) -> Vec<RRow> {
         .arg(&script)
         .arg(&data)
         .arg(&comp)
+        .args(match shape {
+            Shape::Communes => &[][..],
+            // The PSUs are districts: village domains would be districts' forms as SRS.
+            Shape::Multistage => &["no-villages"][..],
+        })
         .output()
         .expect("run Rscript");
     assert!(
@@ -347,27 +383,56 @@ impl Worst {
     }
 }
 
-fn compare_run(name: &str, q: &Questionnaire, seed: u64, unequal: bool) {
+fn compare_run(name: &str, q: &Questionnaire, seed: u64, unequal: bool, shape: Shape) {
     let layout = StatsLayout::new(q);
-    let g = generate(q, &layout, seed, unequal);
-    let dir = std::env::temp_dir().join(format!("sipas-r-compare-{}-{name}", std::process::id()));
-    let reference = run_r(&dir, &g);
+    let g = generate(q, &layout, seed, unequal, shape);
+    let dir = std::env::temp_dir().join(format!(
+        "sipas-r-compare-{}-{}",
+        std::process::id(),
+        name.replace('/', "-")
+    ));
+    let reference = run_r(&dir, &g, shape);
     let _ = std::fs::remove_dir_all(&dir);
     let opts = Options { min_cell: 0 };
     let mut engine: HashMap<String, Estimates> = HashMap::new();
-    let all = g.clusters.iter().map(|(_, k, s, w)| (k, s, *w));
-    engine.insert("ALL".into(), estimate(&layout, all, &opts).expect("ALL"));
-    for p in ["P0", "P1", "P2"] {
-        let cs = g
+    let domain_of = |p: Option<&str>| -> Estimates {
+        let inside = g
             .clusters
             .iter()
-            .filter(|(d, ..)| d == p)
-            .map(|(_, k, s, w)| (k, s, *w));
-        engine.insert(p.into(), estimate(&layout, cs, &opts).expect("province"));
+            .zip(&g.psus)
+            .filter(|((d, ..), _)| p.is_none_or(|p| d == p));
+        match shape {
+            Shape::Communes => estimate(&layout, inside.map(|((_, k, s, w), _)| (k, s, *w)), &opts),
+            Shape::Multistage => estimate_design(
+                &layout,
+                inside.map(|((d, k, s, w), psu)| DesignCluster {
+                    cluster: WeightedCluster {
+                        key: k,
+                        stats: s,
+                        weight: *w,
+                    },
+                    stratum: d,
+                    psu,
+                }),
+                &opts,
+            ),
+        }
+        .expect("estimate")
+    };
+    engine.insert("ALL".into(), domain_of(None));
+    for p in ["P0", "P1", "P2"] {
+        engine.insert(p.into(), domain_of(Some(p)));
     }
-    for (_, k, s, w) in &g.clusters {
-        let e = estimate(&layout, [(k, s, *w)], &opts).expect("village");
-        engine.insert(format!("V:{}/{}", k.stratum, k.cluster), e);
+    if shape == Shape::Multistage {
+        for e in engine.values() {
+            assert_eq!(e.variance, VarianceMethod::UltimateClusters);
+        }
+        assert_eq!((engine["ALL"].n_psus, engine["ALL"].n_strata), (7, 3));
+    } else {
+        for (_, k, s, w) in &g.clusters {
+            let e = estimate(&layout, [(k, s, *w)], &opts).expect("village");
+            engine.insert(format!("V:{}/{}", k.stratum, k.cluster), e);
+        }
     }
     let mut worst = Worst::default();
     let mut per_domain: HashMap<&str, usize> = HashMap::new();
@@ -424,6 +489,40 @@ fn engine_matches_r_survey() {
     if let Some(index) = rescaled.index.as_mut() {
         index.scoring = ScoringRule::RescaledMean {};
     }
-    compare_run("top_share/equal_weights", &top_share, 20_231, false);
-    compare_run("rescaled_mean/unequal_weights", &rescaled, 20_251, true);
+    compare_run(
+        "top_share/equal_weights",
+        &top_share,
+        20_231,
+        false,
+        Shape::Communes,
+    );
+    compare_run(
+        "rescaled_mean/unequal_weights",
+        &rescaled,
+        20_251,
+        true,
+        Shape::Communes,
+    );
+    // The SIPAS design: provinces as strata, districts as ultimate clusters, design weights.
+    compare_run(
+        "multistage/equal_weights",
+        &top_share,
+        20_232,
+        false,
+        Shape::Multistage,
+    );
+    compare_run(
+        "multistage/design_weights",
+        &top_share,
+        20_233,
+        true,
+        Shape::Multistage,
+    );
+    compare_run(
+        "multistage/rescaled_mean",
+        &rescaled,
+        20_252,
+        true,
+        Shape::Multistage,
+    );
 }

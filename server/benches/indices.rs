@@ -246,7 +246,10 @@ async fn round_stats(state: &AppState, rows: Vec<VillageStats>) -> RoundStats {
         .stored(&state.db, &r.questionnaire_code, r.questionnaire_version)
         .await
         .unwrap();
-    RoundStats::new(r, geo, def.layout.clone(), rows).unwrap()
+    let sample = sipas_server::sampling::store::design_weights(&state.db, ROUND)
+        .await
+        .unwrap();
+    RoundStats::new(r, geo, def.layout.clone(), rows, &sample).unwrap()
 }
 
 /// The naive way: every counted form read and decoded, then the same estimates as the endpoints

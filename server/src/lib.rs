@@ -19,6 +19,7 @@ pub mod migration;
 pub mod registry;
 pub mod reports;
 pub mod routes;
+pub mod sampling;
 pub mod seed;
 pub mod settings;
 pub mod startup;

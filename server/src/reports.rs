@@ -3,16 +3,26 @@
 //!
 //! Units are the round geography's provinces, districts and communes, the nation (`VN`) and the
 //! villages (`{commune}/{normalised village}`, see [`indices::cluster_key`]). A unit's
-//! figures pool the forms of all its villages (design-based, strata = communes, clusters =
-//! villages); the national figure is by default the mean over provinces, as published.
+//! figures pool the forms of all its villages, design-based from the round's sampling design
+//! ([`DesignNote`]): strata = provinces, the first stage's units (districts, or communes) as
+//! ultimate clusters, design weights from the province's draw; the national figure is by default
+//! the mean over provinces, as published.
 
 use std::{collections::BTreeMap, sync::Arc};
 
 use ::geography::{Geography, Level};
-use indices::{ClusterKey, ClusterStats, Estimates, Options, StatsLayout, estimate, mean_of_units};
+use indices::{
+    ClusterKey, ClusterStats, DesignCluster, Estimates, Options, StatsLayout, WeightedCluster,
+    estimate_design, mean_of_units,
+};
 use serde::Serialize;
 
-use crate::{entities::round, error::ApiError, index_stats::VillageStats};
+use crate::{
+    entities::round,
+    error::ApiError,
+    index_stats::VillageStats,
+    sampling::{Design, StageLevel, Strata, store::DesignWeights},
+};
 
 /// Whether counts on layout `a` mean the same as on `b` (same items with the same scoring, groups,
 /// components, choices and level rows), so that they can be pooled or compared; the version number
@@ -138,6 +148,11 @@ pub struct Village {
     pub origin_province: String,
     /// Its counts on the report's layout.
     pub stats: ClusterStats,
+    /// The first-stage unit it lies in, in its own round's design (its district or commune).
+    pub psu: String,
+    /// Its forms' design weight: from its province's draw, `1` where the province has none;
+    /// `None` for a village outside its province's draw (left out of the estimates).
+    pub weight: Option<f64>,
 }
 
 /// Forms left out because their questionnaire version's layout differs from the round's.
@@ -163,6 +178,56 @@ pub struct RoundStats {
     pub villages: Vec<Village>,
     /// Forms of versions whose layout differs (they cannot be pooled).
     pub excluded: Vec<ExcludedVersion>,
+    /// The design the estimates follow.
+    pub design: DesignNote,
+    /// [`DesignWeights::stamp`] of the design and draws these stats were weighted with.
+    pub design_stamp: String,
+}
+
+/// The design every estimate of a report follows, named in the response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DesignNote {
+    /// `recorded` (the round's design), or `assumed` (none is recorded: the SIPAS design of the
+    /// round's geography).
+    pub source: &'static str,
+    /// What the strata are.
+    pub strata: Strata,
+    /// The primary sampling units: the design's first-stage units, treated as ultimate clusters.
+    pub psu: StageLevel,
+    /// `with_replacement_ultimate_clusters`: Taylor linearisation, variance between the PSUs
+    /// within strata, no finite population correction. A unit inside one PSU (a commune of a
+    /// sampled district) is estimated from its villages as clusters; a village from its forms.
+    pub variance: &'static str,
+    /// `design` when some province's forms are weighted by its draw (inverse inclusion
+    /// probabilities), `equal` when no province has a draw.
+    pub weights: &'static str,
+    /// Provinces with an active draw.
+    pub provinces_drawn: u32,
+    /// Forms of villages outside their province's draw: not in any estimate.
+    pub forms_outside_sample: u64,
+}
+
+/// The design assumed for a round with none recorded: the SIPAS design of its geography.
+pub fn assumed_design(geo: &Geography) -> Design {
+    if geo.levels.contains(&Level::District) {
+        Design::sipas_2023()
+    } else {
+        Design::sipas_2025()
+    }
+}
+
+/// The first-stage unit of a village of `geo` under a design whose PSUs are at `level`.
+fn psu_of(geo: &Geography, level: StageLevel, key: &ClusterKey) -> String {
+    match level {
+        StageLevel::District => geo
+            .unit(&key.stratum)
+            .and_then(|u| u.parent.as_deref())
+            .and_then(|p| geo.unit(p))
+            .filter(|p| p.level == Level::District)
+            .map_or_else(|| key.stratum.clone(), |d| d.code.clone()),
+        StageLevel::Commune => key.stratum.clone(),
+        StageLevel::Village | StageLevel::Household => format!("{}/{}", key.stratum, key.cluster),
+    }
 }
 
 impl RoundStats {
@@ -173,7 +238,10 @@ impl RoundStats {
         geo: &'static Geography,
         layout: Arc<StatsLayout>,
         rows: Vec<VillageStats>,
+        sample: &DesignWeights,
     ) -> Result<RoundStats, ApiError> {
+        let design = sample.design.clone().unwrap_or_else(|| assumed_design(geo));
+        let psu_level = design.psu_level().unwrap_or(StageLevel::Village);
         let mut by_key: BTreeMap<ClusterKey, Village> = BTreeMap::new();
         let mut excluded: BTreeMap<(String, i32), u64> = BTreeMap::new();
         for v in rows {
@@ -193,9 +261,19 @@ impl RoundStats {
                         district: v.place.district,
                         commune: v.key.stratum.clone(),
                     };
+                    let weight = if sample.drawn.contains(&v.place.province) {
+                        sample
+                            .weights
+                            .get(&(v.key.stratum.clone(), v.key.cluster.clone()))
+                            .copied()
+                    } else {
+                        Some(1.0)
+                    };
                     by_key.insert(
                         v.key.clone(),
                         Village {
+                            psu: psu_of(geo, psu_level, &v.key),
+                            weight,
                             key: v.key,
                             path,
                             label: v.place.label,
@@ -206,11 +284,35 @@ impl RoundStats {
                 }
             }
         }
+        let villages: Vec<Village> = by_key.into_values().collect();
+        let note = DesignNote {
+            source: if sample.design.is_some() {
+                "recorded"
+            } else {
+                "assumed"
+            },
+            strata: design.strata,
+            psu: psu_level,
+            variance: "with_replacement_ultimate_clusters",
+            weights: if sample.drawn.is_empty() {
+                "equal"
+            } else {
+                "design"
+            },
+            provinces_drawn: sample.drawn.len() as u32,
+            forms_outside_sample: villages
+                .iter()
+                .filter(|v| v.weight.is_none())
+                .map(|v| u64::from(v.stats.n_forms()))
+                .sum(),
+        };
         Ok(RoundStats {
+            design: note,
+            design_stamp: sample.stamp.clone(),
             round,
             geo,
             layout,
-            villages: by_key.into_values().collect(),
+            villages,
             excluded: excluded
                 .into_iter()
                 .map(|((questionnaire, version), n_forms)| ExcludedVersion {
@@ -352,15 +454,25 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(format!("estimating: {e}"))
 }
 
-/// Pooled estimate over the villages.
+/// Pooled estimate over the villages, by the round's design (see [`DesignNote`]).
 pub fn pooled<'a>(
     layout: &StatsLayout,
     villages: impl IntoIterator<Item = &'a Village>,
     opts: &Options,
 ) -> Result<Estimates, ApiError> {
-    estimate(
+    estimate_design(
         layout,
-        villages.into_iter().map(|v| (&v.key, &v.stats)),
+        villages.into_iter().filter_map(|v| {
+            Some(DesignCluster {
+                cluster: WeightedCluster {
+                    key: &v.key,
+                    stats: &v.stats,
+                    weight: v.weight?,
+                },
+                stratum: &v.origin_province,
+                psu: &v.psu,
+            })
+        }),
         opts,
     )
     .map_err(internal)
@@ -541,6 +653,8 @@ pub fn place_previous(
             label: v.label.clone(),
             origin_province: v.origin_province.clone(),
             stats: v.stats.clone(),
+            psu: v.psu.clone(),
+            weight: v.weight,
         });
     }
     Ok((

@@ -56,6 +56,8 @@ struct RoundSeed {
     title_en: &'static str,
     geography: &'static str,
     levels: &'static [&'static str],
+    /// The sampling design recorded for it when it has none.
+    design: fn() -> crate::sampling::Design,
 }
 
 const ROUNDS: &[RoundSeed] = &[
@@ -66,6 +68,7 @@ const ROUNDS: &[RoundSeed] = &[
         title_en: "SIPAS 2023 survey",
         geography: ::geography::VN_2023,
         levels: &["province", "district", "commune", "village"],
+        design: crate::sampling::Design::sipas_2023,
     },
     RoundSeed {
         code: "sipas-2025",
@@ -74,6 +77,7 @@ const ROUNDS: &[RoundSeed] = &[
         title_en: "SIPAS 2025 survey",
         geography: ::geography::VN_2025,
         levels: &["province", "commune", "village"],
+        design: crate::sampling::Design::sipas_2025,
     },
 ];
 
@@ -96,6 +100,7 @@ pub async fn run(db: &DatabaseConnection) -> Result<(), SeedError> {
     load_successors(db, ::geography::vn_2023_to_2025()).await?;
     for r in ROUNDS {
         seed_round(db, r, q).await?;
+        crate::sampling::store::seed_design(db, r.code, &(r.design)()).await?;
     }
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,

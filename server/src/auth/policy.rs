@@ -342,3 +342,35 @@ pub fn can_read_indices(
         },
     }
 }
+
+/// Who may set a round's sampling design: the ministry.
+pub fn can_set_design(user: &AuthUser) -> Result<(), ApiError> {
+    require_role(user, &[Role::Ministry])
+}
+
+/// Who may upload a province's frames (village and household lists): the ministry, and
+/// supervisors and province reviewers whose scope covers the province.
+pub fn can_upload_frame(user: &AuthUser, geo: &str, province: &str) -> Result<(), ApiError> {
+    require_role(
+        user,
+        &[Role::Ministry, Role::Supervisor, Role::ProvinceReviewer],
+    )?;
+    require_unit(user, geo, province)
+}
+
+/// Who may draw a province's sample: as for its frames; drawing again is the ministry's alone
+/// (decided where the existing draw is known).
+pub fn can_draw_sample(user: &AuthUser, geo: &str, province: &str) -> Result<(), ApiError> {
+    can_upload_frame(user, geo, province)
+}
+
+/// Who may read a province's frames and draws: the ministry, supervisors and province reviewers
+/// of the province; enumerators get theirs through assignments.
+pub fn can_read_sample(user: &AuthUser, geo: &str, province: &str) -> Result<(), ApiError> {
+    can_upload_frame(user, geo, province)
+}
+
+/// Whether the caller may draw again where a draw exists.
+pub fn may_redraw(user: &AuthUser) -> bool {
+    user.role == Role::Ministry
+}

@@ -110,11 +110,18 @@ async fn load_stats(
     info: &RoundInfo,
     provinces: Option<Vec<String>>,
 ) -> Result<Arc<RoundStats>, ApiError> {
+    // The design and draws weigh the villages: read first, so that a draw in between makes the
+    // cached entry stale rather than wrong.
+    let sample = crate::sampling::store::design_weights(&state.db, &info.round.code).await?;
     let stamp = match provinces {
         Some(_) => None,
         None => {
             let stamp = index_stats::stamp(&state.db, &info.round.code).await?;
-            if let Some(data) = state.round_stats.get(&info.round, stamp) {
+            if let Some(data) = state
+                .round_stats
+                .get(&info.round, stamp)
+                .filter(|d| d.design_stamp == sample.stamp)
+            {
                 return Ok(data);
             }
             Some(stamp)
@@ -132,6 +139,7 @@ async fn load_stats(
         info.geo,
         info.definition.layout.clone(),
         rows,
+        &sample,
     )?);
     if let Some(stamp) = stamp {
         state.round_stats.put(stamp, data.clone());
@@ -287,6 +295,8 @@ struct ReportHeader<'a> {
     method: Combine,
     min_cell: i32,
     excluded_versions: &'a [reports::ExcludedVersion],
+    /// The sampling design the estimates follow.
+    design: &'a reports::DesignNote,
 }
 
 #[derive(Serialize)]
@@ -320,6 +330,7 @@ struct IndexFigures<'a> {
     variance: &'a ::indices::VarianceMethod,
     n_clusters: u32,
     n_strata: u32,
+    n_psus: u32,
     df: Option<f64>,
     t: Option<f64>,
     overall: &'a Option<::indices::IndexEstimate>,
@@ -345,6 +356,7 @@ fn report_header<'a>(data: &'a RoundStats, ask: &'a Ask) -> ReportHeader<'a> {
         },
         min_cell: data.round.min_cell_size,
         excluded_versions: &data.excluded,
+        design: &data.design,
     }
 }
 
@@ -388,6 +400,7 @@ async fn get_indices(
                 variance: &est.variance,
                 n_clusters: est.n_clusters,
                 n_strata: est.n_strata,
+                n_psus: est.n_psus,
                 df: est.df,
                 t: est.t,
                 overall: &est.overall,

@@ -27,6 +27,7 @@ mod index_reports;
 pub mod openapi;
 mod questionnaires;
 mod rounds;
+mod samples;
 mod sync;
 pub(crate) mod users;
 
@@ -53,6 +54,7 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(questionnaires::router())
         .merge(geographies::router())
         .merge(rounds::router())
+        .merge(samples::router())
         .merge(index_reports::router())
         .merge(forms::router())
         .merge(sync::router(state.clone()));

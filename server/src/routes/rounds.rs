@@ -290,6 +290,7 @@ async fn delete_practice_round(
         .filter(index_cluster_stat::Column::RoundCode.eq(&code))
         .exec(&txn)
         .await?;
+    delete_sample(&txn, &code).await?;
     round::Entity::delete_by_id(code.clone()).exec(&txn).await?;
     crate::changes::record(
         &txn,
@@ -309,4 +310,49 @@ async fn delete_practice_round(
     .await?;
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a round's sampling data (design, frames, draws), children first.
+async fn delete_sample(txn: &sea_orm::DatabaseTransaction, code: &str) -> Result<(), ApiError> {
+    use crate::entities::{
+        frame, frame_household, frame_village, round_design, sample_draw, sample_household,
+        sample_unit,
+    };
+    let draws: Vec<i64> = sample_draw::Entity::find()
+        .filter(sample_draw::Column::RoundCode.eq(code))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    for chunk in draws.chunks(500) {
+        sample_household::Entity::delete_many()
+            .filter(sample_household::Column::DrawId.is_in(chunk.to_vec()))
+            .exec(txn)
+            .await?;
+        sample_unit::Entity::delete_many()
+            .filter(sample_unit::Column::DrawId.is_in(chunk.to_vec()))
+            .exec(txn)
+            .await?;
+    }
+    sample_draw::Entity::delete_many()
+        .filter(sample_draw::Column::RoundCode.eq(code))
+        .exec(txn)
+        .await?;
+    frame_household::Entity::delete_many()
+        .filter(frame_household::Column::RoundCode.eq(code))
+        .exec(txn)
+        .await?;
+    frame_village::Entity::delete_many()
+        .filter(frame_village::Column::RoundCode.eq(code))
+        .exec(txn)
+        .await?;
+    frame::Entity::delete_many()
+        .filter(frame::Column::RoundCode.eq(code))
+        .exec(txn)
+        .await?;
+    round_design::Entity::delete_by_id(code.to_owned())
+        .exec(txn)
+        .await?;
+    Ok(())
 }

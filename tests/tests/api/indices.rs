@@ -210,7 +210,16 @@ async fn lai_chau_2023_through_the_api_gives_the_published_indices() {
     assert_eq!(res["n_forms"], json!(N));
     assert_eq!(res["withheld"], false);
     assert_eq!(res["estimates"]["n_clusters"], json!(8 * 5));
-    assert_eq!(res["estimates"]["n_strata"], json!(8));
+    // The round's recorded design: the province the stratum, its 8 districts the PSUs.
+    assert_eq!(res["estimates"]["n_strata"], json!(1));
+    assert_eq!(res["estimates"]["n_psus"], json!(8));
+    assert_eq!(res["estimates"]["variance"], "ultimate_clusters");
+    assert_eq!(res["estimates"]["df"], json!(7.0));
+    let body = app.get_ok(&admin, &report(R23, "indices", "unit=12")).await;
+    assert_eq!(body["design"]["source"], "recorded", "{}", body["design"]);
+    assert_eq!(body["design"]["psu"], "district");
+    assert_eq!(body["design"]["strata"], "province");
+    assert_eq!(body["design"]["weights"], "equal");
     for (address, published) in addresses().iter().zip(LAI_CHAU_ITEMS) {
         let f = figure(&res, &format!("item/{address}"));
         assert_eq!(f["n_valid"], json!(N), "{address}");

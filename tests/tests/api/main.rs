@@ -8,4 +8,5 @@ mod foundation;
 mod hardening;
 mod identity;
 mod indices;
+mod sampling;
 mod sync;

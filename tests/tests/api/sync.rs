@@ -917,7 +917,11 @@ async fn the_payload_index_migration_keeps_each_payloads_first_row() {
     use sipas_server::{entities::quarantined_form as q, migration::Migrator};
     let (_db, url) = e2e::TestDb::create().await;
     let db = sea_orm::Database::connect(&url).await.unwrap();
-    let before = Migrator::migrations().len() - 1;
+    // Every migration before the payload index one (later migrations may follow it).
+    let before = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261201_000001_create_quarantined_payload_index")
+        .expect("the payload index migration");
     Migrator::up(&db, Some(before as u32)).await.unwrap();
     let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
     for r in [
@@ -975,7 +979,9 @@ async fn the_payload_index_migration_keeps_each_payloads_first_row() {
         ),
         "{again:?}"
     );
-    Migrator::down(&db, Some(1)).await.unwrap();
+    // Back to before the payload index (and whatever came after it).
+    let after = (Migrator::migrations().len() - before) as u32;
+    Migrator::down(&db, Some(after)).await.unwrap();
     assert_eq!(indexes().await, ["idx_quarantined_forms_form_id"]);
     quarantine_row(a, Some("h1"), "before the index")
         .insert(&db)
