@@ -40,6 +40,14 @@ pub mod event {
     pub const QUESTIONNAIRE_PUBLISHED: &str = "questionnaire_published";
     /// A questionnaire version was closed to new forms.
     pub const QUESTIONNAIRE_CLOSED: &str = "questionnaire_closed";
+    /// A form was approved in review.
+    pub const FORM_APPROVED: &str = "form_approved";
+    /// A form was rejected (sent back to its enumerator) in review.
+    pub const FORM_REJECTED: &str = "form_rejected";
+    /// An assignment was made, changed or withdrawn.
+    pub const ASSIGNMENT_CHANGED: &str = "assignment_changed";
+    /// A round's counted states (received or approved only) were changed.
+    pub const ROUND_COUNTING_CHANGED: &str = "round_counting_changed";
 }
 
 /// Who did something, as far as known.

@@ -56,6 +56,9 @@ fn summary(f: &form::Model) -> Value {
         "started_at": f.started_at.as_ref().and_then(rfc3339),
         "finished_at": f.finished_at.as_ref().and_then(rfc3339),
         "received_at": rfc3339(&f.received_at),
+        "updated_at": rfc3339(&f.updated_at),
+        "unassigned": f.unassigned,
+        "duplicate_household": f.duplicate_household,
     })
 }
 

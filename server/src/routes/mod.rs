@@ -12,6 +12,7 @@ use crate::{
     state::AppState,
 };
 
+mod assignments;
 mod audit;
 mod auth;
 mod devices;
@@ -20,7 +21,9 @@ mod geographies;
 pub(crate) mod guard;
 mod health;
 mod index_reports;
+mod progress;
 mod questionnaires;
+mod reviews;
 mod rounds;
 mod sync;
 pub(crate) mod users;
@@ -49,6 +52,9 @@ pub fn router(state: AppState) -> Router {
         .merge(rounds::router())
         .merge(index_reports::router())
         .merge(forms::router())
+        .merge(assignments::router())
+        .merge(progress::router())
+        .merge(reviews::router())
         .merge(sync::router(state.clone()));
     Router::new()
         .merge(health::router())

@@ -6,4 +6,5 @@ mod foundation;
 mod hardening;
 mod identity;
 mod indices;
+mod review;
 mod sync;
