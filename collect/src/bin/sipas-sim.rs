@@ -64,6 +64,10 @@ struct Args {
     /// Keep device outboxes in this folder (a temporary folder, removed afterwards, by default).
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    /// Share of the forms a supervisor sends back after delivery (0 to 1; 0 skips review):
+    /// the devices pull the returns, correct and resend, and the corrected forms are approved.
+    #[arg(long, default_value_t = 0.0)]
+    reject_share: f64,
 }
 
 #[tokio::main]
@@ -94,6 +98,7 @@ async fn main() -> ExitCode {
     cfg.default_level = args.default_level;
     cfg.batch_size = args.batch_size;
     cfg.work_dir = args.work_dir;
+    cfg.reject_share = args.reject_share.clamp(0.0, 1.0);
     match sim::run(cfg.clone()).await {
         Ok(report) => {
             print!("{}", sim::render(&cfg, &report));
