@@ -817,7 +817,7 @@ async fn review_loop(
     .access;
     let mut r = ReviewReport::default();
     // The supervisor's choice: a reproducible share of the forms, by id order.
-    let mut rng = SplitMix64::new(cfg.seed ^ 0x5EED_0F_4E71E3);
+    let mut rng = SplitMix64::new(cfg.seed ^ 0x5EED_0F4E_71E3);
     let held = read_forms(client, cfg, &token, None).await?;
     let (mut reject, mut approve) = (Vec::new(), Vec::new());
     for (id, (revision, _)) in held.iter().filter(|(id, _)| generated.contains(id)) {

@@ -329,7 +329,7 @@ async fn progress(
                 .get(&id)
                 .map(|d| d.iter().collect())
                 .unwrap_or_default();
-            ds.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at));
+            ds.sort_by_key(|d| std::cmp::Reverse(d.last_seen_at));
             EnumeratorProgress {
                 id,
                 username: u.map(|u| u.username.clone()),

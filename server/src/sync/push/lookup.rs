@@ -219,8 +219,12 @@ pub(crate) struct Households {
     pub forms: HashMap<(String, String, String), Vec<Uuid>>,
     /// The sender's assignments by round: village code and, when the assignment lists them, its
     /// households. A round missing here has no assignments for the sender.
-    pub assigned: HashMap<String, Vec<(String, Option<Vec<String>>)>>,
+    pub assigned: HashMap<String, Vec<Assigned>>,
 }
+
+/// One assignment as a push checks it: its village code and, when it lists them, its
+/// households.
+pub(crate) type Assigned = (String, Option<Vec<String>>);
 
 /// A (round, village, household) a push names.
 pub(crate) type HouseholdKey = (String, String, String);

@@ -267,7 +267,7 @@ pub(crate) fn notes(p: &Prepared, households: &Households, user: &AuthUser) -> N
             *village == f.units.village
                 && refs
                     .as_ref()
-                    .is_none_or(|refs| refs.iter().any(|r| *r == f.household_ref))
+                    .is_none_or(|refs| refs.contains(&f.household_ref))
         });
         if !covered {
             out.unassigned = true;
