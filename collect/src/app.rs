@@ -393,3 +393,68 @@ pub async fn status(data: &Path) -> Result<Vec<(OutboxEntry, Option<FormStatus>)
     }
     Ok(out)
 }
+
+/// `returned`: the forms reviewers sent back, with their comments and whether a corrected
+/// revision is on this device yet. No network (run `pull` or `sync` first).
+pub async fn returned(data: &Path) -> Result<Vec<crate::store::Returned>, AppError> {
+    let store = Store::open(data).await?;
+    let r = store.returned().await;
+    store.close().await;
+    Ok(r?)
+}
+
+/// `assignments`: the enumerator's assignments as pulled, each with the forms on this device
+/// that count against it. No network.
+pub async fn assignments(data: &Path) -> Result<Vec<crate::store::AssignmentProgress>, AppError> {
+    let store = Store::open(data).await?;
+    let r = store.assignments().await;
+    store.close().await;
+    Ok(r?)
+}
+
+/// The corrected revision of a form: its answers with `changes` applied (a `null` value removes
+/// an answer), the next revision number and a new finishing time, validated against its
+/// questionnaire. No network, nothing stored.
+pub fn corrected(form: &FormSubmission, changes: Answers) -> Result<FormSubmission, AppError> {
+    let Some(q) = schema::builtin::find(&form.questionnaire_code, form.questionnaire_version)
+    else {
+        return Err(AppError::Input(format!(
+            "ứng dụng chưa có bảng hỏi {} phiên bản {} / this app does not have questionnaire {} version {}",
+            form.questionnaire_code,
+            form.questionnaire_version,
+            form.questionnaire_code,
+            form.questionnaire_version
+        )));
+    };
+    let mut next = form.clone();
+    for (k, v) in changes {
+        if v.is_null() {
+            next.answers.remove(&k);
+        } else {
+            next.answers.insert(k, v);
+        }
+    }
+    next.revision = form.revision.saturating_add(1);
+    next.finished_at = Some(OffsetDateTime::now_utc());
+    schema::validate(q, &next.answers).map_err(AppError::Invalid)?;
+    Ok(next)
+}
+
+/// `correct`: edits a form on this device (one a reviewer sent back) and queues its corrected
+/// revision to be sent at the next sync. Returns the new revision. No network.
+pub async fn correct(data: &Path, id: Uuid, changes: Answers) -> Result<u32, AppError> {
+    let store = Store::open(data).await?;
+    let result = async {
+        let held = store.form(id).await?.ok_or_else(|| {
+            AppError::Input(format!(
+                "phiếu {id} không có trên máy này / form {id} is not on this device"
+            ))
+        })?;
+        let next = corrected(&held.submission, changes)?;
+        store.resubmit(&next).await?;
+        Ok(next.revision)
+    }
+    .await;
+    store.close().await;
+    result
+}

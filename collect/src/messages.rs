@@ -59,6 +59,7 @@ pub fn local_state(s: LocalState) -> &'static str {
 pub fn server_state(s: FormState) -> &'static str {
     match s {
         FormState::Accepted => "đã nhận / accepted",
+        FormState::Approved => "đã duyệt / approved",
         FormState::Rejected => "bị loại khi duyệt / rejected in review",
         FormState::Quarantined => "cách ly / quarantined",
         FormState::Missing => "chưa nhận / missing",

@@ -240,6 +240,11 @@ pub struct SimConfig {
     /// the simulated enumerators are deactivated at the end. The ministry deletes the round with
     /// its forms afterwards (`DELETE /api/v1/rounds/{code}`), so a real round stays clean.
     pub practice: Option<String>,
+    /// Share of the forms a supervisor sends back (0 to 1): after the first delivery a
+    /// supervisor of the devices' team rejects this share and approves the rest, the devices
+    /// pull the returns, correct and resend, and the supervisor approves the corrected
+    /// revisions. 0 skips review.
+    pub reject_share: f64,
 }
 
 impl SimConfig {
@@ -263,6 +268,7 @@ impl SimConfig {
             batch_size: 10,
             work_dir: None,
             practice: None,
+            reject_share: 0.0,
         }
     }
 }
@@ -340,6 +346,44 @@ pub struct SimReport {
     pub unexpected: Vec<Uuid>,
     /// What each commune should show.
     pub expected: BTreeMap<String, Expected>,
+    /// The review loop, when [`SimConfig::reject_share`] is above 0.
+    pub review: Option<ReviewReport>,
+}
+
+/// What the review loop of a simulation did.
+#[derive(Debug, Default)]
+pub struct ReviewReport {
+    /// Forms the supervisor rejected.
+    pub rejected: usize,
+    /// Forms approved at their first revision.
+    pub approved_first: usize,
+    /// Returns the devices pulled (`form_returned`).
+    pub returned_on_devices: usize,
+    /// Forms corrected and queued again on the devices.
+    pub corrected: usize,
+    /// Corrected forms the server answered `updated`.
+    pub updated: usize,
+    /// Corrected revisions approved.
+    pub approved_corrected: usize,
+    /// Review requests refused (bulk results not ok).
+    pub refused: usize,
+    /// Forms not approved at the end.
+    pub not_approved: Vec<Uuid>,
+    /// Rejected forms whose revision on the server is not 2 at the end (or others not 1).
+    pub wrong_revision: Vec<Uuid>,
+}
+
+impl ReviewReport {
+    /// Every rejection came back, was corrected and approved, and nothing else moved.
+    pub fn ok(&self) -> bool {
+        self.refused == 0
+            && self.not_approved.is_empty()
+            && self.wrong_revision.is_empty()
+            && self.returned_on_devices == self.rejected
+            && self.corrected == self.rejected
+            && self.updated == self.rejected
+            && self.approved_corrected == self.rejected
+    }
 }
 
 impl SimReport {
@@ -350,6 +394,7 @@ impl SimReport {
             && self.unexpected.is_empty()
             && self.failed.is_empty()
             && self.on_server == self.generated
+            && self.review.as_ref().is_none_or(ReviewReport::ok)
     }
 }
 
@@ -512,45 +557,76 @@ async fn run_device(
             result.generated.push(id);
         }
         let online = round + 1 == rounds;
-        transport.offline.store(!online, Ordering::Relaxed);
-        // Offline: one attempt that fails. Online: until nothing is left to send.
-        let attempts = if online { 40 } else { 1 };
-        for _ in 0..attempts {
-            result.runs += 1;
-            match killable_sync(&mut store, &transport, &config).await {
-                Some(Ok(r)) => result.sync.absorb(r),
-                Some(Err(e)) => {
-                    result.errors += 1;
-                    result.sync.absorb(e.report);
-                }
-                None => {
-                    // Killed: restart the "app" from what is on disk.
-                    let rng = transport.rng();
-                    drop(transport);
-                    store.close().await;
-                    store = Store::open(&dir).await?;
-                    transport = open_transport(&shared, &store, rng).await?;
-                    transport.offline.store(!online, Ordering::Relaxed);
-                    continue;
-                }
+        syncs(
+            &shared,
+            &dir,
+            &mut store,
+            &mut transport,
+            &config,
+            online,
+            &mut result,
+        )
+        .await?;
+    }
+    settle(&mut store, n, &mut result).await?;
+    store.close().await;
+    Ok(result)
+}
+
+/// Syncs a device: offline, one attempt that fails; online, until nothing is left to send. A
+/// "killed" app restarts from what is on disk.
+async fn syncs(
+    shared: &Shared,
+    dir: &std::path::Path,
+    store: &mut Store,
+    transport: &mut FlakyTransport<HttpTransport>,
+    config: &SyncConfig,
+    online: bool,
+    result: &mut DeviceResult,
+) -> Result<(), AppError> {
+    transport.offline.store(!online, Ordering::Relaxed);
+    let attempts = if online { 40 } else { 1 };
+    for _ in 0..attempts {
+        result.runs += 1;
+        match killable_sync(store, transport, config).await {
+            Some(Ok(r)) => result.sync.absorb(r),
+            Some(Err(e)) => {
+                result.errors += 1;
+                result.sync.absorb(e.report);
             }
-            if !online {
-                break;
-            }
-            let counts = store.counts().await?;
-            let open = counts
-                .get(LocalState::Pending.as_str())
-                .copied()
-                .unwrap_or(0)
-                + counts
-                    .get(LocalState::InFlight.as_str())
-                    .copied()
-                    .unwrap_or(0);
-            if open == 0 {
-                break;
+            None => {
+                // Killed: restart the "app" from what is on disk.
+                let rng = transport.rng();
+                store.close().await;
+                *store = Store::open(dir).await?;
+                *transport = open_transport(shared, store, rng).await?;
+                transport.offline.store(!online, Ordering::Relaxed);
+                continue;
             }
         }
+        if !online {
+            break;
+        }
+        let counts = store.counts().await?;
+        let open = counts
+            .get(LocalState::Pending.as_str())
+            .copied()
+            .unwrap_or(0)
+            + counts
+                .get(LocalState::InFlight.as_str())
+                .copied()
+                .unwrap_or(0);
+        if open == 0 {
+            break;
+        }
     }
+    Ok(())
+}
+
+/// Counts what is left unsent or failed on a device.
+async fn settle(store: &mut Store, n: usize, result: &mut DeviceResult) -> Result<(), AppError> {
+    result.unsent = 0;
+    result.failed.clear();
     for e in store.list().await? {
         match e.state {
             LocalState::Pending | LocalState::InFlight => result.unsent += 1,
@@ -563,8 +639,254 @@ async fn run_device(
             LocalState::Synced => {}
         }
     }
+    Ok(())
+}
+
+/// One device after review: pulls the returned forms (`form_returned`), corrects each (its next
+/// revision, answers unchanged: the enumerator checked them) and syncs until it is sent.
+async fn correct_device(
+    shared: Arc<Shared>,
+    n: usize,
+) -> Result<(DeviceResult, usize, usize), AppError> {
+    let cfg = &shared.cfg;
+    let dir = shared.work_dir.join(format!("device-{n:03}"));
+    let mut store = Store::open(&dir).await?;
+    let device_id = store.device_id().await?;
+    let rng = SplitMix64::new(cfg.seed ^ (n as u64 + 101).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut transport = open_transport(&shared, &store, rng).await?;
+    let mut config = SyncConfig::new(device_id.clone(), app::APP_VERSION);
+    config.batch_size = cfg.batch_size;
+    config.max_attempts = 8;
+    config.backoff_base = Duration::from_millis(10);
+    config.backoff_cap = Duration::from_millis(200);
+    let mut result = DeviceResult {
+        device_id,
+        generated: Vec::new(),
+        sync: SyncReport::default(),
+        runs: 0,
+        errors: 0,
+        unsent: 0,
+        failed: Vec::new(),
+    };
+    // Pull until a run completes (faults may stop one early).
+    for _ in 0..40 {
+        let before = result.errors;
+        syncs(
+            &shared,
+            &dir,
+            &mut store,
+            &mut transport,
+            &config,
+            true,
+            &mut result,
+        )
+        .await?;
+        if result.errors == before {
+            break;
+        }
+    }
+    let returned = store.returned().await?;
+    let mut corrected = 0;
+    for r in returned.iter().filter(|r| !r.corrected) {
+        let Some(held) = store.form(r.returned.form_id).await? else {
+            continue;
+        };
+        let next = app::corrected(&held.submission, schema::Answers::new())?;
+        store.resubmit(&next).await?;
+        corrected += 1;
+    }
+    syncs(
+        &shared,
+        &dir,
+        &mut store,
+        &mut transport,
+        &config,
+        true,
+        &mut result,
+    )
+    .await?;
+    settle(&mut store, n, &mut result).await?;
     store.close().await;
-    Ok(result)
+    Ok((result, returned.len(), corrected))
+}
+
+/// The round's forms the caller reads, by id: (revision, status), page by page.
+async fn read_forms(
+    client: &reqwest::Client,
+    cfg: &SimConfig,
+    token: &str,
+    status: Option<&str>,
+) -> Result<BTreeMap<Uuid, (u32, String)>, AppError> {
+    let mut out = BTreeMap::new();
+    let mut after: Option<i64> = None;
+    let filter = status.map_or_else(String::new, |s| format!("&status={s}"));
+    loop {
+        let path = match after {
+            Some(a) => format!(
+                "/api/v1/rounds/{}/forms?limit=1000&after={a}{filter}",
+                cfg.round
+            ),
+            None => format!("/api/v1/rounds/{}/forms?limit=1000{filter}", cfg.round),
+        };
+        let page = http::get_json(client, &cfg.server, &path, token)
+            .await
+            .map_err(|e| api_err("đọc phiếu / reading forms", e))?;
+        for f in page["forms"].as_array().map_or(&[][..], Vec::as_slice) {
+            if let Some(id) = f["id"].as_str().and_then(|s| Uuid::parse_str(s).ok()) {
+                let revision = f["revision"].as_u64().unwrap_or(0) as u32;
+                let status = f["status"].as_str().unwrap_or_default().to_owned();
+                out.insert(id, (revision, status));
+            }
+        }
+        match page["next_after"].as_i64() {
+            Some(a) if Some(a) != after => after = Some(a),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Reviews `forms` (id, revision) with one action in bulk calls; returns (done, refused).
+async fn review(
+    client: &reqwest::Client,
+    cfg: &SimConfig,
+    token: &str,
+    action: &str,
+    forms: &[(Uuid, u32)],
+) -> Result<(usize, usize), AppError> {
+    let (mut done, mut refused) = (0, 0);
+    for chunk in forms.chunks(500) {
+        let body = json!({
+            "action": action,
+            "comment": (action == "reject").then_some("Mô phỏng: hãy kiểm tra lại các câu trả lời / simulation: check the answers again"),
+            "forms": chunk.iter().map(|(id, revision)| json!({ "id": id, "revision": revision })).collect::<Vec<_>>(),
+        });
+        let answer = http::post_json(
+            client,
+            &cfg.server,
+            &format!("/api/v1/rounds/{}/reviews", cfg.round),
+            token,
+            &body,
+        )
+        .await
+        .map_err(|e| api_err("duyệt phiếu / reviewing forms", e))?;
+        done += answer["reviewed"].as_u64().unwrap_or(0) as usize;
+        refused += answer["refused"].as_u64().unwrap_or(0) as usize;
+    }
+    Ok((done, refused))
+}
+
+/// The review loop (see [`SimConfig::reject_share`]), after every device delivered its forms.
+async fn review_loop(
+    client: &reqwest::Client,
+    shared: &Arc<Shared>,
+    geography: &str,
+    password: &str,
+    run_id: &str,
+    generated: &HashSet<Uuid>,
+    report: &mut SimReport,
+) -> Result<(), AppError> {
+    let cfg = &shared.cfg;
+    let admin = http::login(
+        client,
+        &cfg.server,
+        &cfg.admin_user,
+        &cfg.admin_password,
+        &format!("sipas-sim-admin-{}", Uuid::new_v4()),
+        app::APP_VERSION,
+    )
+    .await
+    .map_err(|e| api_err("đăng nhập quản trị / admin login", e))?
+    .access;
+    let supervisor = format!("sim-{}-gs", &run_id[..8]);
+    http::post_json(
+        client,
+        &cfg.server,
+        "/api/v1/users",
+        &admin,
+        &json!({
+            "username": supervisor,
+            "full_name": "Giám sát viên mô phỏng",
+            "role": "supervisor",
+            "geography": geography,
+            "unit_code": cfg.province,
+            "team": "sim",
+            "password": password,
+        }),
+    )
+    .await
+    .map_err(|e| api_err("tạo giám sát viên / creating a supervisor", e))?;
+    let token = http::login(
+        client,
+        &cfg.server,
+        &supervisor,
+        password,
+        &format!("sipas-sim-supervisor-{}", Uuid::new_v4()),
+        app::APP_VERSION,
+    )
+    .await
+    .map_err(|e| api_err("đăng nhập giám sát viên / supervisor login", e))?
+    .access;
+    let mut r = ReviewReport::default();
+    // The supervisor's choice: a reproducible share of the forms, by id order.
+    let mut rng = SplitMix64::new(cfg.seed ^ 0x5EED_0F4E_71E3);
+    let held = read_forms(client, cfg, &token, None).await?;
+    let (mut reject, mut approve) = (Vec::new(), Vec::new());
+    for (id, (revision, _)) in held.iter().filter(|(id, _)| generated.contains(id)) {
+        if rng.chance(cfg.reject_share) {
+            reject.push((*id, *revision));
+        } else {
+            approve.push((*id, *revision));
+        }
+    }
+    let (done, refused) = review(client, cfg, &token, "reject", &reject).await?;
+    (r.rejected, r.refused) = (done, refused);
+    let (done, refused) = review(client, cfg, &token, "approve", &approve).await?;
+    r.approved_first = done;
+    r.refused += refused;
+    // The devices pull the returns, correct and resend.
+    let mut tasks = Vec::new();
+    for n in 0..cfg.devices {
+        tasks.push(tokio::spawn(correct_device(shared.clone(), n)));
+    }
+    for t in tasks {
+        let (d, returned, corrected) = t
+            .await
+            .map_err(|e| AppError::Input(format!("device task failed: {e}")))??;
+        r.returned_on_devices += returned;
+        r.corrected += corrected;
+        r.updated += d.sync.updated;
+        report.sync.absorb(d.sync);
+        report.sync_runs += d.runs;
+        report.sync_errors += d.errors;
+        report.unsent += d.unsent;
+        report.failed.extend(d.failed);
+    }
+    // The corrected revisions, received again, are approved.
+    let received: Vec<(Uuid, u32)> = read_forms(client, cfg, &token, Some("accepted"))
+        .await?
+        .into_iter()
+        .filter(|(id, _)| generated.contains(id))
+        .map(|(id, (revision, _))| (id, revision))
+        .collect();
+    let (done, refused) = review(client, cfg, &token, "approve", &received).await?;
+    r.approved_corrected = done;
+    r.refused += refused;
+    let rejected: HashSet<Uuid> = reject.iter().map(|(id, _)| *id).collect();
+    for (id, (revision, status)) in read_forms(client, cfg, &admin, None).await? {
+        if !generated.contains(&id) {
+            continue;
+        }
+        if status != "approved" {
+            r.not_approved.push(id);
+        }
+        let want = if rejected.contains(&id) { 2 } else { 1 };
+        if revision != want {
+            r.wrong_revision.push(id);
+        }
+    }
+    report.review = Some(r);
+    Ok(())
 }
 
 fn api_err(what: &str, e: TransportError) -> AppError {
@@ -695,6 +1017,18 @@ pub async fn run(mut cfg: SimConfig) -> Result<SimReport, AppError> {
         report.sync_errors += d.errors;
         report.unsent += d.unsent;
         report.failed.extend(d.failed);
+    }
+    if cfg.reject_share > 0.0 {
+        review_loop(
+            &client,
+            &shared,
+            &geography,
+            &password,
+            &run_id,
+            &generated,
+            &mut report,
+        )
+        .await?;
     }
     for (commune, district) in &shared.communes {
         let level = level_for(&cfg, commune, district.as_deref());
@@ -875,6 +1209,21 @@ pub fn render(cfg: &SimConfig, r: &SimReport) -> String {
                 .map_or_else(String::new, |d| format!("{d}/")),
             e.forms,
             e.level
+        );
+    }
+    if let Some(v) = &r.review {
+        let _ = writeln!(
+            s,
+            "Duyệt / review: {} trả lại / rejected, {} duyệt ngay / approved at once; máy kéo về / pulled by devices {}, sửa / corrected {}, cập nhật / updated {}, duyệt sau sửa / approved after correction {}; bị từ chối / refused {}; chưa duyệt / not approved {}; sai lần sửa / wrong revision {}",
+            v.rejected,
+            v.approved_first,
+            v.returned_on_devices,
+            v.corrected,
+            v.updated,
+            v.approved_corrected,
+            v.refused,
+            v.not_approved.len(),
+            v.wrong_revision.len()
         );
     }
     for id in &r.missing {

@@ -306,6 +306,174 @@ impl Store {
     }
 }
 
+/// A form a reviewer sent back, as pulled, with what the device holds of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Returned {
+    /// The return as pulled.
+    pub returned: sync_protocol::FormReturned,
+    /// When it was sent back.
+    pub at: OffsetDateTime,
+    /// The revision the device holds now (`None`: not on this device).
+    pub local_revision: Option<u32>,
+    /// Whether the device already holds a corrected revision (higher than the one returned).
+    pub corrected: bool,
+}
+
+/// An assignment as pulled, with how many of this device's forms count against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignmentProgress {
+    /// The assignment.
+    pub assignment: sync_protocol::Assignment,
+    /// Forms on this device for its village (and its listed households, when it lists them).
+    pub forms: u32,
+}
+
+impl AssignmentProgress {
+    /// Forms still to fill.
+    pub fn remaining(&self) -> u32 {
+        self.assignment.quantity.saturating_sub(self.forms)
+    }
+}
+
+impl Store {
+    /// The pulled changes of `kind`, oldest first.
+    async fn changes_of(&self, kind: &str) -> Result<Vec<(serde_json::Value, String)>, StoreError> {
+        let rows = sqlx::query("SELECT payload, at FROM changes WHERE kind = ? ORDER BY seq")
+            .bind(kind)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                let payload: String = r.try_get("payload")?;
+                Ok((
+                    serde_json::from_str(&payload).map_err(corrupt)?,
+                    r.try_get("at")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The forms reviewers sent back, latest return of each form, with whether the device
+    /// holds a corrected revision yet. A payload this app cannot read is skipped.
+    pub async fn returned(&self) -> Result<Vec<Returned>, StoreError> {
+        let mut latest: BTreeMap<Uuid, (sync_protocol::FormReturned, String)> = BTreeMap::new();
+        for (payload, at) in self.changes_of("form_returned").await? {
+            if let Ok(r) = serde_json::from_value::<sync_protocol::FormReturned>(payload) {
+                latest.insert(r.form_id, (r, at));
+            }
+        }
+        let held: BTreeMap<Uuid, u32> = self
+            .all_forms()
+            .await?
+            .into_iter()
+            .map(|f| (f.id(), f.submission.revision))
+            .collect();
+        latest
+            .into_values()
+            .map(|(returned, at)| {
+                let local_revision = held.get(&returned.form_id).copied();
+                Ok(Returned {
+                    corrected: local_revision.is_some_and(|r| r > returned.revision),
+                    local_revision,
+                    at: parse_time(&at)?,
+                    returned,
+                })
+            })
+            .collect()
+    }
+
+    /// The enumerator's assignments (latest version of each, withdrawn ones left out), each with
+    /// how many of this device's forms count against it: forms of its round and village, and of
+    /// its households when it lists them.
+    pub async fn assignments(&self) -> Result<Vec<AssignmentProgress>, StoreError> {
+        let mut latest: BTreeMap<i64, sync_protocol::Assignment> = BTreeMap::new();
+        for (payload, _) in self.changes_of("assignment_changed").await? {
+            if let Ok(a) = serde_json::from_value::<sync_protocol::Assignment>(payload) {
+                latest.insert(a.id, a);
+            }
+        }
+        let forms = self.all_forms().await?;
+        Ok(latest
+            .into_values()
+            .filter(|a| a.quantity > 0)
+            .map(|a| {
+                let n = forms
+                    .iter()
+                    .filter(|f| {
+                        let s = &f.submission;
+                        s.round == a.round
+                            && s.units.village == a.units.village
+                            && s.units.commune == a.units.commune
+                            && (a.household_refs.is_empty()
+                                || a.household_refs.contains(&s.household_ref))
+                    })
+                    .count();
+                AssignmentProgress {
+                    assignment: a,
+                    forms: u32::try_from(n).unwrap_or(u32::MAX),
+                }
+            })
+            .collect())
+    }
+
+    /// One form on this device.
+    pub async fn form(&self, id: Uuid) -> Result<Option<OutboxForm>, StoreError> {
+        let row = sqlx::query("SELECT submission, content_hash FROM forms WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let json: String = r.try_get("submission")?;
+            Ok(OutboxForm {
+                submission: serde_json::from_str(&json).map_err(corrupt)?,
+                content_hash: r.try_get("content_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Replaces a form the server holds (synced) or refused (failed) with its corrected
+    /// revision, to be sent again: the form returned by review, edited. Refused
+    /// ([`StoreError::Corrupt`]) unless the new revision is higher than the one stored and the
+    /// form is not waiting to be sent (pending or in flight).
+    pub async fn resubmit(&self, form: &FormSubmission) -> Result<String, StoreError> {
+        let Some(held) = self.form(form.id).await? else {
+            return Err(StoreError::Corrupt(format!(
+                "phiếu {} không có trên máy / form {} is not on this device",
+                form.id, form.id
+            )));
+        };
+        if form.revision <= held.submission.revision {
+            return Err(StoreError::Corrupt(format!(
+                "lần sửa {} phải lớn hơn {} / revision {} must be above {}",
+                form.revision, held.submission.revision, form.revision, held.submission.revision
+            )));
+        }
+        let hash = form.content_hash();
+        let json = serde_json::to_string(form).map_err(corrupt)?;
+        let changed = sqlx::query(
+            "UPDATE forms SET submission = ?, content_hash = ?, household_ref = ?, state = 'pending',
+             outcome = NULL, problems = NULL, updated_at = ?
+             WHERE id = ? AND state IN ('synced', 'failed')",
+        )
+        .bind(&json)
+        .bind(&hash)
+        .bind(&form.household_ref)
+        .bind(now())
+        .bind(form.id.to_string())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::Corrupt(format!(
+                "phiếu {} đang chờ gửi / form {} is waiting to be sent",
+                form.id, form.id
+            )));
+        }
+        Ok(hash)
+    }
+}
+
 // States the engine may settle; a late answer never reopens a settled form.
 const OPEN: &str = "'pending', 'in_flight'";
 

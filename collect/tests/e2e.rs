@@ -424,3 +424,113 @@ async fn the_simulator_plays_in_a_practice_round_and_leaves_the_real_one_clean()
     let (s, _) = app.get_json("/api/v1/rounds/practice-sim").await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_plays_the_review_loop_through_an_unreliable_network() {
+    let app = spawn_app().await;
+    let mut cfg = SimConfig::new(&app.address, ADMIN, ADMIN_PASSWORD);
+    cfg.devices = 3;
+    cfg.forms_per_device = 12;
+    cfg.batch_size = 5;
+    cfg.communes = 2;
+    cfg.seed = 20_261_207;
+    cfg.rates = FaultRates {
+        drop_request: 0.1,
+        drop_response: 0.1,
+        duplicate: 0.15,
+        restart: 0.05,
+    };
+    cfg.reject_share = 0.3;
+    let report = sim::run(cfg.clone()).await.expect("simulation");
+    let text = sim::render(&cfg, &report);
+    eprintln!("{text}");
+    assert!(report.ok(), "{text}");
+    let review = report.review.as_ref().expect("review loop");
+    assert!(review.rejected > 0, "{text}");
+    assert_eq!(review.approved_first + review.rejected, 36, "{text}");
+    assert_eq!(review.updated, review.rejected, "{text}");
+    // Nothing missing or doubled, and the indices equal a recomputation from the forms.
+    let admin = app.admin_token().await;
+    assert_eq!(app.form_ids(&admin, "sipas-2025").await.len(), 36);
+    let villages = app.stats_match("sipas-2025").await;
+    assert_eq!(villages.iter().map(|(_, n)| n).sum::<u32>(), 36);
+}
+
+#[tokio::test]
+async fn a_returned_form_is_shown_corrected_and_resent_from_the_cli() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let enumerator = app
+        .create_enumerator(&admin, "dtv.cli", "vn-2025", "12", "LC-1")
+        .await;
+    app.create_supervisor(&admin, "gs.cli", "vn-2025", "12", "LC-1")
+        .await;
+    let supervisor = app.user_token("gs.cli").await;
+    let commune = communes_2025(1).remove(0);
+    let (s, body) = app
+        .post_as(
+            &supervisor,
+            "/api/v1/rounds/sipas-2025/assignments",
+            &serde_json::json!({ "assignments": [
+                { "enumerator_id": enumerator, "commune": commune, "village": "V01", "quantity": 2 },
+            ]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let data = temp_dir("review");
+    let mut store = Store::open(&data).await.expect("open");
+    let form = SipasForm::new().commune(&commune).village("V01").build();
+    store.add(&form).await.expect("add");
+    app::login(&store, &app.address, "dtv.cli", USER_PASSWORD)
+        .await
+        .expect("login");
+    store.close().await;
+    let o = cli(&data, &["sync"]).await;
+    assert!(o.status.success(), "{}", describe(&o));
+    let o = cli(&data, &["assignments"]).await;
+    assert!(stdout(&o).contains("1/2"), "{}", describe(&o));
+    let (s, body) = app
+        .post_as(
+            &supervisor,
+            &format!("/api/v1/forms/{}/review", form.id),
+            &serde_json::json!({ "action": "reject", "revision": 1, "comment": "Tuổi chưa đúng" }),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let o = cli(&data, &["sync"]).await;
+    assert!(o.status.success(), "{}", describe(&o));
+    let o = cli(&data, &["returned"]).await;
+    let out = stdout(&o);
+    assert!(
+        out.contains("Tuổi chưa đúng") && out.contains("cần sửa"),
+        "{}",
+        describe(&o)
+    );
+    let changes = temp_dir("changes").with_extension("json");
+    std::fs::write(&changes, r#"{"age": 52}"#).expect("write");
+    let o = cli(
+        &data,
+        &["correct", &form.id.to_string(), changes.to_str().unwrap()],
+    )
+    .await;
+    assert!(o.status.success(), "{}", describe(&o));
+    let o = cli(&data, &["sync"]).await;
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(stdout(&o).contains("1 updated"), "{}", describe(&o));
+    let o = cli(&data, &["returned"]).await;
+    assert!(stdout(&o).contains("đã sửa"), "{}", describe(&o));
+    let (_, body) = app
+        .get_as(&supervisor, &format!("/api/v1/forms/{}", form.id))
+        .await;
+    assert_eq!(
+        (
+            body["revision"].as_i64(),
+            body["status"].as_str(),
+            body["answers"]["age"].as_i64()
+        ),
+        (Some(2), Some("accepted"), Some(52)),
+        "{body}"
+    );
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_file(&changes);
+}

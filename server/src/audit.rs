@@ -46,6 +46,14 @@ pub mod event {
     pub const ROUND_CREATED: &str = "round_created";
     /// The ministry deleted a practice round and what was collected in it.
     pub const ROUND_DELETED: &str = "round_deleted";
+    /// A form was approved in review.
+    pub const FORM_APPROVED: &str = "form_approved";
+    /// A form was rejected (sent back to its enumerator) in review.
+    pub const FORM_REJECTED: &str = "form_rejected";
+    /// An assignment was made, changed or withdrawn.
+    pub const ASSIGNMENT_CHANGED: &str = "assignment_changed";
+    /// A round's counted states (received or approved only) were changed.
+    pub const ROUND_COUNTING_CHANGED: &str = "round_counting_changed";
 }
 
 /// Who did something, as far as known.

@@ -17,11 +17,24 @@ pub async fn record<C: TransactionTrait<Transaction = DatabaseTransaction>>(
     user_id: Option<i64>,
     payload: serde_json::Value,
 ) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    record_in(&txn, kind, round, user_id, payload).await?;
+    txn.commit().await
+}
+
+/// Appends a change inside `txn`, so that it is pulled only if what it reports commits (a review,
+/// an assignment). On PostgreSQL it locks the change log until `txn` ends: keep `txn` short.
+pub async fn record_in(
+    txn: &DatabaseTransaction,
+    kind: sync_protocol::ChangeKind,
+    round: Option<&str>,
+    user_id: Option<i64>,
+    payload: serde_json::Value,
+) -> Result<(), DbErr> {
     let kind = serde_json::to_value(kind)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_else(|| "unknown".into());
-    let txn = db.begin().await?;
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         // Without this a change with a lower seq could commit after a device pulled a higher one.
         txn.execute_unprepared("LOCK TABLE sync_changes IN EXCLUSIVE MODE")
@@ -35,7 +48,7 @@ pub async fn record<C: TransactionTrait<Transaction = DatabaseTransaction>>(
         at: Set(OffsetDateTime::now_utc()),
         ..Default::default()
     })
-    .exec(&txn)
+    .exec(txn)
     .await?;
-    txn.commit().await
+    Ok(())
 }

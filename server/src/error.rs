@@ -177,6 +177,16 @@ impl ApiError {
         self.0.code
     }
 
+    /// The Vietnamese and English details (for an error answered inside a bulk result).
+    pub fn details(&self) -> (&str, &str) {
+        (&self.0.detail_vi, &self.0.detail_en)
+    }
+
+    /// One extension member of the problem (e.g. `current_revision`).
+    pub fn extra(&self, key: &str) -> Option<&serde_json::Value> {
+        self.0.extra.get(key)
+    }
+
     /// A problem for a bare status that reached the client without a body of ours (405, 408, ...).
     pub fn from_status(status: StatusCode) -> Self {
         let (code, vi, en) = match status {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::{
     definitions::Definitions,
     entities::{form, quarantined_form},
-    index_stats::{COUNTED_STATUS, FormPlace, PendingStats},
+    index_stats::{FormPlace, PendingStats},
     text,
 };
 
@@ -61,7 +61,7 @@ pub fn accepted_row<A>(
         commune_code: Set(f.units.commune.clone()),
         village_code: Set(f.units.village.clone()),
         household_ref: Set(f.household_ref.clone()),
-        status: Set(COUNTED_STATUS.into()),
+        status: Set(crate::review::Status::Received.as_str().into()),
         revision: Set(i32::try_from(f.revision).unwrap_or(i32::MAX)),
         content_hash: Set(hash.to_owned()),
         device_id: Set(by.device.map(str::to_owned)),
@@ -146,21 +146,25 @@ pub async fn store_accepted(
         .map_err(|e| StoreError::Db(DbErr::Custom(format!("index stats: {e}"))))?;
     let row = accepted_row(f, &f.content_hash(), valid.encode(q), by, now);
     let txn = db.begin().await?;
+    let counted = crate::review::Counted::of_round(&txn, &f.round).await?;
     let stored = row.insert(&txn).await?;
-    stats.apply(&txn, now).await?;
+    if counted.counts(crate::review::Status::Received) {
+        stats.apply(&txn, now).await?;
+    }
     txn.commit().await?;
     Ok(stored)
 }
 
-/// Changes a stored form's status (e.g. a supervisor rejecting an accepted form) and keeps the
-/// index statistics right in the same transaction: leaving the counted status
-/// ([`crate::index_stats::COUNTED_STATUS`]) takes the form's answers out of its village's counts,
-/// entering it adds them. Returns the previous status, or `None` when no form has this id.
+/// Changes a stored form's status outside review (a repair, a test) and keeps the index
+/// statistics right in the same transaction: a form entering or leaving the statuses its round
+/// counts ([`crate::review::Counted`]) has its answers added to or taken out of its village's
+/// counts. Returns the previous status, or `None` when no form has this id. Reviews go through
+/// [`crate::review::apply`], which also keeps the history.
 ///
-/// The row is re-read inside the transaction, so two concurrent changes of one form cannot both
-/// add (or both remove) it: on PostgreSQL the status update locks the row first.
+/// The row is locked (written) inside the transaction before it is read, so two concurrent
+/// changes of one form cannot both add (or both remove) it.
 pub async fn change_status(
-    db: &(impl ConnectionTrait + TransactionTrait),
+    db: &sea_orm::DatabaseConnection,
     definitions: &Definitions,
     id: Uuid,
     status: &str,
@@ -169,42 +173,13 @@ pub async fn change_status(
 
     let txn = db.begin().await?;
     let now = OffsetDateTime::now_utc();
-    // Lock the row (a write) before reading what it holds.
-    let touched = form::Entity::update_many()
-        .col_expr(form::Column::UpdatedAt, Expr::value(now))
-        .filter(form::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
-    if touched.rows_affected == 0 {
-        return Ok(None);
-    }
-    let Some(f) = form::Entity::find()
-        .filter(form::Column::Id.eq(id))
-        .one(&txn)
-        .await?
-    else {
+    let Some(f) = crate::review::lock_form(&txn, id, now).await? else {
         return Ok(None);
     };
     let was = f.status.clone();
-    let (counted_before, counted_after) = (was == COUNTED_STATUS, status == COUNTED_STATUS);
-    if counted_before != counted_after {
-        let def = definitions
-            .stored(&txn, &f.questionnaire_code, f.questionnaire_version)
-            .await?;
-        let valid = schema::ValidAnswers::decode(&def.questionnaire, &f.answers)
-            .map_err(|e| DbErr::Custom(format!("form {id} answers do not decode: {e}")))?;
-        let place = FormPlace::of_row(&f);
-        let layout = &def.layout;
-        let digest = indices::FormDigest::of(layout, &valid);
-        let mut stats = PendingStats::default();
-        let changed = if counted_after {
-            stats.add(layout, place, &digest)
-        } else {
-            stats.remove(layout, place, &digest)
-        };
-        changed.map_err(|e| DbErr::Custom(format!("index stats of form {id}: {e}")))?;
-        stats.apply(&txn, now).await?;
-    }
+    let counted = crate::review::Counted::of_round(&txn, &f.round_code).await?;
+    let counts = |s: &str| crate::review::Status::parse(s).is_some_and(|s| counted.counts(s));
+    crate::review::restat(&txn, definitions, &f, counts(&was), counts(status), now).await?;
     form::Entity::update_many()
         .col_expr(form::Column::Status, Expr::value(status))
         .filter(form::Column::Id.eq(id))

@@ -35,9 +35,6 @@ use crate::{
     entities::{form, index_cluster_stat as ics},
 };
 
-/// Form status that counts towards the indices.
-pub const COUNTED_STATUS: &str = "accepted";
-
 /// Where a form counts: round, questionnaire version and village.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cell {
@@ -502,6 +499,8 @@ pub async fn compute_from_forms(
     let mut pending = PendingStats::default();
     let mut defs: HashMap<(String, i32), Arc<Definition>> = HashMap::new();
     let mut after = i64::MIN;
+    // The statuses the round counts (received and approved, or approved only).
+    let counted = crate::review::Counted::of_round(db, round).await?;
     loop {
         let mut query = form::Entity::find()
             .select_only()
@@ -516,7 +515,7 @@ pub async fn compute_from_forms(
                 form::Column::Answers,
             ])
             .filter(form::Column::RoundCode.eq(round))
-            .filter(form::Column::Status.eq(COUNTED_STATUS))
+            .filter(form::Column::Status.is_in(counted.statuses()))
             .filter(form::Column::Seq.gt(after));
         if let Some(p) = provinces {
             query = query.filter(form::Column::ProvinceCode.is_in(p.iter().cloned()));
@@ -575,6 +574,17 @@ pub async fn rebuild(
 ) -> Result<usize, DbErr> {
     use sea_orm::TransactionTrait;
     let txn = db.begin().await?;
+    let n = rebuild_in(&txn, definitions, round).await?;
+    txn.commit().await?;
+    Ok(n)
+}
+
+/// [`rebuild`] inside `txn` (e.g. with the change of what the round counts).
+pub async fn rebuild_in(
+    txn: &sea_orm::DatabaseTransaction,
+    definitions: &Definitions,
+    round: &str,
+) -> Result<usize, DbErr> {
     // New rows get a version above every old one, so that a cached copy of the round cannot take
     // the rebuilt stats for the ones it holds (see `stamp`).
     let (_, old_max): (i64, i64) = ics::Entity::find()
@@ -586,14 +596,14 @@ pub async fn rebuild(
         )
         .filter(ics::Column::RoundCode.eq(round))
         .into_tuple()
-        .one(&txn)
+        .one(txn)
         .await?
         .unwrap_or((0, 0));
     ics::Entity::delete_many()
         .filter(ics::Column::RoundCode.eq(round))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    let villages = compute_from_forms(&txn, definitions, round, None).await?;
+    let villages = compute_from_forms(txn, definitions, round, None).await?;
     let now = OffsetDateTime::now_utc();
     let n = villages.len();
     let rows: Vec<ics::ActiveModel> = villages
@@ -615,10 +625,9 @@ pub async fn rebuild(
         .collect();
     for chunk in rows.chunks(200) {
         ics::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
+            .exec_without_returning(txn)
             .await?;
     }
-    txn.commit().await?;
     Ok(n)
 }
 

@@ -18,6 +18,7 @@ pub mod index_stats;
 pub mod migration;
 pub mod registry;
 pub mod reports;
+pub mod review;
 pub mod routes;
 pub mod sampling;
 pub mod seed;

@@ -351,6 +351,7 @@ async fn seed_round(
         sampling_levels: Set(serde_json::to_string(r.levels).unwrap_or_else(|_| "[]".into())),
         min_cell_size: Set(DEFAULT_MIN_CELL_SIZE),
         status: Set("open".to_owned()),
+        counted_states: Set(crate::review::Counted::Received.as_str().to_owned()),
         created_at: Set(OffsetDateTime::now_utc()),
         practice: Set(false),
     };

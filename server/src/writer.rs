@@ -47,6 +47,12 @@ pub(crate) struct Write {
     pub rows: Vec<Statement>,
     /// The quarantined payloads' `INSERT`s.
     pub quarantined: Vec<Statement>,
+    /// The `UPDATE`s replacing rejected forms with their corrected revisions: each must change
+    /// exactly one row, or the write fails with [`DbErr::RecordNotUpdated`] (the form was
+    /// reviewed or replaced since the push read it).
+    pub updates: Vec<Statement>,
+    /// The review-history `INSERT`s of those replacements.
+    pub history: Vec<Statement>,
     /// What the accepted forms add to their villages' index stats.
     pub stats: PendingStats,
     /// The sending device's counters.
@@ -173,6 +179,7 @@ pub(crate) enum WriteError {
 pub(crate) async fn write_all(db: &DatabaseConnection, writes: Vec<Write>) -> Result<(), DbErr> {
     let mut rows: Vec<Statement> = Vec::new();
     let mut quarantined: Vec<Statement> = Vec::new();
+    let mut updates: Vec<Statement> = Vec::new();
     let mut stats = PendingStats::default();
     // Each device's counters, with its latest push's time.
     let mut devices: Vec<(DeviceCount, OffsetDateTime)> = Vec::new();
@@ -180,6 +187,8 @@ pub(crate) async fn write_all(db: &DatabaseConnection, writes: Vec<Write>) -> Re
     for w in writes {
         rows.extend(w.rows);
         quarantined.extend(w.quarantined);
+        updates.extend(w.updates);
+        quarantined.extend(w.history);
         stats
             .merge(w.stats)
             .map_err(|e| DbErr::Custom(format!("index stats: {e}")))?;
@@ -203,6 +212,19 @@ pub(crate) async fn write_all(db: &DatabaseConnection, writes: Vec<Write>) -> Re
         if let Err(e) = txn.execute_raw(insert).await {
             txn.rollback().await?;
             return Err(e);
+        }
+    }
+    for update in updates {
+        match txn.execute_raw(update).await {
+            Ok(done) if done.rows_affected() == 1 => {}
+            Ok(_) => {
+                txn.rollback().await?;
+                return Err(DbErr::RecordNotUpdated);
+            }
+            Err(e) => {
+                txn.rollback().await?;
+                return Err(e);
+            }
         }
     }
     stats.apply(&txn, now).await?;
@@ -331,7 +353,7 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
                     let _ = r.send(Err(WriteError::Db(e)));
                 }
             }
-            Err(e) if e.sql_err().is_some() => {
+            Err(e) if e.sql_err().is_some() || matches!(e, DbErr::RecordNotUpdated) => {
                 tracing::debug!(error = %e, "a group of pushes was refused; each is written again alone");
                 for r in replies {
                     let _ = r.send(Err(WriteError::Regroup));

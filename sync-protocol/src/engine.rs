@@ -379,6 +379,9 @@ pub struct SyncReport {
     pub pulled: usize,
     /// Times the pull cursor was dropped (410 `cursor_invalid`).
     pub cursor_resets: usize,
+    /// Warnings the server gave about stored forms (outside the assignments, a second form for
+    /// a household), by form: shown to the user, nothing to resend.
+    pub warnings: Vec<(Uuid, FieldProblem)>,
 }
 
 impl SyncReport {
@@ -397,6 +400,7 @@ impl SyncReport {
         self.pulled += later.pulled;
         self.cursor_resets += later.cursor_resets;
         self.failed.extend(later.failed);
+        self.warnings.extend(later.warnings);
     }
 }
 
@@ -631,13 +635,22 @@ impl<'a, O: Outbox, T: Transport> Engine<'a, O, T> {
                             )],
                         });
                     }
-                    FormState::Accepted | FormState::Rejected | FormState::Unknown => {
+                    FormState::Accepted
+                    | FormState::Approved
+                    | FormState::Rejected
+                    | FormState::Unknown => {
                         let same = s
                             .same_content
                             .or_else(|| s.content_hash.as_ref().map(|h| *h == f.content_hash))
                             .unwrap_or(true);
+                        // A corrected revision of a form review sent back, that the
+                        // server does not hold yet: send it (again).
+                        let correction_unsent = s.state == FormState::Rejected
+                            && s.revision.is_some_and(|r| r < f.submission.revision);
                         if same {
                             synced.push((f.id(), Outcome::Accepted));
+                        } else if correction_unsent {
+                            missing.push(f.id());
                         } else {
                             failed.push(FailedForm {
                                 id: f.id(),
@@ -776,6 +789,9 @@ impl<'a, O: Outbox, T: Transport> Engine<'a, O, T> {
                         Outcome::Updated => self.report.updated += 1,
                         _ => self.report.accepted += 1,
                     }
+                    self.report
+                        .warnings
+                        .extend(r.warnings.iter().map(|w| (f.id(), w.clone())));
                     synced.push((f.id(), r.outcome));
                 }
                 Some(r) => failed.push(FailedForm {

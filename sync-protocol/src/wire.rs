@@ -496,6 +496,14 @@ pub struct FormResult {
     /// Hash of the content the server holds for this id (for `duplicate`/`conflict`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
+    /// Things the device should show about a stored form without resending it: the household
+    /// is outside the sender's assignments (`outside_assignment`), or the server holds another
+    /// form for the same household (`household_duplicate`).
+    ///
+    /// Compatibility: added with assignments; servers before them never send it, and clients
+    /// before them ignore it (the outcome alone says whether the form is stored).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<FieldProblem>,
 }
 
 /// `POST /api/v1/sync/push` answer.
@@ -527,15 +535,18 @@ pub struct StatusQuery {
 
 /// Where a form stands on the server.
 ///
-/// Compatibility: later servers add states (e.g. `approved`, `returned`); unknown ones map to
-/// `Unknown`, which a v1 client treats as "held by the server".
+/// Compatibility: later servers add states; unknown ones map to `Unknown`, which a v1 client
+/// treats as "held by the server". `approved` came with review: older clients read it as
+/// `Unknown` (held), which it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FormState {
-    /// Stored and counted.
+    /// Stored, received and not reviewed yet.
     Accepted,
-    /// Stored, then rejected by review.
+    /// Stored and approved by review.
+    Approved,
+    /// Stored, then rejected by review: the device should correct it and send a higher revision.
     Rejected,
     /// Not stored; the payload is in quarantine (invalid, forbidden, conflict, ...).
     Quarantined,
@@ -592,11 +603,57 @@ pub enum ChangeKind {
     RoundChanged,
     /// Units of a round changed (payload: round, units).
     UnitsChanged,
-    /// A supervisor sent a form back (payload: form id, comment).
+    /// A supervisor sent a form back (payload: [`FormReturned`]), addressed to its enumerator.
     FormReturned,
+    /// An assignment of the pulling enumerator was made, changed or withdrawn (payload:
+    /// [`Assignment`]; quantity 0 withdraws it). Added with assignments: older clients skip it.
+    AssignmentChanged,
     /// A kind this client does not know.
     #[serde(other)]
     Unknown,
+}
+
+/// Payload of a [`ChangeKind::FormReturned`] change: a form a reviewer sent back, with why.
+///
+/// Compatibility: a client that does not know the form id (e.g. reinstalled) shows the return
+/// with its household and village anyway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormReturned {
+    /// The form.
+    pub form_id: Uuid,
+    /// Its round.
+    pub round: String,
+    /// The revision that was rejected: the corrected form is sent as a higher one.
+    pub revision: u32,
+    /// Its household.
+    pub household_ref: String,
+    /// Its village code.
+    pub village: String,
+    /// The reviewer's comment (Vietnamese, as written).
+    pub comment: String,
+    /// The reviewer's username.
+    #[serde(default)]
+    pub by: Option<String>,
+}
+
+/// Payload of a [`ChangeKind::AssignmentChanged`] change: villages (optionally households in
+/// them) a supervisor gave the enumerator, with how many forms are expected.
+///
+/// Compatibility: a later pull of the same `id` replaces the earlier one; `quantity` 0 means
+/// withdrawn. `household_refs` is empty when the whole village is assigned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// The assignment's id on the server.
+    pub id: i64,
+    /// Round code.
+    pub round: String,
+    /// The units of the village.
+    pub units: FormUnits,
+    /// The households assigned, when the assignment lists them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub household_refs: Vec<String>,
+    /// How many forms are expected.
+    pub quantity: u32,
 }
 
 /// One change, in server order.
@@ -757,6 +814,7 @@ mod tests {
             outcome: Outcome::Invalid,
             errors: vec![problem],
             content_hash: Some(f.content_hash()),
+            warnings: vec![],
         };
         round_trip(&result);
         round_trip(&PushResponse {
@@ -780,6 +838,58 @@ mod tests {
         round_trip(&StatusResponse {
             forms: vec![status],
         });
+        round_trip(&FormResult {
+            id: Some(f.id),
+            outcome: Outcome::Accepted,
+            errors: vec![],
+            content_hash: Some(f.content_hash()),
+            warnings: vec![FieldProblem::new(
+                "household_ref",
+                "household_duplicate",
+                "Hộ này đã có phiếu khác.",
+                "Another form is held for this household.",
+            )],
+        });
+        let returned = FormReturned {
+            form_id: f.id,
+            round: "sipas-2025".into(),
+            revision: 1,
+            household_ref: "HH-001".into(),
+            village: "V01".into(),
+            comment: "Câu 5 chưa trả lời".into(),
+            by: Some("gs.laichau".into()),
+        };
+        round_trip(&returned);
+        let assignment = Assignment {
+            id: 3,
+            round: "sipas-2025".into(),
+            units: f.units.clone(),
+            household_refs: vec!["HH-001".into(), "HH-002".into()],
+            quantity: 2,
+        };
+        round_trip(&assignment);
+        round_trip(&Assignment {
+            household_refs: vec![],
+            ..assignment.clone()
+        });
+        for (kind, payload) in [
+            (
+                ChangeKind::FormReturned,
+                serde_json::to_value(&returned).unwrap(),
+            ),
+            (
+                ChangeKind::AssignmentChanged,
+                serde_json::to_value(&assignment).unwrap(),
+            ),
+        ] {
+            round_trip(&kind);
+            round_trip(&Change {
+                seq: 8,
+                kind,
+                payload,
+                at: t(),
+            });
+        }
         let change = Change {
             seq: 7,
             kind: ChangeKind::QuestionnairePublished,
@@ -816,6 +926,7 @@ mod tests {
         }
         for s in [
             FormState::Accepted,
+            FormState::Approved,
             FormState::Rejected,
             FormState::Quarantined,
             FormState::Missing,
@@ -829,7 +940,7 @@ mod tests {
         let o: Outcome = serde_json::from_str("\"escalated\"").unwrap();
         assert_eq!(o, Outcome::Unknown);
         assert!(o.is_permanent());
-        let s: FormState = serde_json::from_str("\"approved\"").unwrap();
+        let s: FormState = serde_json::from_str("\"archived\"").unwrap();
         assert_eq!(s, FormState::Unknown);
         let k: ChangeKind = serde_json::from_str("\"villages_renamed\"").unwrap();
         assert_eq!(k, ChangeKind::Unknown);
@@ -847,6 +958,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(h.device_time, None);
+        // A push result of a server before assignments has no warnings.
+        let r: FormResult = serde_json::from_str(r#"{"id":null,"outcome":"accepted"}"#).unwrap();
+        assert!(r.warnings.is_empty());
+        // An assignment of a whole village omits its households.
+        let a: Assignment = serde_json::from_str(
+            r#"{"id":1,"round":"r","units":{"province":"12","commune":"03395","village":"V1"},"quantity":5}"#,
+        )
+        .unwrap();
+        assert!(a.household_refs.is_empty());
+        let r: FormReturned = serde_json::from_str(
+            r#"{"form_id":"0190a4c8-0000-7000-8000-000000000000","round":"r","revision":1,"household_ref":"h","village":"v","comment":"c"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.by, None);
     }
 
     #[test]

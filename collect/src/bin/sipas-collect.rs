@@ -77,6 +77,19 @@ enum Command {
     Sync,
     /// Ask the server about every form on this device.
     Status,
+    /// Your assignments (as last pulled) and the forms on this device against each (no network).
+    Assignments,
+    /// Forms reviewers sent back, with their comments (as last pulled; no network).
+    Returned,
+    /// Correct a form a reviewer sent back: apply answer changes and queue its next revision to
+    /// be sent at the next sync (no network).
+    Correct {
+        /// The form's id.
+        id: uuid::Uuid,
+        /// Answer changes: a JSON object keyed by question code, `null` to remove an answer
+        /// (`-` for standard input).
+        file: PathBuf,
+    },
 }
 
 fn parse_gps(s: &str) -> Result<Gps, AppError> {
@@ -142,6 +155,12 @@ fn print_report(r: &SyncReport) {
             "Đã kéo lại từ đầu {} lần / pulled again from scratch {} time(s).",
             r.cursor_resets, r.cursor_resets
         );
+    }
+}
+
+fn print_warnings(r: &SyncReport) {
+    for (id, w) in &r.warnings {
+        println!("  {id} [{}] {}", w.code, messages::problem(w));
     }
 }
 
@@ -284,6 +303,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AppError> {
                 Err(e) => return Err(e),
             };
             print_report(&r);
+            print_warnings(&r);
             print_failed(&r);
             let left = left_to_send(&data).await?;
             if left > 0 {
@@ -317,6 +337,57 @@ async fn run(cli: Cli) -> Result<ExitCode, AppError> {
                     messages::local_state(e.state)
                 );
             }
+        }
+        Command::Assignments => {
+            let list = app::assignments(&data).await?;
+            for a in &list {
+                let w = &a.assignment;
+                let households = if w.household_refs.is_empty() {
+                    "cả thôn / whole village".to_owned()
+                } else {
+                    w.household_refs.join(", ")
+                };
+                println!(
+                    "{}  xã / commune {}  thôn / village {}  [{households}]  {}/{} phiếu / forms, còn / left {}",
+                    w.round,
+                    w.units.commune,
+                    w.units.village,
+                    a.forms,
+                    w.quantity,
+                    a.remaining()
+                );
+            }
+            println!("{} phân công / assignments", list.len());
+        }
+        Command::Returned => {
+            let list = app::returned(&data).await?;
+            for r in &list {
+                let f = &r.returned;
+                let state = if r.corrected {
+                    "đã sửa / corrected"
+                } else if r.local_revision.is_none() {
+                    "không có trên máy / not on this device"
+                } else {
+                    "cần sửa / to correct"
+                };
+                println!(
+                    "{}  hộ / household {}  thôn / village {}  lần / revision {}  {state}",
+                    f.form_id, f.household_ref, f.village, f.revision
+                );
+                println!(
+                    "      {}: {}",
+                    f.by.as_deref().unwrap_or("giám sát viên / supervisor"),
+                    f.comment
+                );
+            }
+            println!("{} phiếu bị trả lại / forms returned", list.len());
+        }
+        Command::Correct { id, file } => {
+            let changes = read_answers(&file)?;
+            let revision = app::correct(&data, id, changes).await?;
+            println!(
+                "Đã lưu lần sửa {revision} của phiếu {id}; sẽ gửi khi đồng bộ / revision {revision} of form {id} saved; it is sent at the next sync."
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

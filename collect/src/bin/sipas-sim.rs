@@ -69,6 +69,10 @@ struct Args {
     /// `DELETE /api/v1/rounds/CODE` (ministry).
     #[arg(long)]
     practice: Option<String>,
+    /// Share of the forms a supervisor sends back after delivery (0 to 1; 0 skips review):
+    /// the devices pull the returns, correct and resend, and the corrected forms are approved.
+    #[arg(long, default_value_t = 0.0)]
+    reject_share: f64,
 }
 
 #[tokio::main]
@@ -100,6 +104,7 @@ async fn main() -> ExitCode {
     cfg.batch_size = args.batch_size;
     cfg.work_dir = args.work_dir;
     cfg.practice = args.practice;
+    cfg.reject_share = args.reject_share.clamp(0.0, 1.0);
     match sim::run(cfg.clone()).await {
         Ok(report) => {
             print!("{}", sim::render(&cfg, &report));

@@ -100,6 +100,12 @@ pub fn can_submit_forms(user: &AuthUser) -> Result<(), ApiError> {
     require_role(user, &[Role::Enumerator, Role::Supervisor, Role::Ministry])
 }
 
+/// Who may review forms (approve, reject) and assign work: supervisors in their scope and team,
+/// and the ministry.
+pub fn can_review_forms(user: &AuthUser) -> Result<(), ApiError> {
+    require_role(user, &[Role::Supervisor, Role::Ministry])
+}
+
 /// Who may manage users and read the audit log.
 pub fn can_administer(user: &AuthUser) -> Result<(), ApiError> {
     require_role(user, &[Role::Ministry])

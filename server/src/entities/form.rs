@@ -28,7 +28,7 @@ pub struct Model {
     pub village_code: String,
     /// The household's reference in the village frame.
     pub household_ref: String,
-    /// Workflow status (`accepted`, ...).
+    /// Review status: `accepted` (received), `approved` or `rejected` (see `crate::review`).
     pub status: String,
     /// Revision number, 1 for the first submission.
     pub revision: i32,
@@ -52,6 +52,10 @@ pub struct Model {
     pub gps_lon: Option<f64>,
     /// Answers in the `schema` crate's compact encoding.
     pub answers: Vec<u8>,
+    /// The household was not in the sender's assignments when the form arrived.
+    pub unassigned: bool,
+    /// Another form for the same household of the round was held when this one arrived.
+    pub duplicate_household: bool,
 }
 
 /// No relations are navigated through the ORM.

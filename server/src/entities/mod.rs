@@ -1,8 +1,10 @@
 //! sea-orm entities: the database rows. API types live with the routes and are converted explicitly.
 
+pub mod assignment;
 pub mod audit_event;
 pub mod device;
 pub mod form;
+pub mod form_review;
 pub mod frame;
 pub mod frame_household;
 pub mod frame_village;

@@ -27,6 +27,8 @@ pub struct Model {
     pub min_cell_size: i32,
     /// `open` or `closed`.
     pub status: String,
+    /// Which forms count in the indices: `received` (all not rejected) or `approved` only.
+    pub counted_states: String,
     /// When the round was created.
     pub created_at: TimeDateTimeWithTimeZone,
     /// A practice round (training, simulations), deletable with what was collected in it.

@@ -11,6 +11,7 @@ mod m20261123_000005_create_identity_tables;
 mod m20261123_000006_create_sync_changes;
 mod m20261130_000001_create_index_cluster_stats;
 mod m20261201_000001_create_quarantined_payload_index;
+mod m20261207_000001_create_review_tables;
 mod m20261207_000050_create_sampling_tables;
 mod m20261207_000100_add_round_practice;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_create_sync_changes::Migration),
             Box::new(m20261130_000001_create_index_cluster_stats::Migration),
             Box::new(m20261201_000001_create_quarantined_payload_index::Migration),
+            Box::new(m20261207_000001_create_review_tables::Migration),
             Box::new(m20261207_000050_create_sampling_tables::Migration),
             Box::new(m20261207_000100_add_round_practice::Migration),
         ]

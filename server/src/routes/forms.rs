@@ -94,6 +94,12 @@ struct FormView {
     finished_at: Option<String>,
     /// Server clock, RFC 3339.
     received_at: Option<String>,
+    /// Last change on the server (a new revision, a review), RFC 3339.
+    updated_at: Option<String>,
+    /// Sent by an enumerator with assignments in the round, for a household outside them.
+    unassigned: bool,
+    /// Another form of the round was already held for the same household when it arrived.
+    duplicate_household: bool,
     /// Answers keyed by question code (only when one form is read).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -137,6 +143,9 @@ fn summary(f: &form::Model) -> FormView {
         started_at: f.started_at.as_ref().and_then(rfc3339),
         finished_at: f.finished_at.as_ref().and_then(rfc3339),
         received_at: rfc3339(&f.received_at),
+        updated_at: rfc3339(&f.updated_at),
+        unassigned: f.unassigned,
+        duplicate_household: f.duplicate_household,
         answers: None,
     }
 }

@@ -16,6 +16,7 @@ use crate::{
 };
 
 mod app;
+mod assignments;
 mod audit;
 mod auth;
 mod devices;
@@ -25,7 +26,9 @@ pub(crate) mod guard;
 mod health;
 mod index_reports;
 pub mod openapi;
+mod progress;
 mod questionnaires;
+mod reviews;
 mod rounds;
 mod samples;
 mod sync;
@@ -57,6 +60,9 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(samples::router())
         .merge(index_reports::router())
         .merge(forms::router())
+        .merge(assignments::router())
+        .merge(progress::router())
+        .merge(reviews::router())
         .merge(sync::router(state.clone()));
     let (routes, paths) = OpenApiRouter::new()
         .merge(health::router())

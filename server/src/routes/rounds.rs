@@ -218,6 +218,7 @@ async fn create_practice_round(
         status: Set("open".to_owned()),
         created_at: Set(OffsetDateTime::now_utc()),
         practice: Set(true),
+        counted_states: Set(base.counted_states.clone()),
     };
     // A concurrent create of the same code fails on the primary key: answered as the check above.
     if let Err(e) = round::Entity::insert(row).exec(&txn).await {
@@ -291,6 +292,14 @@ async fn delete_practice_round(
         .exec(&txn)
         .await?;
     delete_sample(&txn, &code).await?;
+    crate::entities::form_review::Entity::delete_many()
+        .filter(crate::entities::form_review::Column::RoundCode.eq(&code))
+        .exec(&txn)
+        .await?;
+    crate::entities::assignment::Entity::delete_many()
+        .filter(crate::entities::assignment::Column::RoundCode.eq(&code))
+        .exec(&txn)
+        .await?;
     round::Entity::delete_by_id(code.clone()).exec(&txn).await?;
     crate::changes::record(
         &txn,

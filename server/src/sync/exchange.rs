@@ -248,10 +248,10 @@ pub async fn status(
             if let Some(f) = held.get(&q.id) {
                 FormStatus {
                     id: q.id,
-                    state: if f.status == "rejected" {
-                        FormState::Rejected
-                    } else {
-                        FormState::Accepted
+                    state: match crate::review::Status::parse(&f.status) {
+                        Some(crate::review::Status::Rejected) => FormState::Rejected,
+                        Some(crate::review::Status::Approved) => FormState::Approved,
+                        _ => FormState::Accepted,
                     },
                     revision: Some(f.revision.max(0) as u32),
                     same_content: q.content_hash.as_ref().map(|h| *h == f.content_hash),

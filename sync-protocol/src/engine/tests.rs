@@ -53,6 +53,8 @@ enum Fault {
 /// A scripted server holding forms, quarantine and a change log.
 struct FakeServer {
     held: RefCell<HashMap<Uuid, String>>,
+    /// Held forms review sent back (revision 1): a higher revision replaces them (`updated`).
+    rejected: RefCell<HashSet<Uuid>>,
     quarantined: RefCell<HashMap<Uuid, String>>,
     /// Times a push carried each id.
     receipts: RefCell<HashMap<Uuid, usize>>,
@@ -72,6 +74,7 @@ impl FakeServer {
         let at = OffsetDateTime::from_unix_timestamp(1_763_900_000).expect("time");
         FakeServer {
             held: RefCell::default(),
+            rejected: RefCell::default(),
             quarantined: RefCell::default(),
             receipts: RefCell::default(),
             faults: RefCell::default(),
@@ -199,6 +202,12 @@ impl Transport for FakeServer {
                     } else {
                         match held.get(&f.id) {
                             Some(h) if *h == hash => (Outcome::Duplicate, vec![]),
+                            Some(_)
+                                if f.revision > 1 && self.rejected.borrow_mut().remove(&f.id) =>
+                            {
+                                held.insert(f.id, hash.clone());
+                                (Outcome::Updated, vec![])
+                            }
                             Some(_) => (Outcome::Conflict, vec![]),
                             None => {
                                 held.insert(f.id, hash.clone());
@@ -211,6 +220,7 @@ impl Transport for FakeServer {
                         outcome,
                         errors,
                         content_hash: Some(hash),
+                        warnings: vec![],
                     }
                 })
                 .collect(),
@@ -229,7 +239,11 @@ impl Transport for FakeServer {
                     match (held.get(&q.id), quarantined.get(&q.id)) {
                         (Some(h), _) => FormStatus {
                             id: q.id,
-                            state: FormState::Accepted,
+                            state: if self.rejected.borrow().contains(&q.id) {
+                                FormState::Rejected
+                            } else {
+                                FormState::Accepted
+                            },
                             revision: Some(1),
                             content_hash: Some(h.clone()),
                             same_content: q.content_hash.as_ref().map(|c| c == h),
@@ -604,6 +618,35 @@ fn reconcile_settles_conflicts_and_quarantine() {
     assert_eq!(o.state(ids[2]), Some(LocalState::Synced));
     assert_eq!(s.receipts(ids[0]), 0, "a conflict is not resent");
     assert_eq!(s.receipts(ids[2]), 1, "the missing one is pushed");
+}
+
+#[test]
+fn a_correction_whose_push_got_no_answer_is_sent_again_not_a_conflict() {
+    // The server holds revision 1, sent back by review; the device's revision 2 was in flight
+    // when the app stopped, and never reached the server.
+    let mut o = MemoryOutbox::new();
+    let mut f = form(0);
+    f.revision = 2;
+    done(o.add(&f)).expect("add");
+    done(o.mark_in_flight(&[f.id])).expect("in flight");
+    let s = FakeServer::new();
+    s.held.borrow_mut().insert(f.id, "revision 1".into());
+    s.rejected.borrow_mut().insert(f.id);
+    let r = sync(&mut o, &s, &config()).expect("sync");
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!((r.reconciled, r.updated), (1, 1), "{r:?}");
+    assert_eq!(o.state(f.id), Some(LocalState::Synced));
+    assert_eq!(s.receipts(f.id), 1);
+    // Rejected, but the device's content is not a higher revision: a conflict, shown.
+    let mut o = MemoryOutbox::new();
+    let g = form(1);
+    done(o.add(&g)).expect("add");
+    done(o.mark_in_flight(&[g.id])).expect("in flight");
+    let s = FakeServer::new();
+    s.held.borrow_mut().insert(g.id, "other".into());
+    s.rejected.borrow_mut().insert(g.id);
+    let r = sync(&mut o, &s, &config()).expect("sync");
+    assert_eq!(r.failed[0].outcome, Outcome::Conflict);
 }
 
 #[test]

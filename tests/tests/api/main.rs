@@ -8,5 +8,6 @@ mod foundation;
 mod hardening;
 mod identity;
 mod indices;
+mod review;
 mod sampling;
 mod sync;

@@ -917,7 +917,7 @@ async fn the_payload_index_migration_keeps_each_payloads_first_row() {
     use sipas_server::{entities::quarantined_form as q, migration::Migrator};
     let (_db, url) = e2e::TestDb::create().await;
     let db = sea_orm::Database::connect(&url).await.unwrap();
-    // Every migration before the payload index one (later migrations may follow it).
+    // The migrations before this one (later ones may follow it).
     let before = Migrator::migrations()
         .iter()
         .position(|m| m.name() == "m20261201_000001_create_quarantined_payload_index")
@@ -949,7 +949,7 @@ async fn the_payload_index_migration_keeps_each_payloads_first_row() {
         found
     };
     assert_eq!(indexes().await, ["idx_quarantined_forms_form_id"]);
-    Migrator::up(&db, None).await.unwrap();
+    Migrator::up(&db, Some(1)).await.unwrap();
     assert_eq!(indexes().await, ["idx_quarantined_forms_payload"]);
     let devices = || async {
         q::Entity::find()

@@ -17,10 +17,33 @@ use crate::entities::{form, quarantined_form, questionnaire_version, round};
 /// the first had been stored before.
 #[derive(Debug, Default)]
 pub(crate) struct Held {
-    /// Content hash of each stored (or, in this push, accepted) form.
-    pub stored: HashMap<Uuid, String>,
+    /// Each stored (or, in this push, accepted) form.
+    pub stored: HashMap<Uuid, HeldForm>,
     /// Outcome and problems of each quarantined payload, by id and content hash.
     pub quarantined: HashMap<(Uuid, String), (Outcome, Vec<FieldProblem>)>,
+}
+
+/// A stored form as a verdict sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HeldForm {
+    /// Its content hash.
+    pub hash: String,
+    /// Its revision.
+    pub revision: i32,
+    /// Its review status (`accepted`, `approved`, `rejected`).
+    pub status: String,
+}
+
+impl HeldForm {
+    /// A form received (not reviewed) at revision 1.
+    #[cfg(test)]
+    pub fn received(hash: impl Into<String>) -> HeldForm {
+        HeldForm {
+            hash: hash.into(),
+            revision: 1,
+            status: crate::review::Status::Received.as_str().to_owned(),
+        }
+    }
 }
 
 /// What the server holds under these form ids: stored forms and quarantined payloads, in one
@@ -41,6 +64,8 @@ pub(crate) async fn held(db: &DatabaseConnection, ids: &[Uuid]) -> Result<Held, 
             .column(form::Column::ContentHash)
             .expr_as(Expr::cust("NULL"), "reason")
             .expr_as(Expr::cust("NULL"), "errors")
+            .column(form::Column::Revision)
+            .column(form::Column::Status)
             .from(form::Entity)
             .and_where(form::Column::Id.is_in(chunk.iter().copied()))
             .to_owned();
@@ -49,25 +74,34 @@ pub(crate) async fn held(db: &DatabaseConnection, ids: &[Uuid]) -> Result<Held, 
             .column(quarantined_form::Column::ContentHash)
             .column(quarantined_form::Column::Reason)
             .column(quarantined_form::Column::Errors)
+            .expr_as(Expr::cust("NULL"), "revision")
+            .expr_as(Expr::cust("NULL"), "status")
             .from(quarantined_form::Entity)
             .and_where(quarantined_form::Column::FormId.is_in(chunk.iter().copied()))
             .and_where(quarantined_form::Column::ContentHash.is_not_null())
             .union(UnionType::All, forms)
             .to_owned();
         // A stored form's row has no reason (a quarantined one always has).
-        let mut add =
-            |id: Uuid, hash: String, reason: Option<String>, errors: Option<String>| match reason
-                .zip(errors)
-            {
-                None => {
-                    out.stored.insert(id, hash);
-                }
-                Some((reason, errors)) => {
-                    let problems = serde_json::from_str(&errors).unwrap_or_default();
-                    out.quarantined
-                        .insert((id, hash), (Outcome::from_code(&reason), problems));
-                }
-            };
+        let mut add = |id: Uuid,
+                       hash: String,
+                       reason: Option<String>,
+                       errors: Option<String>,
+                       revision: Option<i32>,
+                       status: Option<String>| match reason.zip(errors) {
+            None => {
+                let form = HeldForm {
+                    hash,
+                    revision: revision.unwrap_or(1),
+                    status: status.unwrap_or_default(),
+                };
+                out.stored.insert(id, form);
+            }
+            Some((reason, errors)) => {
+                let problems = serde_json::from_str(&errors).unwrap_or_default();
+                out.quarantined
+                    .insert((id, hash), (Outcome::from_code(&reason), problems));
+            }
+        };
         if db.get_database_backend() == DbBackend::Postgres {
             use sea_orm::sqlx::{AssertSqlSafe, Row};
             let sql = stmt.to_string(PostgresQueryBuilder);
@@ -82,6 +116,8 @@ pub(crate) async fn held(db: &DatabaseConnection, ids: &[Uuid]) -> Result<Held, 
                     r.try_get(1).map_err(get)?,
                     r.try_get(2).map_err(get)?,
                     r.try_get(3).map_err(get)?,
+                    r.try_get(4).map_err(get)?,
+                    r.try_get(5).map_err(get)?,
                 );
             }
         } else {
@@ -91,6 +127,8 @@ pub(crate) async fn held(db: &DatabaseConnection, ids: &[Uuid]) -> Result<Held, 
                     r.try_get_by_index(1)?,
                     r.try_get_by_index(2)?,
                     r.try_get_by_index(3)?,
+                    r.try_get_by_index(4)?,
+                    r.try_get_by_index(5)?,
                 );
             }
         }
@@ -119,6 +157,8 @@ pub(crate) struct RoundRow {
     pub geography_code: String,
     /// The status (`open` or `closed`) of each published version of its questionnaire.
     pub versions: HashMap<u32, String>,
+    /// Which forms count in its indices.
+    pub counted: crate::review::Counted,
 }
 
 /// Reads the [`Registry`] in one statement: rounds joined with their questionnaire's versions.
@@ -131,6 +171,7 @@ pub(crate) async fn registry(db: &DatabaseConnection) -> Result<Registry, DbErr>
             (round::Entity, R::Status),
             (round::Entity, R::QuestionnaireCode),
             (round::Entity, R::GeographyCode),
+            (round::Entity, R::CountedStates),
         ])
         .columns([
             (questionnaire_version::Entity, V::Version),
@@ -155,14 +196,147 @@ pub(crate) async fn registry(db: &DatabaseConnection) -> Result<Registry, DbErr>
                     questionnaire_code: r.try_get_by_index(2)?,
                     geography_code: r.try_get_by_index(3)?,
                     versions: HashMap::new(),
+                    counted: crate::review::Counted::parse(&r.try_get_by_index::<String>(4)?),
                 };
                 e.insert(row)
             }
         };
-        let version: Option<i32> = r.try_get_by_index(4)?;
-        let status: Option<String> = r.try_get_by_index(5)?;
+        let version: Option<i32> = r.try_get_by_index(5)?;
+        let status: Option<String> = r.try_get_by_index(6)?;
         if let (Some(v), Some(s)) = (version.and_then(|v| u32::try_from(v).ok()), status) {
             round.versions.insert(v, s);
+        }
+    }
+    Ok(out)
+}
+
+/// What the server holds about the households a push names: the forms held for each (round,
+/// village, household), and the sender's assignments. What [`super::verdict::notes`] flags a
+/// stored form with.
+#[derive(Debug, Default)]
+pub(crate) struct Households {
+    /// The ids of the forms held for each (round, village code, household ref).
+    pub forms: HashMap<(String, String, String), Vec<Uuid>>,
+    /// The sender's assignments by round: village code and, when the assignment lists them, its
+    /// households. A round missing here has no assignments for the sender.
+    pub assigned: HashMap<String, Vec<Assigned>>,
+}
+
+/// One assignment as a push checks it: its village code and, when it lists them, its
+/// households.
+pub(crate) type Assigned = (String, Option<Vec<String>>);
+
+/// A (round, village, household) a push names.
+pub(crate) type HouseholdKey = (String, String, String);
+
+/// Reads [`Households`] for `keys`, and the assignments of `enumerator` (when the sender is one),
+/// in one statement: a push's one lookup about its households, whatever its size.
+pub(crate) async fn households(
+    db: &DatabaseConnection,
+    keys: &[HouseholdKey],
+    enumerator: Option<i64>,
+) -> Result<Households, DbErr> {
+    use crate::entities::assignment;
+    let mut out = Households::default();
+    if keys.is_empty() {
+        return Ok(out);
+    }
+    let mut rounds: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+    rounds.sort_unstable();
+    rounds.dedup();
+    let mut refs: Vec<&str> = keys.iter().map(|k| k.2.as_str()).collect();
+    refs.sort_unstable();
+    refs.dedup();
+    let mut stmt = Query::select()
+        .expr_as(Expr::cust("'h'"), "kind")
+        .column(form::Column::Id)
+        .column(form::Column::RoundCode)
+        .column(form::Column::VillageCode)
+        .column(form::Column::HouseholdRef)
+        .expr_as(Expr::cust("NULL"), "refs")
+        .from(form::Entity)
+        .and_where(form::Column::RoundCode.is_in(rounds.iter().copied()))
+        .and_where(form::Column::HouseholdRef.is_in(refs.iter().copied()))
+        .to_owned();
+    if let Some(user) = enumerator {
+        stmt = stmt
+            .union(
+                UnionType::All,
+                Query::select()
+                    .expr_as(Expr::cust("'a'"), "kind")
+                    .expr_as(Expr::cust("NULL"), "id")
+                    .column(assignment::Column::RoundCode)
+                    .column(assignment::Column::VillageCode)
+                    .expr_as(Expr::cust("NULL"), "household_ref")
+                    .column(assignment::Column::HouseholdRefs)
+                    .from(assignment::Entity)
+                    .and_where(assignment::Column::EnumeratorId.eq(user))
+                    .and_where(assignment::Column::Quantity.gt(0))
+                    .and_where(assignment::Column::RoundCode.is_in(rounds.iter().copied()))
+                    .to_owned(),
+            )
+            .to_owned();
+    }
+    type Row = (
+        String,
+        Option<Uuid>,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = if db.get_database_backend() == DbBackend::Postgres {
+        // Unprepared, as [`held`], so it is planned for the table as it is now.
+        use sea_orm::sqlx::{AssertSqlSafe, Row};
+        let sql = stmt.to_string(PostgresQueryBuilder);
+        let rows = sea_orm::sqlx::raw_sql(AssertSqlSafe(sql))
+            .fetch_all(db.get_postgres_connection_pool())
+            .await
+            .map_err(|e| DbErr::Query(sea_orm::RuntimeErr::SqlxError(e.into())))?;
+        let get = |e: sea_orm::sqlx::Error| DbErr::Custom(format!("households: {e}"));
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0).map_err(get)?,
+                    r.try_get(1).map_err(get)?,
+                    r.try_get(2).map_err(get)?,
+                    r.try_get(3).map_err(get)?,
+                    r.try_get(4).map_err(get)?,
+                    r.try_get(5).map_err(get)?,
+                ))
+            })
+            .collect::<Result<_, DbErr>>()?
+    } else {
+        db.query_all(&stmt)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get_by_index(0)?,
+                    r.try_get_by_index(1)?,
+                    r.try_get_by_index(2)?,
+                    r.try_get_by_index(3)?,
+                    r.try_get_by_index(4)?,
+                    r.try_get_by_index(5)?,
+                ))
+            })
+            .collect::<Result<_, DbErr>>()?
+    };
+    for (kind, id, round, village, household, refs) in rows {
+        match (kind.as_str(), id, household) {
+            ("h", Some(id), Some(household)) => {
+                out.forms
+                    .entry((round, village, household))
+                    .or_default()
+                    .push(id);
+            }
+            ("a", _, _) => {
+                let refs = refs
+                    .and_then(|r| serde_json::from_str::<Vec<String>>(&r).ok())
+                    .filter(|r| !r.is_empty());
+                out.assigned.entry(round).or_default().push((village, refs));
+            }
+            _ => {}
         }
     }
     Ok(out)

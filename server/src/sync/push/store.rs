@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sea_orm::SqlErr;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, SqlErr, Statement};
 use sync_protocol::{FormResult, Outcome};
 use time::OffsetDateTime;
 use tracing::Instrument;
@@ -19,14 +19,16 @@ use uuid::Uuid;
 
 use super::{
     body::Forms,
-    lookup::{Held, held, registry},
-    verdict::{Accepted, UnknownGeography, Verdict, verdict},
+    lookup::{Held, HeldForm, HouseholdKey, held, households, registry},
+    verdict::{Accepted, Notes, UnknownGeography, Verdict, notes, verdict},
 };
 use crate::{
     auth::AuthUser,
+    entities::form,
     error::ApiError,
     forms::{Quarantine, Sender, accepted_row, quarantined_row},
     index_stats::{FormPlace, PendingStats},
+    review::Status,
     state::AppState,
     writer::{DeviceCount, Write, WriteError, inserts, write_all},
 };
@@ -89,7 +91,12 @@ pub(super) async fn store(
     texts: &[&str],
     forms: &Forms,
 ) -> Result<Vec<FormResult>, ApiError> {
-    let mut mode = Mode::default();
+    // A corrected form (a revision above 1) replaces one the server holds: look it up at once
+    // rather than meet the unique index first.
+    let mut mode = Mode {
+        look_up: forms.prepared.iter().any(|p| p.f.revision > 1),
+        ..Mode::default()
+    };
     let mut races = 0;
     loop {
         match attempt(state, user, texts, forms, mode).await {
@@ -130,13 +137,35 @@ async fn attempt(
     forms: &Forms,
     mode: Mode,
 ) -> Result<Vec<FormResult>, Attempt> {
-    // What the server holds under these ids, and the rounds: independent reads, sent together
-    // (each on its own pooled connection).
-    let (mut held, registry) = if mode.look_up {
+    // What is held about the push's households (and the sender's assignments), for the
+    // warnings of the forms stored: one statement, whatever the push's size.
+    let keys: Vec<HouseholdKey> = forms
+        .prepared
+        .iter()
+        .map(|p| {
+            (
+                p.f.round.clone(),
+                p.f.units.village.clone(),
+                p.f.household_ref.clone(),
+            )
+        })
+        .collect();
+    let enumerator = (user.role == crate::auth::policy::Role::Enumerator).then_some(user.id);
+    // What the server holds under these ids, the rounds and the households: independent reads,
+    // sent together (each on its own pooled connection).
+    let (mut held, registry, mut households) = if mode.look_up {
         let ids: Vec<Uuid> = forms.prepared.iter().map(|p| p.f.id).collect();
-        tokio::try_join!(held(&state.db, &ids), registry(&state.db))?
+        tokio::try_join!(
+            held(&state.db, &ids),
+            registry(&state.db),
+            households(&state.db, &keys, enumerator)
+        )?
     } else {
-        (Held::default(), registry(&state.db).await?)
+        let (registry, households) = tokio::try_join!(
+            registry(&state.db),
+            households(&state.db, &keys, enumerator)
+        )?;
+        (Held::default(), registry, households)
     };
     let by = Sender {
         user: Some(user.id),
@@ -150,6 +179,7 @@ async fn attempt(
             outcome,
             errors,
             content_hash: hash.map(str::to_owned),
+            warnings: vec![],
         })
     };
     let mut quarantined = Vec::new();
@@ -170,16 +200,40 @@ async fn attempt(
         ));
         results[m.idx] = answer(m.id, Outcome::Invalid, problems.to_vec(), None);
     }
-    let mut accepts: Vec<(&super::body::Prepared, Accepted<'_>)> = Vec::new();
+    // Each form to store: the revision it replaces (an update), and its notes.
+    let mut accepts: Vec<(&super::body::Prepared, Accepted<'_>, Option<i32>, Notes)> = Vec::new();
     for p in &forms.prepared {
         let id = Some(p.f.id);
         let hash = Some(p.hash.as_str());
         match verdict(p, &held, &registry, user).map_err(misconfigured)? {
             Verdict::Duplicate => results[p.idx] = answer(id, Outcome::Duplicate, vec![], hash),
-            Verdict::Accept(a) => {
+            v @ (Verdict::Accept(_) | Verdict::Update(..)) => {
+                let (a, replaces) = match v {
+                    Verdict::Accept(a) => (a, None),
+                    Verdict::Update(a, revision) => (a, Some(revision)),
+                    _ => unreachable!("matched above"),
+                };
                 // A second copy later in this push is a duplicate (or a conflict) of this one.
-                held.stored.insert(p.f.id, p.hash.clone());
-                accepts.push((p, a));
+                held.stored.insert(
+                    p.f.id,
+                    HeldForm {
+                        hash: p.hash.clone(),
+                        revision: i32::try_from(p.f.revision).unwrap_or(i32::MAX),
+                        status: Status::Received.as_str().to_owned(),
+                    },
+                );
+                let n = notes(p, &households, user);
+                // A second form for this household later in this push is flagged too.
+                households
+                    .forms
+                    .entry((
+                        p.f.round.clone(),
+                        p.f.units.village.clone(),
+                        p.f.household_ref.clone(),
+                    ))
+                    .or_default()
+                    .push(p.f.id);
+                accepts.push((p, a, replaces, n));
             }
             Verdict::Quarantine(..) if !mode.look_up => return Err(Attempt::Unsure),
             Verdict::Quarantine(outcome, problems) => {
@@ -210,20 +264,42 @@ async fn attempt(
     // the same order, so PostgreSQL cannot deadlock them against each other. Everything that
     // needs no database, the statements included, is worked out before the transaction, so the
     // locks it takes (SQLite's one write lock above all) are held for the statements only.
-    accepts.sort_by_key(|(p, _)| p.f.id);
+    accepts.sort_by_key(|(p, ..)| p.f.id);
+    let backend = state.db.get_database_backend();
     let mut stats = PendingStats::default();
     let mut rows = Vec::with_capacity(accepts.len());
-    for (p, a) in &accepts {
-        stats
-            .add(a.layout, FormPlace::of(&p.f), a.digest)
-            .map_err(|e| ApiError::internal(format!("index stats of form {}: {e}", p.f.id)))?;
-        rows.push(accepted_row(&p.f, &p.hash, a.encoded.to_vec(), by, now));
+    let (mut updates, mut history) = (Vec::new(), Vec::new());
+    for (p, a, replaces, n) in &accepts {
+        if a.counted {
+            stats
+                .add(a.layout, FormPlace::of(&p.f), a.digest)
+                .map_err(|e| ApiError::internal(format!("index stats of form {}: {e}", p.f.id)))?;
+        }
+        let mut row = accepted_row(&p.f, &p.hash, a.encoded.to_vec(), by, now);
+        row.unassigned = Set(n.unassigned);
+        row.duplicate_household = Set(n.duplicate_household);
+        match replaces {
+            None => rows.push(row),
+            Some(revision) => {
+                updates.push(replacement(backend, row, *revision));
+                history.push(crate::review::history_row(
+                    p.f.id,
+                    &p.f.round,
+                    i32::try_from(p.f.revision).unwrap_or(i32::MAX),
+                    (Status::Rejected.as_str(), Status::Received.as_str()),
+                    None,
+                    Some((user.id, &user.username)),
+                    now,
+                ));
+            }
+        }
     }
-    let backend = state.db.get_database_backend();
     let write = Write {
-        rows_count: rows.len() + quarantined.len(),
+        rows_count: rows.len() + quarantined.len() + updates.len(),
         rows: inserts(backend, rows),
         quarantined: inserts(backend, quarantined),
+        updates,
+        history: inserts(backend, history),
         stats,
         device: user.device_id.as_ref().map(|id| DeviceCount {
             id: id.clone(),
@@ -247,10 +323,19 @@ async fn attempt(
         WriteError::Db(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             Attempt::Raced
         }
+        // An update found the form no longer as it was read (reviewed or replaced meanwhile).
+        WriteError::Db(DbErr::RecordNotUpdated) => Attempt::Raced,
         WriteError::Db(e) => Attempt::Failed(e.into()),
     })?;
-    for (p, _) in &accepts {
-        results[p.idx] = answer(Some(p.f.id), Outcome::Accepted, vec![], Some(&p.hash));
+    for (p, _, replaces, n) in accepts {
+        let outcome = match replaces {
+            Some(_) => Outcome::Updated,
+            None => Outcome::Accepted,
+        };
+        results[p.idx] = answer(Some(p.f.id), outcome, vec![], Some(&p.hash));
+        if let Some(r) = results[p.idx].as_mut() {
+            r.warnings = n.warnings;
+        }
     }
     // Every form got an answer above; `unknown` would say a form was skipped (a bug), not lost.
     Ok(results
@@ -261,9 +346,46 @@ async fn attempt(
                 outcome: Outcome::Unknown,
                 errors: vec![],
                 content_hash: None,
+                warnings: vec![],
             })
         })
         .collect())
+}
+
+/// The UPDATE replacing a rejected form (`revision`, as read) with its corrected revision `row`:
+/// every column the row sets but its id, the time it was first received and who first sent it.
+/// It changes no row if the form is no longer rejected at that revision (reviewed again or
+/// replaced by another push meanwhile): the write then fails and the push is decided again.
+fn replacement(
+    backend: sea_orm::DbBackend,
+    mut row: form::ActiveModel,
+    revision: i32,
+) -> Statement {
+    use sea_orm::{ActiveValue, ColumnTrait, EntityTrait, Iterable, QueryFilter, QueryTrait};
+    let mut update = form::Entity::update_many();
+    for c in form::Column::iter() {
+        if matches!(
+            c,
+            form::Column::Seq
+                | form::Column::Id
+                | form::Column::ReceivedAt
+                | form::Column::SubmittedBy
+        ) {
+            continue;
+        }
+        if let ActiveValue::Set(v) = row.take(c) {
+            update = update.col_expr(c, sea_orm::sea_query::Expr::value(v));
+        }
+    }
+    let id = match row.take(form::Column::Id) {
+        ActiveValue::Set(v) | ActiveValue::Unchanged(v) => v,
+        ActiveValue::NotSet => sea_orm::Value::Uuid(None),
+    };
+    update
+        .filter(form::Column::Id.eq(id))
+        .filter(form::Column::Status.eq(Status::Rejected.as_str()))
+        .filter(form::Column::Revision.eq(revision))
+        .build(backend)
 }
 
 /// A round on a geography this server does not know: the push fails (500), and says why in the

@@ -9,11 +9,12 @@ use sync_protocol::{FieldProblem, Outcome};
 
 use super::{
     body::{Checked, Prepared},
-    lookup::{Held, Registry},
+    lookup::{Held, Households, Registry},
 };
 use crate::{
     auth::{AuthUser, policy},
     registry::STATUS_OPEN,
+    review::Status,
 };
 
 /// What becomes of a form.
@@ -21,8 +22,12 @@ use crate::{
 pub(crate) enum Verdict<'p> {
     /// Held already with this content: `duplicate`, nothing written.
     Duplicate,
-    /// `accepted`: stored, and counted in its village's statistics.
+    /// `accepted`: stored, and counted in its village's statistics (when its round counts
+    /// received forms).
     Accept(Accepted<'p>),
+    /// `updated`: a higher revision of a form review sent back (`rejected`): it replaces the
+    /// stored form, which is received again. Holds the revision it replaces.
+    Update(Accepted<'p>, i32),
     /// Refused: quarantined with this outcome and these problems.
     Quarantine(Outcome, Vec<FieldProblem>),
     /// This payload was quarantined before: its first outcome again, and no second row.
@@ -38,6 +43,9 @@ pub(crate) struct Accepted<'p> {
     pub digest: &'p FormDigest,
     /// Its answers' stored encoding.
     pub encoded: &'p [u8],
+    /// Whether it counts in the indices as soon as it is stored (its round counts received
+    /// forms).
+    pub counted: bool,
 }
 
 /// A round whose geography this server does not know: a broken deployment, not a bad form.
@@ -56,12 +64,13 @@ pub(crate) struct UnknownGeography {
 ///    server does not have: `unknown_round`; units, codes or revision that are wrong
 ///    ([`sync_protocol::check_units`]): `invalid` (with the answers' problems after them); a
 ///    commune outside the sender's scope: `forbidden`;
-/// 1. held with the same content: `duplicate`; with other content: `conflict`;
+/// 1. held with the same content: `duplicate`; a higher revision of a form review rejected
+///    goes on (to be `updated` at 5.); any other content: `conflict`;
 /// 2. the round is not open: `unknown_round`;
 /// 3. the round does not use this questionnaire version: `unknown_questionnaire`; the version is
 ///    closed: `questionnaire_closed`;
 /// 4. its answers are invalid: `invalid`;
-/// 5. otherwise `accepted`.
+/// 5. otherwise `accepted`, or `updated` (see 1.).
 ///
 /// A refused payload that was quarantined before (the same id and content hash) gets its first
 /// outcome again instead of a second row.
@@ -133,8 +142,26 @@ fn decide<'p>(
         );
     }
     // 1. What is held under its id.
+    let mut replaces = None;
     match held.stored.get(&f.id) {
-        Some(hash) if *hash == p.hash => return Ok(Verdict::Duplicate),
+        Some(h) if h.hash == p.hash => return Ok(Verdict::Duplicate),
+        Some(h)
+            if h.status == Status::Rejected.as_str()
+                && i64::from(f.revision) > i64::from(h.revision) =>
+        {
+            replaces = Some(h.revision);
+        }
+        Some(h) if i64::from(f.revision) > i64::from(h.revision) => {
+            return refuse(
+                Outcome::Conflict,
+                FieldProblem::new(
+                    "revision",
+                    "not_returned",
+                    "Phiếu này chưa bị trả lại để sửa; máy chủ giữ bản đã nhận. Bản gửi lên được giữ lại để kiểm tra.",
+                    "This form was not sent back for correction; the server keeps the one it holds. The one sent is kept for review.",
+                ),
+            );
+        }
         Some(_) => {
             return refuse(
                 Outcome::Conflict,
@@ -192,13 +219,85 @@ fn decide<'p>(
     }
     // 4 and 5. Its answers.
     Ok(match &checked.valid {
-        Ok((digest, encoded)) => Verdict::Accept(Accepted {
-            layout: &checked.layout,
-            digest,
-            encoded,
-        }),
+        Ok((digest, encoded)) => {
+            let a = Accepted {
+                layout: &checked.layout,
+                digest,
+                encoded,
+                counted: r.counted.counts(Status::Received),
+            };
+            match replaces {
+                Some(revision) => Verdict::Update(a, revision),
+                None => Verdict::Accept(a),
+            }
+        }
         Err(problems) => Verdict::Quarantine(Outcome::Invalid, problems.clone()),
     })
+}
+
+/// What a stored form is flagged with, and the warnings its push result carries.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Notes {
+    /// The household is outside the sender's assignments.
+    pub unassigned: bool,
+    /// Another form (another id) is held for the same household of the round.
+    pub duplicate_household: bool,
+    /// The warnings, one per flag.
+    pub warnings: Vec<FieldProblem>,
+}
+
+/// The notes on a form about to be stored (accepted or updated), given what the server holds
+/// about its household (`households`: with the forms accepted earlier in the same push) and the
+/// sender's assignments.
+///
+/// - `outside_assignment`: the sender is an enumerator who has assignments in the form's round,
+///   and none of them covers the form's village (and, for an assignment that lists households,
+///   its household). An enumerator without any assignment in the round (a round run without
+///   assignments) is not flagged, nor is a supervisor or the ministry correcting a form.
+/// - `household_duplicate`: a form with another id is held for the same round, village and
+///   household. The form is stored all the same (nothing sent is lost); review decides which
+///   one stands.
+pub(crate) fn notes(p: &Prepared, households: &Households, user: &AuthUser) -> Notes {
+    let f = &p.f;
+    let mut out = Notes::default();
+    if user.role == policy::Role::Enumerator
+        && let Some(assigned) = households.assigned.get(&f.round)
+    {
+        let covered = assigned.iter().any(|(village, refs)| {
+            *village == f.units.village
+                && refs
+                    .as_ref()
+                    .is_none_or(|refs| refs.contains(&f.household_ref))
+        });
+        if !covered {
+            out.unassigned = true;
+            out.warnings.push(FieldProblem::new(
+                "household_ref",
+                "outside_assignment",
+                "Hộ này không nằm trong danh sách được phân công cho bạn. Phiếu vẫn được nhận và được đánh dấu để giám sát viên xem.",
+                "This household is not in your assignments. The form is stored and flagged for your supervisor.",
+            ));
+        }
+    }
+    let key = (
+        f.round.clone(),
+        f.units.village.clone(),
+        f.household_ref.clone(),
+    );
+    if households
+        .forms
+        .get(&key)
+        .is_some_and(|ids| ids.iter().any(|id| *id != f.id))
+    {
+        out.duplicate_household = true;
+        out.warnings.push(FieldProblem::new(
+            "household_ref",
+            "household_duplicate",
+            "Máy chủ đã có một phiếu khác cho hộ này. Phiếu vẫn được nhận; giám sát viên sẽ quyết định giữ phiếu nào.",
+            "The server already holds another form for this household. The form is stored; review decides which one stands.",
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

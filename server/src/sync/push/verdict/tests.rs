@@ -9,7 +9,10 @@ use crate::{
     auth::policy::{Role, Scope},
     definitions::Definition,
     registry::STATUS_CLOSED,
-    sync::push::{body::prepare, lookup::RoundRow},
+    sync::push::{
+        body::prepare,
+        lookup::{HeldForm, RoundRow},
+    },
 };
 
 /// A Lai Châu (province 12, 2025 geography) enumerator.
@@ -57,6 +60,7 @@ fn registry(round_status: &str, version_status: &str) -> Registry {
         questionnaire_code: "sipas".into(),
         geography_code: "vn-2025".into(),
         versions: HashMap::from([(1, version_status.to_owned())]),
+        counted: Default::default(),
     };
     Registry {
         rounds: HashMap::from([(round.code.clone(), round)]),
@@ -78,6 +82,7 @@ fn decide(p: &Prepared, held: &Held, reg: &Registry, user: &AuthUser) -> (Outcom
     match verdict(p, held, reg, user).unwrap() {
         Verdict::Duplicate => (Outcome::Duplicate, vec![]),
         Verdict::Accept(_) => (Outcome::Accepted, vec![]),
+        Verdict::Update(..) => (Outcome::Updated, vec![]),
         Verdict::Quarantine(o, problems) => (o, codes(&problems)),
         Verdict::AsBefore(o, problems) => (
             o,
@@ -112,12 +117,14 @@ fn a_valid_form_in_scope_is_accepted_with_what_it_stores() {
 fn a_held_form_is_a_duplicate_with_its_content_and_a_conflict_without() {
     let p = prepared(&form(), true);
     let mut held = Held::default();
-    held.stored.insert(p.f.id, p.hash.clone());
+    held.stored
+        .insert(p.f.id, HeldForm::received(p.hash.clone()));
     assert_eq!(
         decide(&p, &held, &open(), &enumerator()),
         (Outcome::Duplicate, vec![])
     );
-    held.stored.insert(p.f.id, "another content".into());
+    held.stored
+        .insert(p.f.id, HeldForm::received("another content"));
     assert_eq!(
         decide(&p, &held, &open(), &enumerator()),
         (Outcome::Conflict, vec!["id:conflict".into()])
@@ -209,9 +216,11 @@ fn a_commune_outside_the_senders_scope_is_forbidden() {
     );
     // Whatever is held under its id: nothing about a form the sender may not read is told.
     let mut held = Held::default();
-    held.stored.insert(p.f.id, p.hash.clone());
+    held.stored
+        .insert(p.f.id, HeldForm::received(p.hash.clone()));
     assert_eq!(decide(&p, &held, &open(), &enumerator()), forbidden);
-    held.stored.insert(p.f.id, "other content".into());
+    held.stored
+        .insert(p.f.id, HeldForm::received("other content"));
     assert_eq!(decide(&p, &held, &open(), &enumerator()), forbidden);
     // Sent again: its first answer, and no second quarantine row.
     held.quarantined.insert(
@@ -236,7 +245,8 @@ fn a_commune_outside_the_senders_scope_is_forbidden() {
         mismatch
     );
     let mut held = Held::default();
-    held.stored.insert(p.f.id, "other content".into());
+    held.stored
+        .insert(p.f.id, HeldForm::received("other content"));
     assert_eq!(decide(&p, &held, &open(), &enumerator()), mismatch);
 }
 
@@ -246,7 +256,8 @@ fn a_round_the_server_does_not_have_says_nothing_about_the_id() {
     f.round = "sipas-1999".into();
     let p = prepared(&f, true);
     let mut held = Held::default();
-    held.stored.insert(p.f.id, "other content".into());
+    held.stored
+        .insert(p.f.id, HeldForm::received("other content"));
     assert_eq!(
         decide(&p, &held, &open(), &enumerator()),
         (Outcome::UnknownRound, vec!["round:unknown_round".into()])
@@ -256,7 +267,8 @@ fn a_round_the_server_does_not_have_says_nothing_about_the_id() {
     let f = form();
     let p = prepared(&f, true);
     let mut held = Held::default();
-    held.stored.insert(p.f.id, p.hash.clone());
+    held.stored
+        .insert(p.f.id, HeldForm::received(p.hash.clone()));
     let closed = registry(STATUS_CLOSED, STATUS_OPEN);
     assert_eq!(
         decide(&p, &held, &closed, &enumerator()),
@@ -331,4 +343,123 @@ fn a_round_on_an_unknown_geography_is_a_server_fault() {
             geography: "vn-1999".into()
         }
     );
+}
+
+/// `f` held at `revision` in `status`, with other content.
+fn held_as(f: &FormSubmission, revision: i32, status: &str) -> Held {
+    let mut held = Held::default();
+    held.stored.insert(
+        f.id,
+        HeldForm {
+            hash: "earlier content".into(),
+            revision,
+            status: status.into(),
+        },
+    );
+    held
+}
+
+#[test]
+fn a_higher_revision_of_a_rejected_form_updates_it() {
+    let mut f = form();
+    f.revision = 2;
+    let p = prepared(&f, true);
+    let Verdict::Update(a, replaces) =
+        verdict(&p, &held_as(&f, 1, "rejected"), &open(), &enumerator()).unwrap()
+    else {
+        panic!("not an update");
+    };
+    assert_eq!(replaces, 1);
+    assert!(
+        a.counted,
+        "a round counting received forms counts it at once"
+    );
+    // Not sent back: a higher revision is a conflict, and so is the same or a lower revision
+    // of a rejected form.
+    for status in ["accepted", "approved"] {
+        assert_eq!(
+            decide(&p, &held_as(&f, 1, status), &open(), &enumerator()),
+            (Outcome::Conflict, vec!["revision:not_returned".into()])
+        );
+    }
+    for held_revision in [2, 3] {
+        assert_eq!(
+            decide(
+                &p,
+                &held_as(&f, held_revision, "rejected"),
+                &open(),
+                &enumerator()
+            ),
+            (Outcome::Conflict, vec!["id:conflict".into()])
+        );
+    }
+    // The round must still take forms.
+    let closed = registry(STATUS_CLOSED, STATUS_OPEN);
+    assert_eq!(
+        decide(&p, &held_as(&f, 1, "rejected"), &closed, &enumerator()).0,
+        Outcome::UnknownRound
+    );
+}
+
+#[test]
+fn a_round_counting_approved_forms_only_does_not_count_a_form_on_arrival() {
+    let p = prepared(&form(), true);
+    let mut reg = open();
+    for r in reg.rounds.values_mut() {
+        r.counted = crate::review::Counted::Approved;
+    }
+    let Verdict::Accept(a) = verdict(&p, &Held::default(), &reg, &enumerator()).unwrap() else {
+        panic!("not accepted");
+    };
+    assert!(!a.counted);
+}
+
+#[test]
+fn notes_flag_households_outside_the_assignments_and_second_forms() {
+    use super::super::lookup::Households;
+    let f = form();
+    let p = prepared(&f, true);
+    let codes = |n: &Notes| -> Vec<String> { n.warnings.iter().map(|w| w.code.clone()).collect() };
+    // No assignment in the round at all: nothing to be outside of.
+    let none = Households::default();
+    assert_eq!(notes(&p, &none, &enumerator()), Notes::default());
+    // Assigned the form's village (whole, or with its household listed): not flagged.
+    let mut h = Households::default();
+    h.assigned
+        .insert(f.round.clone(), vec![(f.units.village.clone(), None)]);
+    assert!(notes(&p, &h, &enumerator()).warnings.is_empty());
+    h.assigned.insert(
+        f.round.clone(),
+        vec![(f.units.village.clone(), Some(vec![f.household_ref.clone()]))],
+    );
+    assert!(notes(&p, &h, &enumerator()).warnings.is_empty());
+    // Another household of that village, or another village: flagged.
+    h.assigned.insert(
+        f.round.clone(),
+        vec![
+            (f.units.village.clone(), Some(vec!["HH-other".into()])),
+            ("another village".into(), None),
+        ],
+    );
+    let n = notes(&p, &h, &enumerator());
+    assert!(n.unassigned && !n.duplicate_household);
+    assert_eq!(codes(&n), vec!["outside_assignment"]);
+    // A supervisor correcting a form is not flagged.
+    let mut supervisor = enumerator();
+    supervisor.role = Role::Supervisor;
+    assert!(!notes(&p, &h, &supervisor).unassigned);
+    // A form with another id held for the household: flagged; the form itself (a resend or an
+    // update) is not another form.
+    let mut h = Households::default();
+    let key = (
+        f.round.clone(),
+        f.units.village.clone(),
+        f.household_ref.clone(),
+    );
+    h.forms.insert(key.clone(), vec![f.id]);
+    assert_eq!(notes(&p, &h, &enumerator()), Notes::default());
+    h.forms.insert(key, vec![f.id, uuid::Uuid::now_v7()]);
+    let n = notes(&p, &h, &enumerator());
+    assert!(n.duplicate_household && !n.unassigned);
+    assert_eq!(codes(&n), vec!["household_duplicate"]);
 }

@@ -1,0 +1,470 @@
+//! Assignments: a supervisor gives villages (optionally a list of households in each) with a
+//! quantity to enumerators of their own team, inside their scope. Each change reaches the
+//! enumerator's devices through pull (`assignment_changed`) and is audited.
+
+use std::collections::HashMap;
+
+use axum::{Json, extract::State, http::StatusCode};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use sync_protocol::FormUnits;
+use time::OffsetDateTime;
+
+use crate::{
+    audit::{self, Actor, event},
+    auth::{AuthUser, extract::ClientIp, policy},
+    entities::{assignment, round, user},
+    error::{ApiError, ApiJson, ApiPath, ApiQuery, FieldError},
+    routes::openapi::Failure,
+    state::AppState,
+    text::{self, rfc3339},
+};
+
+/// Most assignments one call may make.
+pub const MAX_ASSIGNMENTS: usize = 1000;
+/// Most households one assignment may list.
+pub const MAX_HOUSEHOLDS: usize = 1000;
+/// Largest quantity of one assignment.
+pub const MAX_QUANTITY: u32 = 10_000;
+
+/// `/rounds/{round}/assignments`
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(list_assignments, assign))
+}
+
+/// One assignment as a supervisor makes it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewAssignment {
+    /// The enumerator's user id.
+    pub enumerator_id: i64,
+    /// The village's commune code (in the round's geography).
+    pub commune: String,
+    /// The village code.
+    pub village: String,
+    /// The households assigned, if the assignment lists them.
+    #[serde(default)]
+    pub household_refs: Option<Vec<String>>,
+    /// How many forms are expected; with a household list it defaults to the list's length.
+    /// 0 withdraws the assignment.
+    #[serde(default)]
+    pub quantity: Option<u32>,
+}
+
+/// `POST /rounds/{round}/assignments` body: every assignment is checked, then all are stored
+/// (a new one, or a change of the enumerator's assignment of that village), or none.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct AssignRequest {
+    /// The assignments.
+    pub assignments: Vec<NewAssignment>,
+}
+
+/// An assignment as read.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AssignmentView {
+    /// Its id.
+    pub id: i64,
+    /// The round.
+    pub round: String,
+    /// The enumerator's user id.
+    pub enumerator_id: i64,
+    /// The enumerator's username.
+    pub enumerator: Option<String>,
+    /// The village's units.
+    pub units: FormUnits,
+    /// The households listed (empty for the whole village).
+    pub household_refs: Vec<String>,
+    /// Forms expected (0: withdrawn).
+    pub quantity: i32,
+    /// Who made or last changed it.
+    pub created_by: Option<i64>,
+    /// When it last changed.
+    pub updated_at: Option<String>,
+}
+
+/// `GET /rounds/{round}/assignments` and `POST` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AssignmentList {
+    /// The round.
+    pub round: String,
+    /// The assignments, by enumerator then village.
+    pub assignments: Vec<AssignmentView>,
+}
+
+/// `GET /rounds/{round}/assignments` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AssignmentQuery {
+    /// Only this enumerator's.
+    pub enumerator_id: Option<i64>,
+    /// Include withdrawn ones (quantity 0).
+    #[serde(default)]
+    pub withdrawn: bool,
+}
+
+fn households_of(a: &assignment::Model) -> Vec<String> {
+    a.household_refs
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or_default()
+}
+
+/// The wire form of an assignment (what devices pull).
+pub(crate) fn wire(a: &assignment::Model) -> sync_protocol::Assignment {
+    sync_protocol::Assignment {
+        id: a.id,
+        round: a.round_code.clone(),
+        units: FormUnits {
+            province: a.province_code.clone(),
+            district: a.district_code.clone(),
+            commune: a.commune_code.clone(),
+            village: a.village_code.clone(),
+        },
+        household_refs: households_of(a),
+        quantity: a.quantity.max(0) as u32,
+    }
+}
+
+fn view(a: &assignment::Model, names: &HashMap<i64, String>) -> AssignmentView {
+    let w = wire(a);
+    AssignmentView {
+        id: a.id,
+        round: a.round_code.clone(),
+        enumerator_id: a.enumerator_id,
+        enumerator: names.get(&a.enumerator_id).cloned(),
+        units: w.units,
+        household_refs: w.household_refs,
+        quantity: a.quantity,
+        created_by: a.created_by,
+        updated_at: rfc3339(&a.updated_at),
+    }
+}
+
+/// Whether `me` may see or change assignments of `enumerator` in commune `commune`: the
+/// ministry always; a supervisor inside their scope and (when they have one) their team; a
+/// province reviewer (reading) inside their scope; an enumerator their own.
+fn may_see(
+    me: &AuthUser,
+    geo: &str,
+    a: &assignment::Model,
+    team_of: &HashMap<i64, Option<String>>,
+) -> bool {
+    match me.role {
+        policy::Role::Ministry => true,
+        policy::Role::Enumerator => a.enumerator_id == me.id,
+        policy::Role::ProvinceReviewer => policy::covers_unit(me, geo, &a.commune_code),
+        policy::Role::Supervisor => {
+            policy::covers_unit(me, geo, &a.commune_code)
+                && (me.team.is_none()
+                    || team_of.get(&a.enumerator_id).is_some_and(|t| *t == me.team))
+        }
+    }
+}
+
+async fn find_round(state: &AppState, code: &str) -> Result<round::Model, ApiError> {
+    round::Entity::find_by_id(code.to_owned())
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("đợt khảo sát", "Survey round"))
+}
+
+/// The assignments of a round the caller may see.
+#[utoipa::path(get, path = "/rounds/{round}/assignments", tag = "assignments", params(("round" = String, Path, description = "Round code", example = "sipas-2025"), AssignmentQuery), security(("bearer" = [])),
+    responses((status = OK, body = AssignmentList), Failure))]
+#[tracing::instrument(skip_all, fields(user = %me.username, round = %round_code))]
+async fn list_assignments(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ApiPath(round_code): ApiPath<String>,
+    ApiQuery(q): ApiQuery<AssignmentQuery>,
+) -> Result<Json<AssignmentList>, ApiError> {
+    let r = find_round(&state, &round_code).await?;
+    let mut select =
+        assignment::Entity::find().filter(assignment::Column::RoundCode.eq(&round_code));
+    if me.role == policy::Role::Enumerator {
+        select = select.filter(assignment::Column::EnumeratorId.eq(me.id));
+    }
+    if let Some(e) = q.enumerator_id {
+        select = select.filter(assignment::Column::EnumeratorId.eq(e));
+    }
+    if !q.withdrawn {
+        select = select.filter(assignment::Column::Quantity.gt(0));
+    }
+    let rows = select
+        .order_by_asc(assignment::Column::EnumeratorId)
+        .order_by_asc(assignment::Column::VillageCode)
+        .all(&state.db)
+        .await?;
+    let (names, teams) = enumerators(&state, rows.iter().map(|a| a.enumerator_id)).await?;
+    Ok(Json(AssignmentList {
+        round: round_code,
+        assignments: rows
+            .iter()
+            .filter(|a| may_see(&me, &r.geography_code, a, &teams))
+            .map(|a| view(a, &names))
+            .collect(),
+    }))
+}
+
+/// Usernames and teams of these users.
+async fn enumerators(
+    state: &AppState,
+    ids: impl Iterator<Item = i64>,
+) -> Result<(HashMap<i64, String>, HashMap<i64, Option<String>>), ApiError> {
+    let mut ids: Vec<i64> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut names = HashMap::new();
+    let mut teams = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for u in user::Entity::find()
+            .filter(user::Column::Id.is_in(chunk.to_vec()))
+            .all(&state.db)
+            .await?
+        {
+            names.insert(u.id, u.username.clone());
+            teams.insert(u.id, u.team.clone());
+        }
+    }
+    Ok((names, teams))
+}
+
+/// 403 for an enumerator of another team.
+fn other_team() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "other_team",
+        "Điều tra viên này không thuộc nhóm của bạn.",
+        "This enumerator is not in your team.",
+    )
+}
+
+/// Makes or changes assignments, all or nothing: each must name an active enumerator of the
+/// caller's team (403 `other_team`), a commune of the round's geography inside the caller's scope
+/// (403 `out_of_scope`) and the enumerator's, and a quantity within bounds (422).
+#[utoipa::path(post, path = "/rounds/{round}/assignments", tag = "assignments", params(("round" = String, Path, description = "Round code", example = "sipas-2025")), request_body = AssignRequest, security(("bearer" = [])),
+    responses((status = OK, body = AssignmentList), Failure))]
+#[tracing::instrument(skip_all, fields(user = %me.username, round = %round_code))]
+async fn assign(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ClientIp(ip): ClientIp,
+    ApiPath(round_code): ApiPath<String>,
+    ApiJson(body): ApiJson<AssignRequest>,
+) -> Result<Json<AssignmentList>, ApiError> {
+    policy::can_review_forms(&me)?;
+    let r = find_round(&state, &round_code).await?;
+    let geo = ::geography::by_code(&r.geography_code)
+        .ok_or_else(|| ApiError::internal(format!("round {round_code} on unknown geography")))?;
+    if body.assignments.is_empty() || body.assignments.len() > MAX_ASSIGNMENTS {
+        return Err(ApiError::bad_request(
+            "assignments_count",
+            format!("Cần từ 1 đến {MAX_ASSIGNMENTS} phân công mỗi lần."),
+            format!("Give 1 to {MAX_ASSIGNMENTS} assignments per call."),
+        ));
+    }
+    let ids: Vec<i64> = body.assignments.iter().map(|a| a.enumerator_id).collect();
+    let mut users: HashMap<i64, user::Model> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for u in user::Entity::find()
+            .filter(user::Column::Id.is_in(chunk.to_vec()))
+            .all(&state.db)
+            .await?
+        {
+            users.insert(u.id, u);
+        }
+    }
+    // Check everything before writing anything.
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut checked = Vec::with_capacity(body.assignments.len());
+    for (i, a) in body.assignments.iter().enumerate() {
+        let at = |f: &str| format!("assignments[{i}].{f}");
+        let Some(u) = users
+            .get(&a.enumerator_id)
+            .filter(|u| u.role == policy::Role::Enumerator.as_str() && u.active)
+        else {
+            errors.push(FieldError::new(
+                at("enumerator_id"),
+                "unknown_enumerator",
+                "Không có điều tra viên đang hoạt động với mã này.",
+                "No active enumerator has this id.",
+            ));
+            continue;
+        };
+        if me.role == policy::Role::Supervisor && me.team.is_some() && u.team != me.team {
+            return Err(other_team());
+        }
+        let Some(commune) = geo
+            .unit(&a.commune)
+            .filter(|c| c.level == ::geography::Level::Commune)
+        else {
+            errors.push(FieldError::new(
+                at("commune"),
+                "unknown_commune",
+                format!("Không có xã '{}' trong địa giới {}.", a.commune, geo.code),
+                format!("No commune '{}' in geography {}.", a.commune, geo.code),
+            ));
+            continue;
+        };
+        policy::require_unit(&me, geo.code, &commune.code)?;
+        let enumerator_covers = AuthUser::from_model(u, None)
+            .is_some_and(|e| policy::covers_unit(&e, geo.code, &commune.code));
+        if !enumerator_covers {
+            errors.push(FieldError::new(
+                at("commune"),
+                "outside_enumerator_scope",
+                "Xã này nằm ngoài địa bàn của điều tra viên.",
+                "This commune is outside the enumerator's area.",
+            ));
+        }
+        let village = a.village.trim();
+        if village.is_empty() {
+            errors.push(FieldError::new(
+                at("village"),
+                "required",
+                "Cần mã thôn/ấp.",
+                "The village code is required.",
+            ));
+        }
+        text::check_field(&at("village"), village, 64, &mut errors);
+        let households: Option<Vec<String>> = a.household_refs.as_ref().map(|h| {
+            let mut h: Vec<String> = h.iter().map(|r| r.trim().to_owned()).collect();
+            h.sort();
+            h.dedup();
+            h
+        });
+        if let Some(h) = &households {
+            if h.len() > MAX_HOUSEHOLDS {
+                errors.push(FieldError::new(
+                    at("household_refs"),
+                    "too_many",
+                    format!("Tối đa {MAX_HOUSEHOLDS} hộ mỗi phân công."),
+                    format!("At most {MAX_HOUSEHOLDS} households per assignment."),
+                ));
+            }
+            for r in h {
+                if r.is_empty() {
+                    errors.push(FieldError::new(
+                        at("household_refs"),
+                        "required",
+                        "Mã hộ không được để trống.",
+                        "A household ref is empty.",
+                    ));
+                }
+                text::check_field(&at("household_refs"), r, 64, &mut errors);
+            }
+        }
+        let quantity = a
+            .quantity
+            .or(households.as_ref().map(|h| h.len() as u32))
+            .unwrap_or(0);
+        if a.quantity.is_none() && households.is_none() {
+            errors.push(FieldError::new(
+                at("quantity"),
+                "required",
+                "Cần số phiếu được giao (hoặc danh sách hộ).",
+                "Give the quantity (or a household list).",
+            ));
+        }
+        if quantity > MAX_QUANTITY {
+            errors.push(FieldError::new(
+                at("quantity"),
+                "out_of_range",
+                format!("Số phiếu tối đa {MAX_QUANTITY}."),
+                format!("The quantity is at most {MAX_QUANTITY}."),
+            ));
+        }
+        let province = geo
+            .ancestors(&commune.code)
+            .into_iter()
+            .find(|u| u.level == ::geography::Level::Province)
+            .map(|u| u.code.clone())
+            .unwrap_or_default();
+        let district = geo
+            .ancestors(&commune.code)
+            .into_iter()
+            .find(|u| u.level == ::geography::Level::District)
+            .map(|u| u.code.clone());
+        checked.push((
+            a.enumerator_id,
+            province,
+            district,
+            commune.code.clone(),
+            village.to_owned(),
+            households,
+            quantity,
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let now = OffsetDateTime::now_utc();
+    let txn = state.db.begin().await?;
+    let mut stored = Vec::with_capacity(checked.len());
+    for (enumerator, province, district, commune, village, households, quantity) in checked {
+        let existing = assignment::Entity::find()
+            .filter(assignment::Column::RoundCode.eq(&round_code))
+            .filter(assignment::Column::EnumeratorId.eq(enumerator))
+            .filter(assignment::Column::VillageCode.eq(&village))
+            .one(&txn)
+            .await?;
+        let refs = households.map(|h| serde_json::to_string(&h).unwrap_or_else(|_| "[]".into()));
+        let quantity = i32::try_from(quantity).unwrap_or(i32::MAX);
+        let row = match existing {
+            Some(e) => {
+                let mut m: assignment::ActiveModel = e.into();
+                m.province_code = Set(province);
+                m.district_code = Set(district);
+                m.commune_code = Set(commune);
+                m.household_refs = Set(refs);
+                m.quantity = Set(quantity);
+                m.created_by = Set(Some(me.id));
+                m.updated_at = Set(now);
+                m.update(&txn).await?
+            }
+            None => {
+                assignment::ActiveModel {
+                    round_code: Set(round_code.clone()),
+                    enumerator_id: Set(enumerator),
+                    province_code: Set(province),
+                    district_code: Set(district),
+                    commune_code: Set(commune),
+                    village_code: Set(village),
+                    household_refs: Set(refs),
+                    quantity: Set(quantity),
+                    created_by: Set(Some(me.id)),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(&txn)
+                .await?
+            }
+        };
+        crate::changes::record_in(
+            &txn,
+            sync_protocol::ChangeKind::AssignmentChanged,
+            Some(&round_code),
+            Some(row.enumerator_id),
+            serde_json::to_value(wire(&row)).map_err(ApiError::internal)?,
+        )
+        .await?;
+        audit::record(
+            &txn,
+            event::ASSIGNMENT_CHANGED,
+            &Actor::user(&me, ip.clone()),
+            Some(format!("assignment:{}", row.id)),
+            serde_json::to_value(wire(&row)).map_err(ApiError::internal)?,
+        )
+        .await?;
+        stored.push(row);
+    }
+    txn.commit().await?;
+    let (names, _) = enumerators(&state, stored.iter().map(|a| a.enumerator_id)).await?;
+    Ok(Json(AssignmentList {
+        round: round_code,
+        assignments: stored.iter().map(|a| view(a, &names)).collect(),
+    }))
+}
