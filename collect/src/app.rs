@@ -436,7 +436,8 @@ pub fn corrected(form: &FormSubmission, changes: Answers) -> Result<FormSubmissi
     }
     next.revision = form.revision.saturating_add(1);
     next.finished_at = Some(OffsetDateTime::now_utc());
-    schema::validate(q, &next.answers).map_err(AppError::Invalid)?;
+    schema::validate_with(q, &next.answers, next.not_required_answers())
+        .map_err(AppError::Invalid)?;
     Ok(next)
 }
 
