@@ -80,7 +80,7 @@ status=0
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --max-examples "$examples" \
   --seed 20261207 \
-  --workers 2 \
+  --workers 1 \
   --no-color \
   --suppress-health-check all || status=$?
 
