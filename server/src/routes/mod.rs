@@ -15,6 +15,7 @@ use crate::{
 mod audit;
 mod auth;
 mod devices;
+mod exports;
 mod forms;
 mod geographies;
 pub(crate) mod guard;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(rounds::router())
         .merge(index_reports::router())
         .merge(forms::router())
+        .merge(exports::router())
         .merge(sync::router(state.clone()));
     Router::new()
         .merge(health::router())
