@@ -2,6 +2,7 @@
 //! not once per file), one module per area. Run one area with `cargo test -p sipas-e2e --test api
 //! sync::`.
 
+mod exports;
 mod foundation;
 mod hardening;
 mod identity;
