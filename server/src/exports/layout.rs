@@ -25,7 +25,9 @@
 //! an export of one version it is the option's place in that version, and an option a later
 //! version adds gets the next number, so older numbers never move.
 
-use schema::{Answer, Label, LevelAnswer, QuestionKind, Questionnaire, Scale, ValidAnswers};
+use schema::{
+    Answer, Label, LevelAnswer, QuestionKind, Questionnaire, Scale, StoredAnswer, ValidAnswers,
+};
 
 /// What kind of value a column holds (drives the value's encoding in each format and the
 /// storage type in the Stata, SPSS and R scripts).
@@ -223,14 +225,17 @@ enum Slot {
     },
     /// Multiple choice: each of this version's option codes with its column.
     Multi { cols: Vec<(String, usize)> },
-    /// Level: the column and the scale's special answers with their codes.
+    /// Level: the column, the scale's number of levels and its special answers with their
+    /// codes.
     Level {
         col: usize,
+        levels: u8,
         specials: Vec<(String, i64)>,
     },
-    /// Grid: each item of this version with its column, the scale's special answers.
+    /// Grid: each item of this version with its column, the scale's levels and specials.
     Grid {
         items: Vec<(String, usize)>,
+        levels: u8,
         specials: Vec<(String, i64)>,
     },
     /// Integer, text or date: one column.
@@ -576,10 +581,12 @@ impl Layout {
                     },
                     QuestionKind::Level { .. } => Slot::Level {
                         col: cols[0],
+                        levels: q.scale_of(question).map_or(0, Scale::n_levels),
                         specials: level_values(q.scale_of(question)).1,
                     },
                     QuestionKind::Grid { items, .. } => Slot::Grid {
                         items: coded(items.iter().map(|i| i.code.clone()).collect()),
+                        levels: q.scale_of(question).map_or(0, Scale::n_levels),
                         specials: level_values(q.scale_of(question)).1,
                     },
                     QuestionKind::Gps {} => Slot::Gps {
@@ -656,10 +663,15 @@ impl Layout {
                         }
                     }
                 }
-                (Slot::Level { col, specials }, Answer::Level(l)) => {
+                (Slot::Level { col, specials, .. }, Answer::Level(l)) => {
                     row.cells[*col] = level(l, specials);
                 }
-                (Slot::Grid { items, specials }, Answer::Grid(rows)) => {
+                (
+                    Slot::Grid {
+                        items, specials, ..
+                    },
+                    Answer::Grid(rows),
+                ) => {
                     for (item, l) in rows.iter() {
                         if let Some((_, col)) = items.iter().find(|(code, _)| code == item) {
                             row.cells[*col] = level(l, specials);
@@ -678,6 +690,90 @@ impl Layout {
                 _ => {}
             }
         }
+    }
+    /// Writes the answers of a stored blob of version `version` into `row`'s answer cells, read
+    /// straight from the blob ([`schema::walk`]): what [`Layout::fill_answers`] writes for the
+    /// decoded answers, without building them (an export's hot path).
+    pub fn fill_stored(
+        &self,
+        version: usize,
+        q: &Questionnaire,
+        blob: &[u8],
+        row: &mut Row,
+    ) -> Result<(), schema::DecodeError> {
+        let Some(slots) = self.slots.get(version) else {
+            return Ok(());
+        };
+        fn level(b: u8, levels: u8, specials: &[(String, i64)]) -> Cell {
+            if (1..=levels).contains(&b) {
+                Cell::Int(i64::from(b))
+            } else {
+                specials
+                    .get(usize::from(b.wrapping_sub(levels).wrapping_sub(1)))
+                    .map_or(Cell::Empty, |(_, v)| Cell::Int(*v))
+            }
+        }
+        let cells = &mut row.cells;
+        let text = &mut row.text;
+        let mut set_text = |cells: &mut Vec<Cell>, i: usize, s: &str| {
+            let start = text.len() as u32;
+            text.push_str(s);
+            cells[i] = Cell::Text(start, text.len() as u32);
+        };
+        schema::walk(q, blob, |pos, a| {
+            let Some(slot) = slots.get(pos) else {
+                return;
+            };
+            match (slot, a) {
+                (Slot::Single { col, options }, StoredAnswer::Choice(i)) => {
+                    if let Some((_, n)) = options.get(i) {
+                        cells[*col] = Cell::Int(*n);
+                    }
+                }
+                (Slot::Multi { cols }, StoredAnswer::Choices(bits)) => {
+                    for (i, (_, c)) in cols.iter().enumerate() {
+                        let on = bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0);
+                        cells[*c] = Cell::Int(i64::from(on));
+                    }
+                }
+                (
+                    Slot::Level {
+                        col,
+                        levels,
+                        specials,
+                    },
+                    StoredAnswer::Level(b),
+                ) => cells[*col] = level(b, *levels, specials),
+                (
+                    Slot::Grid {
+                        items,
+                        levels,
+                        specials,
+                    },
+                    StoredAnswer::Grid(bytes),
+                ) => {
+                    for ((_, col), &b) in items.iter().zip(bytes) {
+                        if b != 0 {
+                            cells[*col] = level(b, *levels, specials);
+                        }
+                    }
+                }
+                (Slot::Plain { col }, StoredAnswer::Integer(v)) => cells[*col] = Cell::Int(v),
+                (Slot::Plain { col }, StoredAnswer::Text(t)) => set_text(cells, *col, t),
+                (Slot::Plain { col }, StoredAnswer::Date(d)) => {
+                    let s = format!("{:04}-{:02}-{:02}", d / 10_000, d / 100 % 100, d % 100);
+                    set_text(cells, *col, &s);
+                }
+                (Slot::Gps { cols }, StoredAnswer::Gps(lat, lon, acc)) => {
+                    cells[cols[0]] = Cell::Num(lat);
+                    cells[cols[1]] = Cell::Num(lon);
+                    if let Some(a) = acc {
+                        cells[cols[2]] = Cell::Num(a);
+                    }
+                }
+                _ => {}
+            }
+        })
     }
 }
 
@@ -766,6 +862,40 @@ mod tests {
             && v.value == 1));
         assert_eq!(l.versions.len(), 2);
         assert_eq!(l.version_index("sipas", 2), Some(1));
+    }
+
+    #[test]
+    fn reading_the_blob_fills_what_the_decoded_answers_fill() {
+        let q = sipas();
+        let l = Layout::new(&[q]);
+        let mut forms = vec![schema::sample::complete_sipas_answers()];
+        forms.push(schema::sample::sipas_answers_with_levels(&[2; 39]));
+        let mut special = schema::sample::complete_sipas_answers();
+        special.insert(
+            "p1".into(),
+            serde_json::json!({"info_forms": "dont_know", "info_easy": "not_applicable"}),
+        );
+        forms.push(special);
+        for f in forms {
+            let Ok(valid) = schema::validate(q, &f) else {
+                continue;
+            };
+            let (mut a, mut b) = (Row::default(), Row::default());
+            a.reset(l.columns.len());
+            b.reset(l.columns.len());
+            l.fill_answers(0, &valid, &mut a);
+            l.fill_stored(0, q, &valid.encode(q), &mut b).unwrap();
+            let text = |r: &Row| -> Vec<String> {
+                r.cells
+                    .iter()
+                    .map(|c| match *c {
+                        Cell::Text(x, y) => r.text_of(x, y).to_owned(),
+                        other => format!("{other:?}"),
+                    })
+                    .collect()
+            };
+            assert_eq!(text(&a), text(&b));
+        }
     }
 
     #[test]

@@ -18,7 +18,8 @@ use std::{collections::HashMap, sync::Arc};
 
 use axum::body::Bytes;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Expr, Func},
 };
 use serde::{Deserialize, Serialize};
@@ -258,8 +259,15 @@ pub async fn prepare_forms(
         .ok_or_else(|| ApiError::not_found("đợt khảo sát", "Survey round"))?;
     let geography = ::geography::by_code(&r.geography_code)
         .ok_or_else(|| ApiError::internal("the round's geography is not built in"))?;
+    let round_cond = match db.get_database_backend() {
+        // SQLite would read `round_code = ?` through the units index and then sort a whole
+        // round by `seq` (most of an export's time, measured); the unary `+` keeps it on the
+        // table's own `seq` order, which is the order wanted.
+        DbBackend::Sqlite => Expr::cust_with_values("+\"forms\".\"round_code\" = ?", [round_code]),
+        _ => form::Column::RoundCode.eq(round_code).into(),
+    };
     let mut cond = Condition::all()
-        .add(form::Column::RoundCode.eq(round_code))
+        .add(round_cond)
         .add(policy::readable_forms(me, &r.geography_code));
     let unit = q.unit.clone().filter(|u| !u.is_empty());
     if let Some(unit) = &unit {
@@ -275,27 +283,15 @@ pub async fn prepare_forms(
     if let Some(t) = since {
         cond = cond.add(form::Column::UpdatedAt.gte(t));
     }
-    // The versions: every published version of the round's questionnaire, and any other a
-    // stored form of the round names.
-    let mut wanted: Vec<(String, i32)> = registry::list(db)
+    // The versions: every published version of the round's questionnaire (push stores no
+    // other in a round; a form of another, imported, is exported with its fields and counted
+    // as undecodable).
+    let wanted: Vec<(String, i32)> = registry::list(db)
         .await?
         .into_iter()
         .filter(|v| v.code == r.questionnaire_code)
         .map(|v| (v.code, v.version))
         .collect();
-    let used: Vec<(String, i32)> = form::Entity::find()
-        .select_only()
-        .column(form::Column::QuestionnaireCode)
-        .column(form::Column::QuestionnaireVersion)
-        .distinct()
-        .filter(form::Column::RoundCode.eq(round_code))
-        .filter(form::Column::QuestionnaireCode.ne(r.questionnaire_code.clone()))
-        .into_tuple()
-        .all(db)
-        .await?;
-    wanted.extend(used);
-    wanted.sort();
-    wanted.dedup();
     let mut defs = Vec::new();
     for (code, version) in &wanted {
         defs.push(definitions.stored(db, code, *version).await?);
@@ -605,17 +601,20 @@ pub async fn run(
                         i
                     }
                 };
-                match vi.map(|i| {
-                    (
-                        i,
-                        schema::ValidAnswers::decode(&definitions[i].questionnaire, &f.answers),
-                    )
-                }) {
-                    Some((i, Ok(valid))) => layout.fill_answers(i, &valid, &mut row),
-                    other => {
-                        about.undecodable += 1;
-                        tracing::warn!(form = %f.id, error = ?other.map(|(_, e)| e.err()), "stored answers do not decode; exported without answers");
+                let filled = match vi {
+                    Some(i) => layout
+                        .fill_stored(i, &definitions[i].questionnaire, &f.answers, &mut row)
+                        .map_err(|e| e.to_string()),
+                    None => Err("its questionnaire version is not in the export".to_owned()),
+                };
+                if let Err(e) = filled {
+                    about.undecodable += 1;
+                    // The form's own fields stay; its answers are cleared rather than half
+                    // written.
+                    for c in &mut row.cells[layout::META.len()..] {
+                        *c = Cell::Empty;
                     }
+                    tracing::warn!(form = %f.id, error = %e, "stored answers do not read; exported without them");
                 }
                 enc.row(&layout, &row, &mut out);
                 flush(&tx, &mut out, false).await?;
