@@ -17,6 +17,8 @@
 //! body byte, and the server's peak resident memory above its idle level during the export
 //! (`VmRSS` sampled every 10 ms). Nothing is asserted.
 
+// Uses the database and process helpers, not the push ones.
+#[allow(dead_code)]
 mod common;
 
 use std::{

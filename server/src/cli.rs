@@ -233,11 +233,11 @@ async fn run_export(
     let (tx, mut rx) = tokio::sync::mpsc::channel(exports::CHANNEL_CHUNKS);
     let reader = {
         let db = db.clone();
-        tokio::spawn(async move { exports::run(&db, prepared, tx).await })
+        tokio::spawn(async move { exports::run(&db, prepared, &tx).await })
     };
     let mut stdout = std::io::stdout().lock();
     while let Some(chunk) = rx.recv().await {
-        stdout.write_all(&chunk)?;
+        stdout.write_all(&chunk?[..])?;
     }
     stdout.flush()?;
     drop(stdout);

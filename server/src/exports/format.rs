@@ -163,8 +163,8 @@ pub fn xml_text(s: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(bytes);
         return;
     }
-    let mut chars = s.char_indices().peekable();
-    while let Some((i, ch)) = chars.next() {
+    let chars = s.char_indices();
+    for (i, ch) in chars {
         match ch {
             '&' => out.extend_from_slice(b"&amp;"),
             '<' => out.extend_from_slice(b"&lt;"),

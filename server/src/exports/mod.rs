@@ -264,7 +264,7 @@ pub async fn prepare_forms(
         // round by `seq` (most of an export's time, measured); the unary `+` keeps it on the
         // table's own `seq` order, which is the order wanted.
         DbBackend::Sqlite => Expr::cust_with_values("+\"forms\".\"round_code\" = ?", [round_code]),
-        _ => form::Column::RoundCode.eq(round_code).into(),
+        _ => form::Column::RoundCode.eq(round_code),
     };
     let mut cond = Condition::all()
         .add(round_cond)
@@ -528,25 +528,26 @@ pub enum RunError {
     Db(#[from] sea_orm::DbErr),
 }
 
+/// What the reader hands on: a chunk, or the error that cut the export short (so that the
+/// response is aborted, not ended as if complete).
+pub type Chunk = Result<Bytes, std::io::Error>;
+
 /// Sends `out` if it holds a chunk's worth (or `force`).
-async fn flush(tx: &mpsc::Sender<Bytes>, out: &mut Vec<u8>, force: bool) -> Result<(), RunError> {
+async fn flush(tx: &mpsc::Sender<Chunk>, out: &mut Vec<u8>, force: bool) -> Result<(), RunError> {
     if out.is_empty() || (!force && out.len() < CHUNK) {
         return Ok(());
     }
     let chunk = Bytes::from(std::mem::replace(out, Vec::with_capacity(CHUNK * 2)));
-    tx.send(chunk).await.map_err(|_| RunError::Gone)
-}
-
-fn usernames_needed(rows: &[(i64, String)]) -> HashMap<i64, String> {
-    rows.iter().cloned().collect()
+    tx.send(Ok(chunk)).await.map_err(|_| RunError::Gone)
 }
 
 /// Streams a prepared export into `tx`; returns its description with the counts filled in.
-/// Stops with [`RunError::Gone`] as soon as the receiver is dropped.
+/// Stops with [`RunError::Gone`] as soon as the receiver is dropped. On a database error the
+/// caller sends it on (see [`spawn`]), so the reader knows the export is incomplete.
 pub async fn run(
     db: &DatabaseConnection,
     prepared: Prepared,
-    tx: mpsc::Sender<Bytes>,
+    tx: &mpsc::Sender<Chunk>,
 ) -> Result<About, RunError> {
     let Prepared {
         layout,
@@ -559,7 +560,7 @@ pub async fn run(
     let mut enc = Encoder::new(about.format, &layout, now);
     let mut out = Vec::with_capacity(CHUNK * 2);
     enc.start(&layout, &mut out);
-    flush(&tx, &mut out, true).await?;
+    flush(tx, &mut out, true).await?;
     let users: Vec<(i64, String)> = user::Entity::find()
         .select_only()
         .column(user::Column::Id)
@@ -567,7 +568,7 @@ pub async fn run(
         .into_tuple()
         .all(db)
         .await?;
-    let users = usernames_needed(&users);
+    let users: HashMap<i64, String> = users.into_iter().collect();
     let n = layout.columns.len();
     let mut row = Row::default();
     match source {
@@ -617,7 +618,7 @@ pub async fn run(
                     tracing::warn!(form = %f.id, error = %e, "stored answers do not read; exported without them");
                 }
                 enc.row(&layout, &row, &mut out);
-                flush(&tx, &mut out, false).await?;
+                flush(tx, &mut out, false).await?;
             }
         }
         Source::Quarantine => {
@@ -658,13 +659,13 @@ pub async fn run(
                 }
                 row.set_text(10, &qf.payload);
                 enc.row(&layout, &row, &mut out);
-                flush(&tx, &mut out, false).await?;
+                flush(tx, &mut out, false).await?;
             }
         }
     }
     about.forms = enc.rows;
     enc.finish(&layout, &about, &mut out);
-    flush(&tx, &mut out, true).await?;
+    flush(tx, &mut out, true).await?;
     Ok(about)
 }
 
@@ -781,12 +782,12 @@ pub fn command_line_user() -> AuthUser {
 
 /// Runs an export in a task of its own and returns the receiving end of its chunks (what the
 /// HTTP body and the command line read).
-pub fn spawn(db: DatabaseConnection, prepared: Prepared) -> mpsc::Receiver<Bytes> {
+pub fn spawn(db: DatabaseConnection, prepared: Prepared) -> mpsc::Receiver<Chunk> {
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     let round = prepared.about.round.clone();
     tokio::spawn(async move {
         let started = std::time::Instant::now();
-        match run(&db, prepared, tx).await {
+        match run(&db, prepared, &tx).await {
             Ok(about) => tracing::info!(
                 round = %round,
                 forms = about.forms,
