@@ -78,12 +78,14 @@ pub fn stata(layout: &Layout, about: &About, csv: &str) -> String {
         text_cols.join(" ")
     );
     for c in &layout.columns {
-        let _ = writeln!(
-            s,
-            "label variable {} {}",
-            c.name,
-            quoted(pick(&c.label, lang), 80)
-        );
+        // Stata keeps 80 characters: a grid row's or option's own text says more than the
+        // question all its rows share.
+        let label = pick(&c.label, lang);
+        let label = match label.split_once(" — ") {
+            Some((_, own)) if label.chars().count() > 80 => own,
+            _ => label,
+        };
+        let _ = writeln!(s, "label variable {} {}", c.name, quoted(label, 80));
     }
     for c in layout.columns.iter().filter(|c| !c.values.is_empty()) {
         let mut def = format!("label define {} ", c.name);
