@@ -397,9 +397,129 @@ fn decode_answer(
     })
 }
 
+/// One stored answer as [`walk`] reads it: positions and raw values, no strings built.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StoredAnswer<'a> {
+    /// Single choice: the option's index in the question's options.
+    Choice(usize),
+    /// Multiple choice: the selection bitmap (bit `i` = option `i`).
+    Choices(&'a [u8]),
+    /// Level: `1..=n` a level, above `n` the special answer `b - n - 1` of the scale.
+    Level(u8),
+    /// Grid: one byte per item in item order, `0` unanswered, else as [`StoredAnswer::Level`].
+    Grid(&'a [u8]),
+    /// Integer.
+    Integer(i64),
+    /// Text.
+    Text(&'a str),
+    /// Date as `YYYYMMDD`.
+    Date(u32),
+    /// GPS: latitude, longitude, accuracy.
+    Gps(f64, f64, Option<f64>),
+}
+
+/// Reads a stored blob of `q` (as [`ValidAnswers::encode`] wrote it) and calls `f` with each
+/// answered question's position in asking order and its raw value, without building the
+/// answers or re-validating them: for readers of many stored forms (exports) that trust what
+/// the server validated when it stored them. The layout is checked as it is read (a malformed
+/// blob is an error, never a panic); relevance and ranges are not re-checked, as
+/// [`ValidAnswers::decode`] does.
+pub fn walk<'a>(
+    q: &Questionnaire,
+    bytes: &'a [u8],
+    mut f: impl FnMut(usize, StoredAnswer<'a>),
+) -> Result<(), DecodeError> {
+    let mut r = Reader { bytes, pos: 0 };
+    let format = r.byte()?;
+    if format != FORMAT {
+        return Err(DecodeError::Format(format));
+    }
+    let version = r.varint("header")?;
+    if version != u64::from(q.version) {
+        return Err(DecodeError::Version {
+            expected: q.version,
+            found: version,
+        });
+    }
+    let n_q = q.questions().count();
+    let bitmap = r.take(n_q.div_ceil(8))?;
+    for (i, question) in q.questions().enumerate() {
+        if bitmap[i / 8] & (1 << (i % 8)) == 0 {
+            continue;
+        }
+        let at = question.code.as_str();
+        let a = match &question.kind {
+            QuestionKind::SingleChoice { .. } => {
+                StoredAnswer::Choice(usize::try_from(r.varint(at)?).unwrap_or(usize::MAX))
+            }
+            QuestionKind::MultipleChoice { options, .. } => {
+                StoredAnswer::Choices(r.take(options.len().div_ceil(8))?)
+            }
+            QuestionKind::Level { .. } => StoredAnswer::Level(r.byte()?),
+            QuestionKind::Grid { items, .. } => StoredAnswer::Grid(r.take(items.len())?),
+            QuestionKind::Integer { .. } => {
+                let z = r.varint(at)?;
+                StoredAnswer::Integer(((z >> 1) as i64) ^ -((z & 1) as i64))
+            }
+            QuestionKind::Text { .. } => {
+                let len = usize::try_from(r.varint(at)?).map_err(|_| DecodeError::Truncated)?;
+                let b = r.take(len)?;
+                StoredAnswer::Text(
+                    std::str::from_utf8(b).map_err(|_| malformed(at, "invalid UTF-8"))?,
+                )
+            }
+            QuestionKind::Date { .. } => {
+                StoredAnswer::Date(u32::try_from(r.varint(at)?).unwrap_or(0))
+            }
+            QuestionKind::Gps {} => {
+                let flags = r.byte()?;
+                let lat = r.f64()?;
+                let lon = r.f64()?;
+                let acc = if flags == 1 { Some(r.f64()?) } else { None };
+                StoredAnswer::Gps(lat, lon, acc)
+            }
+        };
+        f(i, a);
+    }
+    if r.pos != bytes.len() {
+        return Err(DecodeError::Trailing(bytes.len() - r.pos));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn walk_reads_what_decode_reads() {
+        let q = crate::builtin::sipas();
+        let valid = crate::validate(q, &crate::sample::complete_sipas_answers()).unwrap();
+        let blob = valid.encode(q);
+        let mut seen = Vec::new();
+        walk(q, &blob, |pos, a| seen.push((pos, a))).unwrap();
+        assert_eq!(seen.len(), valid.len());
+        for (pos, a) in seen {
+            let question = q.questions().nth(pos).unwrap();
+            match (a, valid.at(pos).unwrap()) {
+                (StoredAnswer::Choice(i), Answer::Choice(c)) => {
+                    assert_eq!(&question.kind.options()[i].code, c)
+                }
+                (StoredAnswer::Integer(v), Answer::Integer(w)) => assert_eq!(v, *w),
+                (StoredAnswer::Text(t), Answer::Text(u)) => assert_eq!(t, u),
+                (StoredAnswer::Grid(b), Answer::Grid(rows)) => {
+                    assert_eq!(b.iter().filter(|&&x| x != 0).count(), rows.len())
+                }
+                (StoredAnswer::Choices(bits), Answer::Choices(picked)) => {
+                    let n: u32 = bits.iter().map(|b| b.count_ones()).sum();
+                    assert_eq!(n as usize, picked.len())
+                }
+                (StoredAnswer::Level(_), Answer::Level(_)) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(walk(q, &blob[..blob.len() - 1], |_, _| {}).is_err());
+    }
 
     #[test]
     fn varints_round_trip() {

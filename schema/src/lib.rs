@@ -75,7 +75,7 @@ pub mod testing;
 mod validate;
 
 pub use check::{LoadError, LoadErrorKind, is_valid_code};
-pub use codec::{DecodeError, FORMAT as ENCODING_FORMAT};
+pub use codec::{DecodeError, FORMAT as ENCODING_FORMAT, StoredAnswer, walk};
 pub use date::parse_date;
 pub use hash::{canonical_hash_of, canonical_json_of, sha256_hex, write_json_str};
 pub use index::{

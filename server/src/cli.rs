@@ -1,4 +1,4 @@
-//! The `sipas` command line: `serve`, `migrate`, `user`, `indices`.
+//! The `sipas` command line: `serve`, `migrate`, `user`, `indices`, `export`.
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
@@ -48,6 +48,36 @@ pub enum Command {
     /// Maintain the index engine's per-village statistics.
     #[command(subcommand)]
     Indices(IndicesCommand),
+    /// Write an export to standard output (`sipas export --round sipas-2025 --format csv >
+    /// forms.csv`): the same export as `GET /api/v1/rounds/{round}/exports/forms`, with the
+    /// ministry's view; `--quarantine` exports the quarantine instead.
+    Export(ExportArgs),
+}
+
+/// `sipas export ...`
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Round code, e.g. sipas-2025 (with --quarantine: only its payloads; all if omitted).
+    #[arg(long)]
+    round: Option<String>,
+    /// csv, jsonl, xlsx or zip (CSV with codebook and Stata/SPSS/R scripts).
+    #[arg(long, default_value = "csv")]
+    format: String,
+    /// Only forms inside this unit (province, district or commune code).
+    #[arg(long)]
+    unit: Option<String>,
+    /// Only forms in this review state.
+    #[arg(long)]
+    status: Option<String>,
+    /// Only forms received or changed at or after this RFC 3339 time.
+    #[arg(long)]
+    since: Option<String>,
+    /// Language of the scripts' labels: vi or en.
+    #[arg(long, default_value = "vi")]
+    lang: String,
+    /// Export the quarantined payloads instead of the forms.
+    #[arg(long)]
+    quarantine: bool,
 }
 
 /// `sipas indices ...`
@@ -162,6 +192,7 @@ pub fn main() -> ExitCode {
             }
             Command::User(cmd) => run_user_command(&settings, cmd).await?,
             Command::Indices(cmd) => run_indices_command(&settings, cmd).await?,
+            Command::Export(args) => run_export(&settings, args).await?,
         }
         Ok(())
     });
@@ -173,6 +204,62 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn run_export(
+    settings: &Settings,
+    args: ExportArgs,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::Write as _;
+
+    use crate::exports::{self, FormsExportQuery, QuarantineExportQuery, format::Format};
+
+    let format: Format = serde_json::from_value(serde_json::Value::String(args.format.clone()))
+        .map_err(|_| format!("unknown format '{}': csv, jsonl, xlsx or zip", args.format))?;
+    let db = prepare_database(settings, &Passwords::new(settings)?).await?;
+    let me = exports::command_line_user();
+    let prepared = if args.quarantine {
+        let q = QuarantineExportQuery {
+            format: Some(format),
+            round: args.round.clone(),
+            since: args.since.clone(),
+        };
+        exports::prepare_quarantine(&db, &me, &q).await
+    } else {
+        let round = args
+            .round
+            .clone()
+            .ok_or("--round is required / cần --round")?;
+        let q = FormsExportQuery {
+            format: Some(format),
+            unit: args.unit.clone(),
+            status: args.status.clone(),
+            since: args.since.clone(),
+            lang: Some(args.lang.clone()),
+        };
+        let definitions = crate::definitions::Definitions::default();
+        exports::prepare_forms(&db, &definitions, &me, &round, &q).await
+    };
+    let prepared = prepared.map_err(|e| e.to_string())?;
+    eprintln!(
+        "next --since for an incremental pull: {}",
+        prepared.about.next_since
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::channel(exports::CHANNEL_CHUNKS);
+    let reader = {
+        let db = db.clone();
+        tokio::spawn(async move { exports::run(&db, prepared, &tx).await })
+    };
+    let mut stdout = std::io::stdout().lock();
+    while let Some(chunk) = rx.recv().await {
+        stdout.write_all(&chunk?[..])?;
+    }
+    stdout.flush()?;
+    drop(stdout);
+    let about = reader.await??;
+    eprintln!("{} rows exported", about.forms);
+    db.close().await?;
+    Ok(())
 }
 
 async fn run_indices_command(

@@ -13,6 +13,7 @@ pub mod db;
 pub mod definitions;
 pub mod entities;
 pub mod error;
+pub mod exports;
 pub mod forms;
 pub mod index_stats;
 pub mod migration;

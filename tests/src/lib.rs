@@ -17,11 +17,14 @@
 //! - [`store`]: what the tests read and write in the database directly (forms stored outside the
 //!   protocol, counts, quarantine rows, index statistics);
 //! - [`places`]: communes of the 2023 and 2025 geographies and the forms collected in them;
-//! - [`reports`]: the index reports and published questionnaire versions.
+//! - [`reports`]: the index reports and published questionnaire versions;
+//! - [`exports`]: exports fetched and read back (CSV, XLSX, zip), and the cells a form's
+//!   answers should give.
 //!
 //! Forms are built with [`sync_protocol::sample::SipasForm`].
 
 pub mod accounts;
+pub mod exports;
 pub mod places;
 pub mod reports;
 pub mod store;

@@ -106,6 +106,19 @@ pub fn can_review_forms(user: &AuthUser) -> Result<(), ApiError> {
     require_role(user, &[Role::Supervisor, Role::Ministry])
 }
 
+/// Who may export a round's forms: everyone but enumerators (each sees their scope's forms).
+pub fn can_export_forms(user: &AuthUser) -> Result<(), ApiError> {
+    require_role(
+        user,
+        &[Role::Ministry, Role::ProvinceReviewer, Role::Supervisor],
+    )
+}
+
+/// Who may export the quarantine (payloads of every scope, as received): the ministry.
+pub fn can_export_quarantine(user: &AuthUser) -> Result<(), ApiError> {
+    require_role(user, &[Role::Ministry])
+}
+
 /// Who may manage users and read the audit log.
 pub fn can_administer(user: &AuthUser) -> Result<(), ApiError> {
     require_role(user, &[Role::Ministry])

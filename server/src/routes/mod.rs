@@ -20,6 +20,7 @@ mod assignments;
 mod audit;
 mod auth;
 mod devices;
+mod exports;
 mod forms;
 mod geographies;
 pub(crate) mod guard;
@@ -63,6 +64,7 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(assignments::router())
         .merge(progress::router())
         .merge(reviews::router())
+        .merge(exports::router())
         .merge(sync::router(state.clone()));
     let (routes, paths) = OpenApiRouter::new()
         .merge(health::router())

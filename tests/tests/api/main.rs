@@ -4,6 +4,7 @@
 
 mod app;
 mod contract;
+mod exports;
 mod foundation;
 mod hardening;
 mod identity;
