@@ -551,3 +551,30 @@ fn generated_passwords_are_written_for_the_owner_only() {
         "{text}"
     );
 }
+
+/// The SQLite file is relative to the working folder: the log names it in full at every start.
+#[test]
+fn the_sqlite_file_is_logged_with_its_absolute_path() {
+    let scratch = Scratch::new("where");
+    let out = scratch
+        .command(Some(ADMIN_PASSWORD))
+        .env("SIPAS_DATABASE_URL", "sqlite://rel/x.db?mode=rwc")
+        .env("SIPAS_LOG", "info")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let log = strip_ansi(&String::from_utf8_lossy(&out.stdout));
+    let line = log
+        .lines()
+        .find(|l| l.contains("using the SQLite database file"))
+        .unwrap_or_else(|| panic!("no line naming the file in {log}"));
+    let want = std::fs::canonicalize(&scratch.dir)
+        .unwrap()
+        .join("rel/x.db");
+    assert!(
+        line.contains(&want.display().to_string()),
+        "{line} does not name {}",
+        want.display()
+    );
+}
