@@ -210,17 +210,13 @@ async fn list_forms(
     }))
 }
 
-/// One form with its answers, if the caller may read it (404 otherwise, so a form's existence does
-/// not leak across scopes).
-#[utoipa::path(get, path = "/forms/{id}", tag = "forms",
-    params(("id" = Uuid, Path, description = "Form id")),
-    security(("bearer" = [])), responses((status = OK, body = FormView), Failure))]
-#[tracing::instrument(skip_all, fields(user = %me.username, form = %id))]
-async fn get_form(
-    State(state): State<AppState>,
-    me: AuthUser,
-    ApiPath(id): ApiPath<Uuid>,
-) -> Result<Json<FormView>, ApiError> {
+/// The form of this id if the caller may read it; 404 otherwise, so that a form's existence does
+/// not leak across scopes.
+pub(crate) async fn find_readable(
+    state: &AppState,
+    me: &AuthUser,
+    id: Uuid,
+) -> Result<form::Model, ApiError> {
     let not_found = || ApiError::not_found("phiếu khảo sát", "Form");
     let f = form::Entity::find()
         .filter(form::Column::Id.eq(id))
@@ -233,13 +229,25 @@ async fn get_form(
         .ok_or_else(not_found)?;
     let visible = form::Entity::find()
         .filter(form::Column::Seq.eq(f.seq))
-        .filter(policy::readable_forms(&me, &r.geography_code))
+        .filter(policy::readable_forms(me, &r.geography_code))
         .count(&state.db)
         .await?
         > 0;
-    if !visible {
-        return Err(not_found());
-    }
+    if visible { Ok(f) } else { Err(not_found()) }
+}
+
+/// One form with its answers, if the caller may read it (404 otherwise, so a form's existence does
+/// not leak across scopes).
+#[utoipa::path(get, path = "/forms/{id}", tag = "forms",
+    params(("id" = Uuid, Path, description = "Form id")),
+    security(("bearer" = [])), responses((status = OK, body = FormView), Failure))]
+#[tracing::instrument(skip_all, fields(user = %me.username, form = %id))]
+async fn get_form(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<FormView>, ApiError> {
+    let f = find_readable(&state, &me, id).await?;
     let qv = registry::find(&state.db, &f.questionnaire_code, f.questionnaire_version)
         .await?
         .ok_or_else(|| ApiError::internal("questionnaire version of a stored form is missing"))?;

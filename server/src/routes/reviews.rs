@@ -278,22 +278,7 @@ async fn form_history(
     me: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<HistoryResponse>, ApiError> {
-    let not_found = || ApiError::not_found("phiếu khảo sát", "Form");
-    let f = form::Entity::find()
-        .filter(form::Column::Id.eq(id))
-        .one(&state.db)
-        .await?
-        .ok_or_else(not_found)?;
-    let r = round::Entity::find_by_id(f.round_code.clone())
-        .one(&state.db)
-        .await?
-        .ok_or_else(not_found)?;
-    form::Entity::find()
-        .filter(form::Column::Seq.eq(f.seq))
-        .filter(policy::readable_forms(&me, &r.geography_code))
-        .one(&state.db)
-        .await?
-        .ok_or_else(not_found)?;
+    let f = super::forms::find_readable(&state, &me, id).await?;
     let history = form_review::Entity::find()
         .filter(form_review::Column::FormId.eq(id))
         .order_by_asc(form_review::Column::Seq)
