@@ -54,6 +54,7 @@ pub const LAYOUT_VERSION: u32 = 1;
 #[into_params(parameter_in = Query)]
 pub struct FormsExportQuery {
     /// `csv` (default), `jsonl`, `xlsx` or `zip` (CSV with codebook and scripts).
+    #[param(inline)]
     pub format: Option<Format>,
     /// Only forms inside this unit (a province, district or commune code of the round's
     /// geography).
@@ -73,6 +74,7 @@ pub struct FormsExportQuery {
 #[into_params(parameter_in = Query)]
 pub struct QuarantineExportQuery {
     /// `csv` (default), `jsonl` or `xlsx`.
+    #[param(inline)]
     pub format: Option<Format>,
     /// Only payloads filed under this round.
     pub round: Option<String>,
