@@ -787,17 +787,7 @@ async fn review_loop(
     report: &mut SimReport,
 ) -> Result<(), AppError> {
     let cfg = &shared.cfg;
-    let admin = http::login(
-        client,
-        &cfg.server,
-        &cfg.admin_user,
-        &cfg.admin_password,
-        &format!("sipas-sim-admin-{}", Uuid::new_v4()),
-        app::APP_VERSION,
-    )
-    .await
-    .map_err(|e| api_err("đăng nhập quản trị / admin login", e))?
-    .access;
+    let admin = admin_login(client, cfg).await?;
     let supervisor = format!("sim-{}-gs", &run_id[..8]);
     http::post_json(
         client,
@@ -893,11 +883,10 @@ fn api_err(what: &str, e: TransportError) -> AppError {
     AppError::Input(format!("{what}: {e}"))
 }
 
-/// Runs a simulation and checks the server's forms against what the devices generated.
-pub async fn run(mut cfg: SimConfig) -> Result<SimReport, AppError> {
-    let client = http::client()?;
-    let admin = http::login(
-        &client,
+/// Logs in as the simulation's admin account, as a device of its own; answers its access token.
+async fn admin_login(client: &reqwest::Client, cfg: &SimConfig) -> Result<String, AppError> {
+    Ok(http::login(
+        client,
         &cfg.server,
         &cfg.admin_user,
         &cfg.admin_password,
@@ -906,7 +895,13 @@ pub async fn run(mut cfg: SimConfig) -> Result<SimReport, AppError> {
     )
     .await
     .map_err(|e| api_err("đăng nhập quản trị / admin login", e))?
-    .access;
+    .access)
+}
+
+/// Runs a simulation and checks the server's forms against what the devices generated.
+pub async fn run(mut cfg: SimConfig) -> Result<SimReport, AppError> {
+    let client = http::client()?;
+    let admin = admin_login(&client, &cfg).await?;
     if let Some(code) = cfg.practice.clone() {
         http::post_json(
             &client,

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    sea_query::{Expr, ExprTrait, PostgresQueryBuilder, Query, UnionType},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, TryGetableMany,
+    sea_query::{Expr, ExprTrait, PostgresQueryBuilder, Query, SelectStatement, UnionType},
 };
 use sync_protocol::{FieldProblem, Outcome};
 use uuid::Uuid;
@@ -102,35 +102,18 @@ pub(crate) async fn held(db: &DatabaseConnection, ids: &[Uuid]) -> Result<Held, 
                     .insert((id, hash), (Outcome::from_code(&reason), problems));
             }
         };
-        if db.get_database_backend() == DbBackend::Postgres {
-            use sea_orm::sqlx::{AssertSqlSafe, Row};
-            let sql = stmt.to_string(PostgresQueryBuilder);
-            let rows = sea_orm::sqlx::raw_sql(AssertSqlSafe(sql))
-                .fetch_all(db.get_postgres_connection_pool())
-                .await
-                .map_err(|e| DbErr::Query(sea_orm::RuntimeErr::SqlxError(e.into())))?;
-            let get = |e: sea_orm::sqlx::Error| DbErr::Custom(format!("held forms: {e}"));
-            for r in rows {
-                add(
-                    r.try_get(0).map_err(get)?,
-                    r.try_get(1).map_err(get)?,
-                    r.try_get(2).map_err(get)?,
-                    r.try_get(3).map_err(get)?,
-                    r.try_get(4).map_err(get)?,
-                    r.try_get(5).map_err(get)?,
-                );
-            }
-        } else {
-            for r in db.query_all(&stmt).await? {
-                add(
-                    r.try_get_by_index(0)?,
-                    r.try_get_by_index(1)?,
-                    r.try_get_by_index(2)?,
-                    r.try_get_by_index(3)?,
-                    r.try_get_by_index(4)?,
-                    r.try_get_by_index(5)?,
-                );
-            }
+        type Row = (
+            Uuid,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<i32>,
+            Option<String>,
+        );
+        for (id, hash, reason, errors, revision, status) in
+            fetch_unprepared::<Row>(db, &stmt, "held forms").await?
+        {
+            add(id, hash, reason, errors, revision, status);
         }
     }
     Ok(out)
@@ -285,43 +268,7 @@ pub(crate) async fn households(
         Option<String>,
         Option<String>,
     );
-    let rows: Vec<Row> = if db.get_database_backend() == DbBackend::Postgres {
-        // Unprepared, as [`held`], so it is planned for the table as it is now.
-        use sea_orm::sqlx::{AssertSqlSafe, Row};
-        let sql = stmt.to_string(PostgresQueryBuilder);
-        let rows = sea_orm::sqlx::raw_sql(AssertSqlSafe(sql))
-            .fetch_all(db.get_postgres_connection_pool())
-            .await
-            .map_err(|e| DbErr::Query(sea_orm::RuntimeErr::SqlxError(e.into())))?;
-        let get = |e: sea_orm::sqlx::Error| DbErr::Custom(format!("households: {e}"));
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0).map_err(get)?,
-                    r.try_get(1).map_err(get)?,
-                    r.try_get(2).map_err(get)?,
-                    r.try_get(3).map_err(get)?,
-                    r.try_get(4).map_err(get)?,
-                    r.try_get(5).map_err(get)?,
-                ))
-            })
-            .collect::<Result<_, DbErr>>()?
-    } else {
-        db.query_all(&stmt)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.try_get_by_index(0)?,
-                    r.try_get_by_index(1)?,
-                    r.try_get_by_index(2)?,
-                    r.try_get_by_index(3)?,
-                    r.try_get_by_index(4)?,
-                    r.try_get_by_index(5)?,
-                ))
-            })
-            .collect::<Result<_, DbErr>>()?
-    };
+    let rows: Vec<Row> = fetch_unprepared(db, &stmt, "households").await?;
     for (kind, id, round, village, household, refs) in rows {
         match (kind.as_str(), id, household) {
             ("h", Some(id), Some(household)) => {
@@ -340,4 +287,34 @@ pub(crate) async fn households(
         }
     }
     Ok(out)
+}
+
+/// Runs `stmt` and decodes each row as the tuple `T`, by position. On PostgreSQL the statement is
+/// sent unprepared, its values inlined by sea-query, so that it is planned for the table as it is
+/// now (why: [`held`]); `what` names the lookup in a decoding error.
+async fn fetch_unprepared<T>(
+    db: &DatabaseConnection,
+    stmt: &SelectStatement,
+    what: &str,
+) -> Result<Vec<T>, DbErr>
+where
+    T: TryGetableMany + for<'r> sea_orm::sqlx::FromRow<'r, sea_orm::sqlx::postgres::PgRow>,
+{
+    if db.get_database_backend() == DbBackend::Postgres {
+        use sea_orm::sqlx::AssertSqlSafe;
+        let sql = stmt.to_string(PostgresQueryBuilder);
+        let rows = sea_orm::sqlx::raw_sql(AssertSqlSafe(sql))
+            .fetch_all(db.get_postgres_connection_pool())
+            .await
+            .map_err(|e| DbErr::Query(sea_orm::RuntimeErr::SqlxError(e.into())))?;
+        rows.iter()
+            .map(|r| T::from_row(r).map_err(|e| DbErr::Custom(format!("{what}: {e}"))))
+            .collect()
+    } else {
+        db.query_all(stmt)
+            .await?
+            .iter()
+            .map(|r| r.try_get_many_by_index::<T>())
+            .collect()
+    }
 }
