@@ -72,7 +72,14 @@ function showLogin(message) {
 // ---------------------------------------------------------------------------------------------
 // Home: status, sync, scope, forms
 
-const STATE_KEY = { draft: 'st_draft', ready: 'st_ready', in_flight: 'st_in_flight', synced: 'st_synced', failed: 'st_failed' };
+const STATE_KEY = {
+  draft: 'st_draft',
+  ready: 'st_ready',
+  in_flight: 'st_in_flight',
+  synced: 'st_synced',
+  failed: 'st_failed',
+  returned: 'st_returned',
+};
 
 async function showHome() {
   view = 'home';
@@ -81,6 +88,7 @@ async function showHome() {
   const hs = await store.getMeta('handshake');
   const last = await store.getMeta('last_sync');
   const forms = await store.listForms();
+  const assignments = await store.listAssignments();
   const ready = forms.filter((f) => f.state === 'ready' || f.state === 'in_flight').length;
   const syncBtn = h('button', { type: 'button', class: 'btn primary', id: 'sync', disabled: syncing }, syncing ? t('syncing') : t('sync'));
   syncBtn.addEventListener('click', async () => {
@@ -103,9 +111,13 @@ async function showHome() {
     logout,
   );
   const list = h('ul', { class: 'forms', id: 'forms' });
-  for (const f of [...forms].reverse()) list.append(formItem(f, hs));
+  // Newest first, and the forms sent back for correction before all others.
+  const shown = [...forms].reverse().sort((a, b) => (b.state === 'returned') - (a.state === 'returned'));
+  for (const f of shown) list.append(formItem(f, hs));
   if (forms.length === 0) list.append(h('li', { class: 'empty' }, t('no_forms')));
-  main.replaceChildren(status, h('h2', {}, t('forms')), list, scopeCard(hs));
+  const returned = forms.filter((f) => f.state === 'returned').length;
+  if (returned) status.insertBefore(h('p', { id: 'returned-count', class: 'warn-text' }, t('returned_count', returned)), status.children[2]);
+  main.replaceChildren(status, assignmentsCard(assignments, forms, hs), h('h2', {}, t('forms')), list, scopeCard(hs));
 }
 
 function unitName(hs, roundCode, code) {
@@ -120,19 +132,48 @@ function formItem(f, hs) {
   const title = h('p', { class: 'item-title' }, f.household_ref || '—', ' · ', unitName(hs, f.round, f.units && f.units.commune), f.units && f.units.village ? ` · ${f.units.village}` : '');
   const li = h('li', { class: 'form-item', 'data-id': f.id, 'data-state': state }, h('div', { class: 'item-head' }, title, badge));
   li.append(h('p', { class: 'item-meta' }, f.round || '', ' · ', new Date(f.updated_at || f.created_at).toLocaleString(getLang())));
-  if (f.state === 'draft') {
+  if (f.state === 'draft' || (f.state === 'returned' && !f.orphan)) {
     li.setAttribute('role', 'button');
     li.setAttribute('tabindex', '0');
     li.addEventListener('click', () => openForm(f.id));
     li.addEventListener('keydown', (ev) => ev.key === 'Enter' && openForm(f.id));
     li.classList.add('tappable');
   }
+  if (f.state === 'returned') {
+    const r = f.returned || {};
+    li.append(
+      h(
+        'div',
+        { class: 'returned-note' },
+        h('p', { class: 'outcome' }, r.by ? t('returned_by', r.by) : t('returned_plain'), ' · ', t('revision', r.revision || f.revision || 1)),
+        h('p', { class: 'comment' }, `“${r.comment || ''}”`),
+      ),
+    );
+    if (f.orphan) li.append(h('p', { class: 'hint' }, t('returned_orphan')));
+    else {
+      const fix = h('button', { type: 'button', class: 'btn secondary fix-returned' }, t('fix_returned'));
+      fix.addEventListener('click', (ev) => {
+        ev.stopPropagation();
+        openForm(f.id);
+      });
+      li.append(fix);
+    }
+  }
+  if (f.corrected_from && f.state !== 'returned') li.append(h('p', { class: 'item-meta corrected' }, t('corrected', f.revision)));
   if (f.state === 'failed') {
     const reasons = h('ul', { class: 'reasons' });
     reasons.append(h('li', { class: 'outcome' }, `${t('reason')}: ${t(`oc_${f.outcome}`) || f.outcome}`));
     for (const p of f.problems || []) reasons.append(h('li', {}, `${p.field}: ${serverText(p.message, p.message_en)}`));
     li.append(reasons);
-    if (!f.superseded_by && f.answers) {
+    if (!f.superseded_by && f.answers && f.corrected_from) {
+      // A correction the server refused: edit it again as the same revision of the same form.
+      const fix = h('button', { type: 'button', class: 'btn secondary fix' }, t('fix_returned'));
+      fix.addEventListener('click', async () => {
+        await store.transition([f.id], ['failed'], 'returned', (x) => ({ returned: x.corrected_from, corrected_from: null, revision: x.corrected_from.revision }));
+        openForm(f.id);
+      });
+      li.append(fix);
+    } else if (!f.superseded_by && f.answers) {
       const fix = h('button', { type: 'button', class: 'btn secondary fix' }, t('fix_as_new'));
       fix.addEventListener('click', () => fixAsNew(f));
       li.append(fix);
@@ -141,10 +182,59 @@ function formItem(f, hs) {
   return li;
 }
 
+/** Whether a form on this device counts against an assignment: same round, commune and village,
+ * one of its households when it lists them, and held or on its way (not a draft, not refused). */
+export function countsAgainst(a, f) {
+  if (f.orphan || f.superseded_by || f.state === 'draft' || f.state === 'failed') return false;
+  const u = f.units || {};
+  if (f.round !== a.round || u.commune !== a.units.commune || u.village !== a.units.village) return false;
+  return !(a.household_refs && a.household_refs.length) || a.household_refs.includes(f.household_ref);
+}
+
+/** Assigned and outstanding per assignment: households counted once, as the server does. */
+export function assignmentProgress(a, forms) {
+  const done = new Set(forms.filter((f) => countsAgainst(a, f)).map((f) => f.household_ref));
+  return { done: done.size, outstanding: Math.max(0, a.quantity - done.size), doneRefs: done };
+}
+
+function assignmentsCard(assignments, forms, hs) {
+  const card = h('div', { class: 'card assignments', id: 'assignments' }, h('h2', {}, t('assignments')));
+  if (assignments.length === 0) {
+    card.append(h('p', { class: 'hint' }, t('no_assignments')));
+    return card;
+  }
+  const sorted = [...assignments].sort((a, b) => a.round.localeCompare(b.round) || a.units.commune.localeCompare(b.units.commune) || a.units.village.localeCompare(b.units.village));
+  let totalQ = 0;
+  let totalOut = 0;
+  const ul = h('ul', { class: 'assignment-list' });
+  for (const a of sorted) {
+    const p = assignmentProgress(a, forms);
+    totalQ += a.quantity;
+    totalOut += p.outstanding;
+    const li = h(
+      'li',
+      { class: 'assignment', 'data-id': String(a.id), 'data-outstanding': String(p.outstanding), 'data-quantity': String(a.quantity) },
+      h('p', { class: 'item-title' }, a.units.village, ' · ', unitName(hs, a.round, a.units.commune)),
+      h('p', { class: 'item-meta' }, t('assignment_counts', a.quantity, p.done, p.outstanding)),
+    );
+    if (a.household_refs && a.household_refs.length) {
+      const left = a.household_refs.filter((r) => !p.doneRefs.has(r));
+      if (left.length) li.append(h('p', { class: 'item-meta households' }, `${t('households_left')}: ${left.join(', ')}`));
+    }
+    if (p.outstanding > 0) {
+      const start = h('button', { type: 'button', class: 'btn secondary start-assignment' }, t('start_here'));
+      start.addEventListener('click', () => newFormFor(a, p.doneRefs));
+      li.append(start);
+    }
+    ul.append(li);
+  }
+  card.append(h('p', { id: 'assignment-totals' }, t('assignment_totals', totalQ, totalOut)), ul);
+  return card;
+}
+
 function scopeCard(hs) {
   const card = h('div', { class: 'card scope' }, h('h2', {}, t('scope')));
-  // Assignments from field operations will be listed here when the server sends them; until then
-  // the enumerator's scope: the communes of each open round.
+  // The enumerator's scope: the communes of each open round (assignments are listed above).
   const rounds = hs ? hs.rounds.filter((r) => r.status === 'open') : [];
   if (rounds.length === 0) card.append(h('p', {}, t('no_scope')));
   for (const r of rounds) {
@@ -160,7 +250,7 @@ function scopeCard(hs) {
 // ---------------------------------------------------------------------------------------------
 // Forms
 
-async function newForm(copyOf) {
+async function newForm(copyOf, { fresh = false } = {}) {
   const hs = await store.getMeta('handshake');
   const round = hs && hs.rounds.find((r) => r.status === 'open');
   const now = new Date();
@@ -178,10 +268,27 @@ async function newForm(copyOf) {
     answers: copyOf ? structuredClone(copyOf.answers) : {},
     started_at: rfc3339(now),
     created_at: now.toISOString(),
-    replaces: copyOf ? copyOf.id : null,
+    replaces: copyOf && !fresh ? copyOf.id : null,
   };
   await store.putForm(f);
   return openForm(f.id);
+}
+
+/** A new form in an assignment's village, on its round, with the next household not yet done. */
+async function newFormFor(a, doneRefs) {
+  const hs = await store.getMeta('handshake');
+  const round = hs && hs.rounds.find((r) => r.code === a.round);
+  const next = (a.household_refs || []).find((r) => !doneRefs.has(r)) || '';
+  const template = {
+    round: a.round,
+    questionnaire_code: round ? round.questionnaire_code : '',
+    questionnaire_version: round ? round.questionnaire_version : 0,
+    units: { province: a.units.province, district: a.units.district || '', commune: a.units.commune, village: a.units.village },
+    household_ref: next,
+    gps: null,
+    answers: {},
+  };
+  return newForm(template, { fresh: true });
 }
 
 async function fixAsNew(old) {
@@ -358,23 +465,27 @@ function prefill(f, q, state) {
 }
 
 async function finishForm(f, q, state, go, save) {
+  // Writes the answers and cancels the pending debounced save: that save would otherwise write
+  // this record back later, over the outbox state the sync gives it.
+  await save();
   for (let i = 0; i < q.sections.length; i++) state.showRequired.add(i);
   const headerOk = f.round && f.units.province && f.units.commune && f.units.village && f.household_ref;
   const verdict = evaluate(q, state.answers, f.units);
   if (!headerOk) {
-    await save();
     say(t('header_missing'), 'error');
     go(-1);
     return;
   }
   if (!verdict.valid) {
-    await save();
     say(t('form_errors', verdict.errors.length), 'error');
     go(Math.max(0, firstErrorSection(q, verdict)));
     return;
   }
   const units = { province: f.units.province, commune: f.units.commune, village: f.units.village };
   if (f.units.district) units.district = f.units.district;
+  // A form a reviewer sent back goes again as the next revision of the same form (`updated`).
+  const correcting = f.state === 'returned' && f.returned;
+  if (correcting) f.revision = (f.returned.revision || f.revision || 1) + 1;
   const submission = {
     id: f.id,
     round: f.round,
@@ -391,6 +502,10 @@ async function finishForm(f, q, state, go, save) {
   f.answers = state.answers;
   f.submission = submission;
   f.content_hash = await contentHash(submission);
+  if (correcting) {
+    f.corrected_from = f.returned;
+    f.returned = null;
+  }
   f.state = 'ready';
   await store.putForm(f);
   say('');

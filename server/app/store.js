@@ -5,7 +5,8 @@
 //
 // Form states: `draft` (being filled), `ready` (complete, waiting to be sent: the engine's
 // pending), `in_flight` (sent or about to be, answer unknown), `synced` (the server holds it),
-// `failed` (a permanent answer: needs attention).
+// `failed` (a permanent answer: needs attention), `returned` (a reviewer sent it back: edited here
+// and resent as the next revision of the same form).
 
 const DB_NAME = 'sipas-enumerator';
 const DB_VERSION = 1;
@@ -61,6 +62,11 @@ async function tx(names, mode, fn) {
     t.onerror = () => reject(t.error);
     t.onabort = () => reject(t.error || new Error('transaction aborted'));
   });
+}
+
+/** The enumerator's assignments as pulled, by id (`sync_protocol::Assignment`). */
+export async function listAssignments() {
+  return Object.values((await getMeta('assignments')) || {});
 }
 
 export async function getMeta(key) {
@@ -139,12 +145,71 @@ export async function getQuestionnaire(code, version) {
   return tx(['questionnaires'], 'readonly', (s) => req(s.questionnaires.get(`${code}/${version}`)));
 }
 
-/** Stores a page of pulled changes and the cursor after it, together. */
+/**
+ * Stores a page of pulled changes and the cursor after it, and applies what they mean to this
+ * device, all in one transaction: a form a reviewer sent back becomes `returned` (with the
+ * comment), an assignment is kept or withdrawn.
+ */
 export async function storeChanges(changes, cursor) {
-  return tx(['changes', 'meta'], 'readwrite', async (s) => {
-    for (const c of changes) await req(s.changes.put(c));
+  return tx(['changes', 'meta', 'forms'], 'readwrite', async (s) => {
+    let assignments = null;
+    for (const c of changes) {
+      await req(s.changes.put(c));
+      if (c.kind === 'form_returned') await applyReturn(s, c);
+      else if (c.kind === 'assignment_changed') {
+        assignments = assignments || (await req(s.meta.get('assignments'))) || {};
+        applyAssignment(assignments, c.payload);
+      }
+    }
+    if (assignments) await req(s.meta.put(assignments, 'assignments'));
     await req(s.meta.put(cursor, 'cursor'));
   });
+}
+
+/**
+ * A `form_returned` change. The form becomes `returned` only while the device holds exactly the
+ * revision that was sent back, as accepted: a later revision (already corrected, or a pull
+ * replayed from the start) is left alone. A form this device does not hold (reinstalled) is
+ * listed with its household, village and the comment, without answers to edit.
+ */
+async function applyReturn(s, c) {
+  const forms = s.forms;
+  const p = c.payload || {};
+  if (!p.form_id) return;
+  const returned = { revision: p.revision, comment: p.comment || '', by: p.by || null, at: c.at, seq: c.seq };
+  const f = await req(forms.get(p.form_id));
+  if (!f) {
+    const order = ((await req(s.meta.get('order'))) || 0) + 1;
+    await req(s.meta.put(order, 'order'));
+    await req(
+      forms.put({
+        id: p.form_id,
+        order,
+        state: 'returned',
+        orphan: true,
+        round: p.round,
+        revision: p.revision,
+        units: { village: p.village },
+        household_ref: p.household_ref,
+        returned,
+        created_at: c.at,
+        updated_at: new Date().toISOString(),
+      }),
+    );
+    return;
+  }
+  if (f.state !== 'synced' || (f.revision || 1) !== p.revision) return;
+  if (f.returned && f.returned.seq === c.seq) return;
+  Object.assign(f, { state: 'returned', returned, updated_at: new Date().toISOString() });
+  await req(forms.put(f));
+}
+
+/** An `assignment_changed` change: a later one of the same id replaces it; quantity 0 withdraws. */
+export function applyAssignment(assignments, a) {
+  if (!a || a.id == null) return assignments;
+  if (!a.quantity) delete assignments[a.id];
+  else assignments[a.id] = a;
+  return assignments;
 }
 
 export async function listChanges() {

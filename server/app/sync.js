@@ -376,6 +376,8 @@ async function pull(api, withRetry, report) {
       if (e instanceof CallError && e.kind === 'cursor_invalid' && !reset) {
         reset = true;
         await store.deleteMeta('cursor');
+        // The replay from the start brings every live assignment again.
+        await store.deleteMeta('assignments');
         cursor = null;
         await handshake(api, withRetry);
         continue;

@@ -2,8 +2,8 @@
 // 360 × 800 phone viewport, against a running server. Run by tests/tests/api/app.rs, which starts
 // the server, creates the enumerator and checks what the server holds afterwards.
 //
-// Environment: SIPAS_URL, SIPAS_USER, SIPAS_PASSWORD, SIPAS_ADMIN, SIPAS_ADMIN_PASSWORD, SIPAS_SHOTS (folder for
-// screenshots), CHROMIUM (default /usr/bin/chromium).
+// Environment: SIPAS_URL, SIPAS_USER, SIPAS_USER_ID, SIPAS_PASSWORD, SIPAS_ADMIN, SIPAS_ADMIN_PASSWORD,
+// SIPAS_SHOTS (folder for screenshots), CHROMIUM (default /usr/bin/chromium).
 //
 // The story: log in; fill a SIPAS form online (it syncs); cut the network; fill three more and
 // reload the page offline (the service worker serves the app, IndexedDB holds the forms); restore
@@ -11,6 +11,10 @@
 // answer is lost after the server committed (the test drops it): the app reconciles through
 // `status` and shows the form accepted without resending it. Then a form the server finds invalid
 // (the test changes it in flight): it comes back as needing attention with the server's reason.
+// Assignments made by the ministry reach the device through pull: the app lists them with their
+// quantities, counts the forms against them and starts a form in an assigned village. Then a
+// supervisor-side rejection: the app shows the returned form with the comment, the enumerator
+// corrects it and it goes back as revision 2 of the same form.
 // Then the device is revoked: the next sync says so. On every view: no horizontal scrolling.
 // Prints one JSON line with what it did and the timings it measured.
 
@@ -20,6 +24,7 @@ import { chromium } from 'playwright-core';
 
 const BASE = process.env.SIPAS_URL;
 const USER = process.env.SIPAS_USER;
+const USER_ID = Number(process.env.SIPAS_USER_ID);
 const PASSWORD = process.env.SIPAS_PASSWORD;
 const ADMIN_USER = process.env.SIPAS_ADMIN;
 const ADMIN_PASSWORD = process.env.SIPAS_ADMIN_PASSWORD;
@@ -52,6 +57,44 @@ async function serverForms() {
   });
   if (!r.ok) throw new Error(`list forms: ${r.status}`);
   return (await r.json()).forms;
+}
+
+/** A call as the ministry; answers the parsed body (throws unless 2xx). */
+async function asAdmin(method, path, body) {
+  const r = await fetch(`${BASE}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${await admin()}`, 'content-type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** What the app shows of each assignment: {village: {quantity, outstanding, text}}. */
+async function shownAssignments(page) {
+  return page.evaluate(() =>
+    Object.fromEntries(
+      [...document.querySelectorAll('#assignments li.assignment')].map((li) => [
+        li.querySelector('.item-title').textContent.split(' · ')[0],
+        { quantity: Number(li.dataset.quantity), outstanding: Number(li.dataset.outstanding), text: li.innerText },
+      ]),
+    ),
+  );
+}
+
+/** Opens a returned form, changes the age where it is asked, and finishes it. */
+async function correctAge(page, household, age) {
+  await page.click(`#forms li.form-item[data-state="returned"]:has-text("${household}") .fix-returned`);
+  await page.waitForSelector('select#province');
+  for (;;) {
+    const card = page.locator('fieldset.q[data-code="age"]:visible');
+    if ((await card.count()) > 0) await card.locator('input').fill(String(age));
+    if ((await page.locator('#finish').count()) > 0) break;
+    await page.click('#next');
+  }
+  await page.click('#finish');
+  await page.waitForSelector('#forms');
 }
 
 async function noHorizontalScroll(page, where) {
@@ -154,6 +197,8 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-dev-shm-usage'],
 });
 let exit = 0;
+const errors = [];
+let page = null;
 try {
   const context = await browser.newContext({
     viewport: { width: 360, height: 800 },
@@ -173,10 +218,9 @@ try {
     }
     return route.fallback();
   });
-  const page = await context.newPage();
+  page = await context.newPage();
   const requests = [];
   page.on('request', (r) => requests.push({ url: r.url(), method: r.method(), body: r.postData() }));
-  const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   // The browser logs every failed request (the 401s before a refresh, the dropped answer): those
   // are the story; anything else logged as an error is not.
@@ -196,6 +240,22 @@ try {
   );
   await page.evaluate(() => navigator.serviceWorker.ready);
 
+  // The ministry assigns two villages of the first commune pair the form header offers: one with
+  // a household list, one with a quantity. They arrive with the next sync.
+  const place = await page.evaluate(async () => {
+    const hs = await (await import('./store.js')).getMeta('handshake');
+    const r = hs.rounds.find((x) => x.code === 'sipas-2025');
+    const province = r.units.find((u) => u.level === 'province').code;
+    const communes = r.units.filter((u) => u.level === 'commune' && u.parent === province).map((u) => u.code);
+    return { province, communes };
+  });
+  await asAdmin('POST', `/api/v1/rounds/${ROUND}/assignments`, {
+    assignments: [
+      { enumerator_id: USER_ID, commune: place.communes[0], village: 'Bản Nà Khương', household_refs: ['HH-001', 'HH-002', 'HH-005', 'HH-007'] },
+      { enumerator_id: USER_ID, commune: place.communes[1], village: 'Bản Pa Pe', quantity: 3 },
+    ],
+  });
+
   // One form online: it is sent at once.
   const forms = [
     { household: 'HH-001', age: 46, gender: 'female', desk: true, level: 4, commune: 1, village: 'Bản Nà Khương' },
@@ -207,6 +267,15 @@ try {
   report.timings.open_form_ms = first.openMs;
   report.timings.save_draft_ms = first.draftMs;
   await waitStates(page, { synced: 1 });
+  await page.waitForFunction(() => document.querySelectorAll('#assignments li.assignment').length === 2, null, { timeout: 30000 });
+  let shown = await shownAssignments(page);
+  check(
+    shown['Bản Nà Khương'].quantity === 4 && shown['Bản Nà Khương'].outstanding === 3 && shown['Bản Pa Pe'].outstanding === 3,
+    `assignments pulled and counted: ${JSON.stringify(shown)}`,
+  );
+  check(/HH-007/.test(shown['Bản Nà Khương'].text) && !/HH-001/.test(shown['Bản Nà Khương'].text), 'the households left are listed');
+  await page.screenshot({ path: join(SHOTS, 'assignments-360x800.png') });
+  await noHorizontalScroll(page, 'assignments');
 
   // Cut the network; three more forms, then reload while offline.
   offline = true;
@@ -285,6 +354,51 @@ try {
   await page.screenshot({ path: join(SHOTS, 'forms-attention-360x800.png') });
   await noHorizontalScroll(page, 'forms list with a form needing attention');
 
+  // Counted against the assignments: HH-001, HH-002 and HH-005 of the list (HH-006 was refused);
+  // HH-003 and HH-004 of the 3 in Bản Pa Pe.
+  shown = await shownAssignments(page);
+  check(
+    shown['Bản Nà Khương'].outstanding === 1 && shown['Bản Pa Pe'].outstanding === 1,
+    `outstanding after the forms: ${JSON.stringify(shown)}`,
+  );
+  // Starting a form from an assignment fills its area and the next household on the list.
+  await page.click('#assignments li.assignment:has-text("Bản Nà Khương") .start-assignment');
+  await page.waitForSelector('select#province');
+  const header = await page.evaluate(() => ({
+    commune: document.querySelector('select#commune').value,
+    village: document.querySelector('#village').value,
+    household: document.querySelector('#household').value,
+  }));
+  check(
+    header.commune === place.communes[0] && header.village === 'Bản Nà Khương' && header.household === 'HH-007',
+    `a form started from the assignment: ${JSON.stringify(header)}`,
+  );
+  await page.click('#back');
+  await page.waitForSelector('#forms');
+  await waitStates(page, { draft: 1, synced: 5, failed: 1 });
+
+  // A reviewer sends HH-002 back: the next sync shows it returned, with the comment.
+  const comment = 'Tuổi người trả lời chưa khớp với sổ hộ, đề nghị kiểm tra lại.';
+  const hh2 = (await serverForms()).find((f) => f.household_ref === 'HH-002');
+  await asAdmin('POST', `/api/v1/forms/${hh2.id}/review`, { action: 'reject', revision: 1, comment });
+  await page.click('#sync');
+  await waitStates(page, { returned: 1, synced: 4, failed: 1 }, 30000);
+  const returnedText = await page.locator('#forms li.form-item[data-state="returned"]').innerText();
+  check(returnedText.includes(comment) && returnedText.includes('HH-002'), `returned with the comment: ${returnedText.replace(/\s+/g, ' ')}`);
+  check((await page.locator('#returned-count').count()) === 1, 'the home screen says a form was returned');
+  await page.locator('#forms li.form-item[data-state="returned"]').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(SHOTS, 'forms-returned-360x800.png') });
+  await noHorizontalScroll(page, 'forms list with a returned form');
+  // Corrected and resent: revision 2 of the same form, accepted as `updated`.
+  await correctAge(page, 'HH-002', 35);
+  await waitStates(page, { returned: 0, synced: 5, failed: 1 }, 60000);
+  const after = (await serverForms()).find((f) => f.id === hh2.id);
+  check(after && after.revision === 2, `the server holds revision 2 of HH-002 (${after && after.revision})`);
+  const hh2Report = report.forms.find((f) => f.household === 'HH-002');
+  hh2Report.age = 35;
+  hh2Report.revision = 2;
+  check((await serverForms()).length === 5, 'still 5 forms after the correction');
+
   // English switch.
   await page.click('#lang');
   await page.waitForFunction(() => document.querySelector('#sync').textContent === 'Sync');
@@ -313,6 +427,15 @@ try {
 } catch (e) {
   report.ok = false;
   report.error = String(e && e.stack ? e.stack : e);
+  report.page_errors = errors;
+  // What the app showed when it stopped: the banner and each listed form's state.
+  report.shown = await page
+    ?.evaluate(async () => ({
+      stored: (await (await import('./store.js')).listForms()).map((f) => `${f.state} ${f.household_ref} r${f.revision}`),
+      banner: document.querySelector('#banner')?.textContent,
+      forms: [...document.querySelectorAll('#forms li.form-item')].map((li) => `${li.dataset.state}: ${li.innerText.replace(/\s+/g, ' ')}`),
+    }))
+    .catch((err) => String(err));
   exit = 1;
 } finally {
   await browser.close();

@@ -46,6 +46,48 @@ async fn app_files_are_served_with_their_types_and_a_strict_csp() {
         assert_eq!(again.status(), 304, "{path}");
         assert!(again.bytes().await.unwrap().is_empty());
     }
+    // A browser that accepts gzip gets each file gzipped, with its own ETag; it unzips to the
+    // very bytes served plain.
+    for path in ["/app/app.js", "/app/rules.js", "/app/app.css", "/app/"] {
+        let plain = get(path).await.expect("GET");
+        let plain_tag = plain.headers()["etag"].to_str().unwrap().to_owned();
+        let plain = plain.bytes().await.unwrap();
+        let r = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .header("accept-encoding", "gzip, deflate, br")
+            .send()
+            .await
+            .expect("GET gzip");
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["content-encoding"], "gzip", "{path}");
+        assert_eq!(r.headers()["vary"], "accept-encoding", "{path}");
+        let tag = r.headers()["etag"].to_str().unwrap().to_owned();
+        assert_ne!(
+            tag, plain_tag,
+            "{path}: another representation, another ETag"
+        );
+        let gz = r.bytes().await.unwrap();
+        assert!(
+            gz.len() < plain.len(),
+            "{path}: {} < {}",
+            gz.len(),
+            plain.len()
+        );
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut out)
+            .expect("gunzip");
+        assert_eq!(out, plain, "{path}");
+        let again = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .header("accept-encoding", "gzip")
+            .header("if-none-match", &tag)
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(again.status(), 304, "{path}");
+    }
     // Not an app file: the test helpers and package.json are not served.
     for path in ["/app/package.json", "/app/nope.js", "/app/sub/app.js"] {
         let r = get(path).await.expect("GET");
@@ -92,13 +134,15 @@ async fn the_app_logs_in_works_offline_and_syncs_in_chromium() {
     // Access tokens of 3 s: the session must survive their expiry and refresh at the next sync.
     let app = spawn_app_with(|s| s.access_token_ttl_secs = 3).await;
     let admin = app.admin_token().await;
-    app.create_enumerator(&admin, "dtv.app", "vn-2025", "12", "LC-1")
+    let enumerator_id = app
+        .create_enumerator(&admin, "dtv.app", "vn-2025", "12", "LC-1")
         .await;
     let shots = root().join("target/screenshots");
     let mut cmd = Command::new(std::env::var("SIPAS_NODE").unwrap_or_else(|_| "node".into()));
     cmd.arg(js.join("browser.mjs"))
         .env("SIPAS_URL", &app.address)
         .env("SIPAS_USER", "dtv.app")
+        .env("SIPAS_USER_ID", enumerator_id.to_string())
         .env("SIPAS_PASSWORD", USER_PASSWORD)
         .env("SIPAS_ADMIN", ADMIN)
         .env("SIPAS_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -125,8 +169,9 @@ async fn the_app_logs_in_works_offline_and_syncs_in_chromium() {
 
     // Tokens last 3 s here: the ministry logs in again.
     let admin = app.admin_token().await;
-    // What the server holds: the five forms accepted, with the answers the enumerator tapped;
-    // the one changed in flight is quarantined, not stored.
+    // What the server holds: the five forms accepted, with the answers the enumerator tapped
+    // (HH-002 as corrected after its return); the one changed in flight is quarantined, not
+    // stored.
     assert_eq!(app.form_count().await, 5);
     assert_eq!(app.quarantine_count().await, 1);
     let list = app
@@ -152,5 +197,8 @@ async fn the_app_logs_in_works_offline_and_syncs_in_chromium() {
         let desk = want["desk"].as_bool().unwrap();
         assert_eq!(a.get("s1").is_some_and(|v| !v.is_null()), desk, "{hh}: s1");
         assert_eq!(f["device_id"], report["device_id"], "{hh}");
+        // The form a reviewer returned was corrected on the device and resent as revision 2.
+        let revision = want["revision"].as_u64().unwrap_or(1);
+        assert_eq!(full["revision"], revision, "{hh}: {full}");
     }
 }
