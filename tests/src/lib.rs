@@ -24,6 +24,7 @@
 //! Forms are built with [`sync_protocol::sample::SipasForm`].
 
 pub mod accounts;
+pub mod browser;
 pub mod exports;
 pub mod places;
 pub mod reports;

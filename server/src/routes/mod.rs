@@ -19,6 +19,7 @@ mod app;
 mod assignments;
 mod audit;
 mod auth;
+mod dashboard;
 mod devices;
 mod exports;
 mod forms;
@@ -32,6 +33,7 @@ mod questionnaires;
 mod reviews;
 mod rounds;
 mod samples;
+mod static_files;
 mod sync;
 pub(crate) mod users;
 
@@ -91,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .merge(document)
         // The enumerator app's files: a front-end, not operations of the API document.
         .merge(app::router())
+        .merge(dashboard::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.body_limit_bytes))

@@ -1,15 +1,8 @@
 //! The enumerator app under `/app/`: the embedded files with their types, caching headers and
 //! Content-Security-Policy; and the app itself in headless Chromium (tests/js/browser.mjs).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
+use e2e::browser::{browser_missing, run_story};
 use e2e::{ADMIN, ADMIN_PASSWORD, USER_PASSWORD, spawn_app_with};
-use serde_json::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 #[tokio::test]
 async fn app_files_are_served_with_their_types_and_a_strict_csp() {
@@ -103,32 +96,11 @@ async fn app_files_are_served_with_their_types_and_a_strict_csp() {
     assert_eq!(r.url().path(), "/app/", "/app redirects to /app/");
 }
 
-fn chromium() -> String {
-    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
-}
-
-/// The whole field story in Chromium at 360 × 800 (see tests/js/browser.mjs). Needs Node.js,
-/// Debian's `chromium` and playwright-core (`scripts/install-browser.sh`, which `.ci/run` runs).
-/// Without them the test prints "skipped" and passes, so the README's `cargo test --workspace`
-/// works on a fresh machine — unless `SIPAS_REQUIRE_BROWSER=1` (set by CI): then it fails.
+/// The whole field story in Chromium at 360 × 800 (see tests/js/browser.mjs and
+/// [`e2e::browser`] for what it needs and when it skips).
 #[tokio::test]
 async fn the_app_logs_in_works_offline_and_syncs_in_chromium() {
-    let js = root().join("tests/js");
-    let missing = if !js.join("node_modules/playwright-core").exists() {
-        Some("playwright-core is not installed (npm ci --prefix tests/js)".to_owned())
-    } else if !Path::new(&chromium()).exists() {
-        Some(format!(
-            "no Chromium at {} (apt-get install -y chromium, or set CHROMIUM)",
-            chromium()
-        ))
-    } else {
-        None
-    };
-    if let Some(why) = missing {
-        if std::env::var("SIPAS_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-            panic!("SIPAS_REQUIRE_BROWSER=1 but {why}; run scripts/install-browser.sh");
-        }
-        println!("skipped: {why}; run scripts/install-browser.sh");
+    if browser_missing().is_some() {
         return;
     }
     // Access tokens of 3 s: the session must survive their expiry and refresh at the next sync.
@@ -137,31 +109,19 @@ async fn the_app_logs_in_works_offline_and_syncs_in_chromium() {
     let enumerator_id = app
         .create_enumerator(&admin, "dtv.app", "vn-2025", "12", "LC-1")
         .await;
-    let shots = root().join("target/screenshots");
-    let mut cmd = Command::new(std::env::var("SIPAS_NODE").unwrap_or_else(|_| "node".into()));
-    cmd.arg(js.join("browser.mjs"))
-        .env("SIPAS_URL", &app.address)
-        .env("SIPAS_USER", "dtv.app")
-        .env("SIPAS_USER_ID", enumerator_id.to_string())
-        .env("SIPAS_PASSWORD", USER_PASSWORD)
-        .env("SIPAS_ADMIN", ADMIN)
-        .env("SIPAS_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("SIPAS_SHOTS", &shots)
-        .env("CHROMIUM", chromium());
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .expect("join")
-        .expect("run node (Node.js is required)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let last = stdout.lines().last().unwrap_or("");
-    let report: Value = serde_json::from_str(last)
-        .unwrap_or_else(|e| panic!("no report from browser.mjs ({e}):\n{stdout}\n{stderr}"));
+    let report = run_story(
+        "browser.mjs",
+        &[
+            ("SIPAS_URL", app.address.clone()),
+            ("SIPAS_USER", "dtv.app".into()),
+            ("SIPAS_USER_ID", enumerator_id.to_string()),
+            ("SIPAS_PASSWORD", USER_PASSWORD.into()),
+            ("SIPAS_ADMIN", ADMIN.into()),
+            ("SIPAS_ADMIN_PASSWORD", ADMIN_PASSWORD.into()),
+        ],
+    )
+    .await;
     println!("{report:#}");
-    assert_eq!(
-        report["ok"], true,
-        "browser test failed:\n{report:#}\n{stderr}"
-    );
     assert!(
         report["refreshes"].as_u64().unwrap_or(0) >= 1,
         "the expired access token was refreshed"

@@ -20,10 +20,18 @@ fn no_route_module_registers_a_route_the_document_does_not_know() {
         let path = entry.expect("entry").path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         // `mod.rs` assembles the modules and serves the document itself; `guard.rs` and
-        // `openapi.rs` hold no routes; `app.rs` serves the enumerator app's files, a front-end
-        // and not operations of the API.
+        // `openapi.rs` hold no routes; `app.rs` and `dashboard.rs` serve the front-ends' files
+        // (with `static_files.rs`), not operations of the API.
         if !name.ends_with(".rs")
-            || ["mod.rs", "guard.rs", "openapi.rs", "app.rs"].contains(&name.as_str())
+            || [
+                "mod.rs",
+                "guard.rs",
+                "openapi.rs",
+                "app.rs",
+                "dashboard.rs",
+                "static_files.rs",
+            ]
+            .contains(&name.as_str())
         {
             continue;
         }

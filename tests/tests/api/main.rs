@@ -4,6 +4,7 @@
 
 mod app;
 mod contract;
+mod dashboard;
 mod exports;
 mod foundation;
 mod hardening;
