@@ -25,6 +25,7 @@ pub struct Gate {
     waiting: AtomicUsize,
     wait: Duration,
     retry_after_secs: u64,
+    busy_text: (&'static str, &'static str),
 }
 
 /// Why a request was turned away.
@@ -48,6 +49,10 @@ impl Gate {
             waiting: AtomicUsize::new(0),
             wait,
             retry_after_secs,
+            busy_text: (
+                "Máy chủ đang bận; thiết bị sẽ tự gửi lại sau ít giây.",
+                "The server is busy; the device will send again in a few seconds.",
+            ),
         }
     }
 
@@ -74,14 +79,22 @@ impl Gate {
         }
     }
 
+    /// The same gate telling a refused caller `vi` / `en` instead of the push's words.
+    pub fn saying(mut self, vi: &'static str, en: &'static str) -> Gate {
+        self.busy_text = (vi, en);
+        self
+    }
+
     /// The 503 a refused request gets.
     pub fn busy(&self) -> ApiError {
-        ApiError::busy(
-            self.retry_after_secs,
-            "Máy chủ đang bận; thiết bị sẽ tự gửi lại sau ít giây.",
-            "The server is busy; the device will send again in a few seconds.",
-        )
+        ApiError::busy(self.retry_after_secs, self.busy_text.0, self.busy_text.1)
     }
+}
+
+/// The number of exports streamed at once when the settings leave it to the machine: one per core,
+/// at least two (an export keeps a core busy formatting rows, and a database connection).
+pub fn default_export_concurrency(cores: usize) -> usize {
+    cores.max(2)
 }
 
 /// The number of pushes let in at once when the settings leave it to the machine: enough to keep
@@ -122,5 +135,7 @@ mod tests {
     fn the_default_size_follows_the_cores() {
         assert_eq!(default_push_concurrency(0), 8);
         assert_eq!(default_push_concurrency(2), 16);
+        assert_eq!(default_export_concurrency(1), 2);
+        assert_eq!(default_export_concurrency(4), 4);
     }
 }

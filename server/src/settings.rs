@@ -106,6 +106,12 @@ pub struct Settings {
     pub push_queue: usize,
     /// Seconds a push waits for a turn before it gets 503 (`SIPAS_PUSH_QUEUE_WAIT_SECS`).
     pub push_queue_wait_secs: u64,
+    /// Exports streamed at once (`SIPAS_EXPORT_CONCURRENCY`); 0, the default, is one per core
+    /// (at least two). Each holds a database connection and a core while it runs.
+    pub export_concurrency: usize,
+    /// Exports that may wait up to 10 s for a turn (`SIPAS_EXPORT_QUEUE`); more get 503 `busy`
+    /// with `Retry-After`.
+    pub export_queue: usize,
     /// Password hashes run at once (`SIPAS_PASSWORD_HASHERS`); unset: the cores, but no more than
     /// fit in 40 MiB of argon2 memory, two at OWASP parameters (see `auth::password::HashBound`).
     pub password_hashers: Option<u32>,
@@ -141,6 +147,8 @@ impl Default for Settings {
             push_concurrency: 0,
             push_queue: 256,
             push_queue_wait_secs: 10,
+            export_concurrency: 0,
+            export_queue: 8,
             password_hashers: None,
             password_hash_queue: None,
         }

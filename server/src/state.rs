@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use sea_orm::{DatabaseConnection, DbBackend};
 
 use crate::{
-    admission::{Gate, default_push_concurrency},
+    admission::{Gate, default_export_concurrency, default_push_concurrency},
     auth::{password::Passwords, throttle::LoginThrottle, tokens::TokenKeys},
     definitions::Definitions,
     reports::RoundStatsCache,
@@ -41,6 +41,8 @@ pub struct AppState {
     pub push_races: Arc<PushRaces>,
     /// How many pushes are handled at once, and how many wait (see [`Gate`]).
     pub push_gate: Arc<Gate>,
+    /// How many exports stream at once, and how many wait (see [`Gate`]).
+    pub export_gate: Arc<Gate>,
 }
 
 impl AppState {
@@ -68,8 +70,24 @@ impl AppState {
             Duration::from_secs(settings.push_queue_wait_secs),
             2,
         ));
+        let export_gate = Arc::new(
+            Gate::new(
+                match settings.export_concurrency {
+                    0 => default_export_concurrency(cores),
+                    n => n,
+                },
+                settings.export_queue,
+                Duration::from_secs(10),
+                30,
+            )
+            .saying(
+                "Máy chủ đang xuất nhiều tệp cùng lúc; hãy thử lại sau ít phút.",
+                "The server is busy with other exports; try again in a few minutes.",
+            ),
+        );
         AppState {
             push_gate,
+            export_gate,
             writer,
             db,
             tokens: Arc::new(TokenKeys::new(&settings)),

@@ -36,6 +36,43 @@ impl TestApp {
         f.id
     }
 
+    /// Copies the stored form `template` (by `seq`) `n` times in one SQL statement, with fresh
+    /// ids and household references `COPY-1`…: the bulk path the export bench fills with, for
+    /// tests that need a large export fast. The copies are not in the index statistics.
+    pub async fn copy_forms(&self, template: i64, n: usize) {
+        use sea_orm::{ConnectionTrait, DbBackend};
+        let cols = "round_code, questionnaire_code, questionnaire_version, province_code, \
+                    district_code, commune_code, village_code, status, revision, content_hash, \
+                    device_id, submitted_by, started_at, finished_at, received_at, updated_at, \
+                    gps_lat, gps_lon, answers";
+        let t_cols = cols
+            .split(',')
+            .map(|c| format!("t.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = match self.state.db.get_database_backend() {
+            DbBackend::Postgres => format!(
+                "INSERT INTO forms (id, household_ref, {cols}) \
+                 SELECT gen_random_uuid(), 'COPY-' || g, {t_cols} \
+                 FROM generate_series(1, {n}) g JOIN forms t ON t.seq = {template}"
+            ),
+            _ => format!(
+                "WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {n}) \
+                 INSERT INTO forms (id, household_ref, {cols}) \
+                 SELECT CASE typeof(t.id) WHEN 'blob' THEN randomblob(16) ELSE \
+                   lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || \
+                   substr(hex(randomblob(2)), 2) || '-a' || substr(hex(randomblob(2)), 2) || '-' || \
+                   hex(randomblob(6))) END, 'COPY-' || g, {t_cols} \
+                 FROM s JOIN forms t ON t.seq = {template}"
+            ),
+        };
+        self.state
+            .db
+            .execute_unprepared(&sql)
+            .await
+            .expect("bulk copy of a form");
+    }
+
     /// Forms stored, whatever their status.
     pub async fn form_count(&self) -> u64 {
         form::Entity::find()

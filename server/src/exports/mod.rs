@@ -313,21 +313,29 @@ pub async fn prepare_forms(
                 .expect("a layout version comes from a definition")
         })
         .collect();
-    // What the rows are now: how many, the last stored and the last change.
-    // The last change as text: one type on both databases.
-    let (count, max_seq, max_updated): (i64, Option<i64>, Option<String>) = form::Entity::find()
+    // What the rows are now, without reading them (the first byte must not wait for a count of
+    // a million rows): the round's last change, one lookup at the end of the
+    // `(round_code, updated_at)` index, and the last form stored anywhere, the end of the primary
+    // key. Every write that changes what an export sends (a form stored, a revision, a review)
+    // sets `updated_at`; a new form also moves the last `seq`, so a clock stepped back cannot
+    // hide it. A round's forms are deleted only with the (practice) round itself.
+    let max_updated: Option<String> = form::Entity::find()
         .select_only()
-        .column_as(Expr::from(Func::count(Expr::col(form::Column::Seq))), "n")
-        .column_as(
-            Expr::from(Func::max(Expr::col(form::Column::Seq))),
-            "max_seq",
-        )
-        .column_as(Expr::cust("CAST(MAX(updated_at) AS TEXT)"), "max_updated")
-        .filter(cond.clone())
+        .column_as(Expr::cust("CAST(\"updated_at\" AS TEXT)"), "u")
+        .filter(form::Column::RoundCode.eq(round_code))
+        .order_by_desc(form::Column::UpdatedAt)
+        .limit(1)
         .into_tuple()
         .one(db)
-        .await?
-        .unwrap_or((0, None, None));
+        .await?;
+    let max_seq: Option<i64> = form::Entity::find()
+        .select_only()
+        .column(form::Column::Seq)
+        .order_by_desc(form::Column::Seq)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
     let now = OffsetDateTime::now_utc();
     let filters = ExportFilters {
         unit,
@@ -337,8 +345,12 @@ pub async fn prepare_forms(
     let mut h = Sha256::new();
     h.update(
         format!(
-            "forms|{LAYOUT_VERSION}|{round_code}|{format:?}|{lang}|{}|{:?}|{:?}|{:?}|{count}|{max_seq:?}|{:?}",
+            "forms|{LAYOUT_VERSION}|{round_code}|{format:?}|{lang}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{max_seq:?}|{:?}",
             me.id,
+            // What the caller may read: a changed scope is another export.
+            me.role,
+            me.scope,
+            me.team,
             filters.unit,
             filters.status,
             filters.since,
@@ -785,11 +797,18 @@ pub fn command_line_user() -> AuthUser {
 }
 
 /// Runs an export in a task of its own and returns the receiving end of its chunks (what the
-/// HTTP body and the command line read).
-pub fn spawn(db: DatabaseConnection, prepared: Prepared) -> mpsc::Receiver<Chunk> {
+/// HTTP body and the command line read). `turn`, the export's place at the server's export gate,
+/// is held until the task ends.
+pub fn spawn(
+    db: DatabaseConnection,
+    prepared: Prepared,
+    turn: Option<tokio::sync::OwnedSemaphorePermit>,
+) -> mpsc::Receiver<Chunk> {
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     let round = prepared.about.round.clone();
     tokio::spawn(async move {
+        // The export's turn at the gate ends with this task.
+        let _turn = turn;
         let started = std::time::Instant::now();
         match run(&db, prepared, &tx).await {
             Ok(about) => tracing::info!(

@@ -1,7 +1,9 @@
 //! Exports for analysts (see [`crate::exports`]): a round's forms as CSV, JSON Lines, XLSX or a
 //! zip with codebook and scripts, its codebook alone, and the quarantine (the ministry only).
 //! Every export is streamed, carries a weak `ETag` (an unchanged export is answered 304 to
-//! `If-None-Match`) and a `Sipas-Export-Next-Since` for the next incremental pull.
+//! `If-None-Match`) and a `Sipas-Export-Next-Since` for the next incremental pull. At most
+//! `export_concurrency` exports stream at once (a few more wait for a turn; the rest get 503
+//! `busy` with `Retry-After`).
 
 use axum::{
     body::Body,
@@ -10,6 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::{
     auth::AuthUser,
@@ -41,7 +44,22 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
         .any(|t| t == "*" || t == etag.trim_start_matches("W/"))
 }
 
-fn streamed(state: &AppState, headers: &HeaderMap, prepared: Prepared) -> Response {
+/// A turn at the export gate (`state.export_gate`), or 503 `busy` with `Retry-After`: a turn is
+/// held until the export's stream ends (done, failed, or its client gone).
+async fn turn(state: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
+    state
+        .export_gate
+        .enter()
+        .await
+        .map_err(|_| state.export_gate.busy())
+}
+
+fn streamed(
+    state: &AppState,
+    headers: &HeaderMap,
+    prepared: Prepared,
+    turn: OwnedSemaphorePermit,
+) -> Response {
     let etag = HeaderValue::from_str(&prepared.etag).ok();
     let next = HeaderValue::from_str(&prepared.about.next_since).ok();
     if not_modified(headers, &prepared.etag) {
@@ -54,7 +72,7 @@ fn streamed(state: &AppState, headers: &HeaderMap, prepared: Prepared) -> Respon
     let content_type = prepared.about.format.content_type();
     let disposition =
         HeaderValue::from_str(&format!("attachment; filename=\"{}\"", prepared.file_name)).ok();
-    let rx = exports::spawn(state.db.clone(), prepared);
+    let rx = exports::spawn(state.db.clone(), prepared, Some(turn));
     // An error item aborts the response (no last chunk), so a client never takes a cut
     // export for a whole one.
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
@@ -89,9 +107,10 @@ async fn export_forms(
     ApiPath(round_code): ApiPath<String>,
     ApiQuery(q): ApiQuery<FormsExportQuery>,
 ) -> Result<Response, ApiError> {
+    let turn = turn(&state).await?;
     let prepared =
         exports::prepare_forms(&state.db, &state.definitions, &me, &round_code, &q).await?;
-    Ok(streamed(&state, &headers, prepared))
+    Ok(streamed(&state, &headers, prepared, turn))
 }
 
 /// The query of the codebook alone.
@@ -239,6 +258,7 @@ async fn export_quarantine(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<QuarantineExportQuery>,
 ) -> Result<Response, ApiError> {
+    let turn = turn(&state).await?;
     let prepared = exports::prepare_quarantine(&state.db, &me, &q).await?;
-    Ok(streamed(&state, &headers, prepared))
+    Ok(streamed(&state, &headers, prepared, turn))
 }

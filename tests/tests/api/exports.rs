@@ -3,7 +3,7 @@
 //! clients that go away mid-stream; and R reading the CSV with the generated labels.
 
 use e2e::{
-    TestApp,
+    TestApp, assert_problem,
     exports::{assert_answers, read_csv, read_xlsx, unzip, xlsx_sheets},
     spawn_app,
 };
@@ -334,7 +334,25 @@ async fn an_unchanged_export_is_not_sent_twice() {
         .export(&admin, &path(""), &[("if-none-match", &etag)])
         .await;
     assert_eq!(changed.status, 200);
-    assert_ne!(changed.header("etag").unwrap(), etag);
+    let etag = changed.header("etag").unwrap();
+    assert_ne!(
+        etag,
+        first.header("etag").unwrap(),
+        "a review changes the export"
+    );
+    // A new form is a new export; so is the same caller with another scope.
+    app.insert_form(SipasForm::new().household("HH-new").build(), None)
+        .await;
+    let grown = app
+        .export(&admin, &path(""), &[("if-none-match", &etag)])
+        .await;
+    assert_eq!(grown.status, 200, "a stored form changes the export");
+    assert_eq!(read_csv(&grown.body).rows.len(), forms.len() + 1);
+    let etag = grown.header("etag").unwrap();
+    let again = app
+        .export(&admin, &path(""), &[("if-none-match", &etag)])
+        .await;
+    assert_eq!(again.status, 304);
 }
 
 #[tokio::test]
@@ -450,6 +468,61 @@ async fn the_quarantine_is_exported_with_each_reason() {
         )
         .await;
     assert_eq!(read_xlsx(&x.body, "forms").rows.len(), 1);
+}
+
+#[tokio::test]
+async fn exports_beyond_the_gate_are_told_to_come_back() {
+    let app = e2e::spawn_app_with(|s| {
+        s.export_concurrency = 1;
+        s.export_queue = 0;
+    })
+    .await;
+    let admin = app.admin_token().await;
+    // 20,001 forms: a JSON Lines export of ~60 MB, far beyond what the sockets buffer, so an
+    // export whose client stops reading keeps its turn.
+    app.insert_form(SipasForm::new().build(), None).await;
+    app.copy_forms(1, 20_000).await;
+    let mut running = app
+        .request(reqwest::Method::GET, &path("?format=jsonl"), Some(&admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(running.status().as_u16(), 200);
+    assert!(
+        !running
+            .chunk()
+            .await
+            .unwrap()
+            .expect("a first chunk")
+            .is_empty()
+    );
+    // The one turn is taken: another export is answered 503 busy at once, with Retry-After.
+    let busy = app
+        .request(reqwest::Method::GET, &path(""), Some(&admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(busy.status().as_u16(), 503);
+    assert!(busy.headers().contains_key("retry-after"));
+    let (s, body) = e2e::read(busy).await;
+    assert_problem(s, &body, 503, "busy");
+    assert!(body["detail"].as_str().unwrap().contains("xuất"), "{body}");
+    // The client goes away: its turn ends with the stream, and the next export runs whole.
+    drop(running);
+    let mut whole = None;
+    for _ in 0..100 {
+        let e = app.export(&admin, &path(""), &[]).await;
+        if e.status == 200 {
+            whole = Some(read_csv(&e.body));
+            break;
+        }
+        assert_eq!(e.status, 503);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        whole.expect("an export after the first left").rows.len(),
+        20_001
+    );
 }
 
 #[tokio::test]
