@@ -4,7 +4,7 @@
 // questionnaire definitions go to the network untouched (sync needs the server's real answer,
 // and nothing that carries a token is cached).
 
-const VERSION = 'sipas-app-v1';
+const VERSION = 'sipas-app-v2';
 const SHELL = [
   './',
   './app.css',
@@ -17,6 +17,9 @@ const SHELL = [
   './i18n.js',
   './manifest.webmanifest',
   './icon.svg',
+  './icon-180.png',
+  './icon-192.png',
+  './icon-512.png',
 ];
 const REFERENCE = 'sipas-reference-v1';
 

@@ -30,6 +30,10 @@ static APP: Bundle = Bundle::new(&[
     asset!("app", "sw.js", JS),
     asset!("app", "manifest.webmanifest", "application/manifest+json"),
     asset!("app", "icon.svg", "image/svg+xml"),
+    // iOS takes only PNG for the home-screen icon; Android's install prompt wants 192 and 512.
+    asset!("app", "icon-180.png", "image/png"),
+    asset!("app", "icon-192.png", "image/png"),
+    asset!("app", "icon-512.png", "image/png"),
 ]);
 
 /// `/app` and `/app/...`.

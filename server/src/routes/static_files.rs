@@ -109,10 +109,12 @@ impl Bundle {
     /// `If-None-Match` holds its tag.
     pub fn serve(&'static self, i: usize, headers: &HeaderMap) -> Response {
         let asset = &self.assets[i];
-        let gzip = headers
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(accepts_gzip);
+        // PNG is compressed already.
+        let gzip = asset.content_type != "image/png"
+            && headers
+                .get(header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(accepts_gzip);
         let (body, etag): (&'static [u8], &str) = if gzip {
             let (b, t) = &self.gzipped()[i];
             (b, t)

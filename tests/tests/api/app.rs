@@ -17,6 +17,9 @@ async fn app_files_are_served_with_their_types_and_a_strict_csp() {
         ("/app/app.css", "text/css; charset=utf-8"),
         ("/app/manifest.webmanifest", "application/manifest+json"),
         ("/app/icon.svg", "image/svg+xml"),
+        ("/app/icon-192.png", "image/png"),
+        ("/app/icon-512.png", "image/png"),
+        ("/app/icon-180.png", "image/png"),
     ] {
         let r = get(path).await.expect("GET");
         assert_eq!(r.status(), 200, "{path}");
