@@ -30,9 +30,11 @@ pub const MAX_HOUSEHOLDS: usize = 1000;
 /// Largest quantity of one assignment.
 pub const MAX_QUANTITY: u32 = 10_000;
 
-/// `/rounds/{round}/assignments`
+/// `/rounds/{round}/assignments`, `/rounds/{round}/assignments/from-sample`
 pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
-    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(list_assignments, assign))
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(list_assignments, assign))
+        .routes(utoipa_axum::routes!(assign_from_sample))
 }
 
 /// One assignment as a supervisor makes it.
@@ -241,7 +243,7 @@ fn other_team() -> ApiError {
     )
 }
 
-/// Makes or changes assignments, all or nothing: each must name an active enumerator of the
+/// Makes or changes assignments (one per enumerator and village of a commune), all or nothing: each must name an active enumerator of the
 /// caller's team (403 `other_team`), a commune of the round's geography inside the caller's scope
 /// (403 `out_of_scope`) and the enumerator's, and a quantity within bounds (422).
 #[utoipa::path(post, path = "/rounds/{round}/assignments", tag = "assignments", params(("round" = String, Path, description = "Round code", example = "sipas-2025")), request_body = AssignRequest, security(("bearer" = [])),
@@ -256,16 +258,34 @@ async fn assign(
 ) -> Result<Json<AssignmentList>, ApiError> {
     policy::can_review_forms(&me)?;
     let r = find_round(&state, &round_code).await?;
+    let stored = store_assignments(&state, &me, ip, &r, &body.assignments).await?;
+    let (names, _) = enumerators(&state, stored.iter().map(|a| a.enumerator_id)).await?;
+    Ok(Json(AssignmentList {
+        round: round_code,
+        assignments: stored.iter().map(|a| view(a, &names)).collect(),
+    }))
+}
+
+/// Checks assignments (see [`assign`]) and stores them all in one transaction, each with its
+/// `assignment_changed` change for the enumerator's devices and its audit event; or none.
+async fn store_assignments(
+    state: &AppState,
+    me: &AuthUser,
+    ip: Option<String>,
+    r: &round::Model,
+    assignments: &[NewAssignment],
+) -> Result<Vec<assignment::Model>, ApiError> {
+    let round_code = r.code.clone();
     let geo = ::geography::by_code(&r.geography_code)
         .ok_or_else(|| ApiError::internal(format!("round {round_code} on unknown geography")))?;
-    if body.assignments.is_empty() || body.assignments.len() > MAX_ASSIGNMENTS {
+    if assignments.is_empty() || assignments.len() > MAX_ASSIGNMENTS {
         return Err(ApiError::bad_request(
             "assignments_count",
             format!("Cần từ 1 đến {MAX_ASSIGNMENTS} phân công mỗi lần."),
             format!("Give 1 to {MAX_ASSIGNMENTS} assignments per call."),
         ));
     }
-    let ids: Vec<i64> = body.assignments.iter().map(|a| a.enumerator_id).collect();
+    let ids: Vec<i64> = assignments.iter().map(|a| a.enumerator_id).collect();
     let mut users: HashMap<i64, user::Model> = HashMap::new();
     for chunk in ids.chunks(500) {
         for u in user::Entity::find()
@@ -278,8 +298,8 @@ async fn assign(
     }
     // Check everything before writing anything.
     let mut errors: Vec<FieldError> = Vec::new();
-    let mut checked = Vec::with_capacity(body.assignments.len());
-    for (i, a) in body.assignments.iter().enumerate() {
+    let mut checked = Vec::with_capacity(assignments.len());
+    for (i, a) in assignments.iter().enumerate() {
         let at = |f: &str| format!("assignments[{i}].{f}");
         let Some(u) = users
             .get(&a.enumerator_id)
@@ -308,7 +328,7 @@ async fn assign(
             ));
             continue;
         };
-        policy::require_unit(&me, geo.code, &commune.code)?;
+        policy::require_unit(me, geo.code, &commune.code)?;
         let enumerator_covers = AuthUser::from_model(u, None)
             .is_some_and(|e| policy::covers_unit(&e, geo.code, &commune.code));
         if !enumerator_covers {
@@ -407,6 +427,7 @@ async fn assign(
         let existing = assignment::Entity::find()
             .filter(assignment::Column::RoundCode.eq(&round_code))
             .filter(assignment::Column::EnumeratorId.eq(enumerator))
+            .filter(assignment::Column::CommuneCode.eq(&commune))
             .filter(assignment::Column::VillageCode.eq(&village))
             .one(&txn)
             .await?;
@@ -454,7 +475,7 @@ async fn assign(
         audit::record(
             &txn,
             event::ASSIGNMENT_CHANGED,
-            &Actor::user(&me, ip.clone()),
+            &Actor::user(me, ip.clone()),
             Some(format!("assignment:{}", row.id)),
             serde_json::to_value(wire(&row)).map_err(ApiError::internal)?,
         )
@@ -462,9 +483,307 @@ async fn assign(
         stored.push(row);
     }
     txn.commit().await?;
-    let (names, _) = enumerators(&state, stored.iter().map(|a| a.enumerator_id)).await?;
-    Ok(Json(AssignmentList {
+    Ok(stored)
+}
+
+/// `POST /rounds/{round}/assignments/from-sample` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct FromSampleRequest {
+    /// The province whose active draw is assigned.
+    pub province: String,
+    /// Enumerators to share the sampled villages among, in turn (villages in commune, then
+    /// village order); villages named in `villages` go to whom they name.
+    #[serde(default)]
+    pub enumerator_ids: Vec<i64>,
+    /// Villages given to a named enumerator.
+    #[serde(default)]
+    pub villages: Vec<VillageChoice>,
+}
+
+/// One sampled village given to a named enumerator.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct VillageChoice {
+    /// Commune code.
+    pub commune: String,
+    /// Village code as listed in the frame.
+    pub village: String,
+    /// The enumerator.
+    pub enumerator_id: i64,
+}
+
+/// `POST /rounds/{round}/assignments/from-sample` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FromSampleResponse {
+    /// The round.
+    pub round: String,
+    /// The draw the assignments come from.
+    pub draw_id: i64,
+    /// Assignments made now: one per sampled village, listing its drawn households (not the
+    /// reserves), the quantity their number.
+    pub created: Vec<AssignmentView>,
+    /// Sampled villages already assigned (to anyone), left as they are: a second call changes
+    /// nothing.
+    pub kept: Vec<AssignmentView>,
+}
+
+/// A sampled village with its drawn (main) households, as [`plan_from_sample`] takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampledVillagePlan {
+    /// Commune code.
+    pub commune: String,
+    /// Village code as listed.
+    pub village: String,
+    /// Its drawn households in draw order, reserves excluded.
+    pub households: Vec<String>,
+}
+
+/// Which enumerator gets each sampled village not assigned yet: the one `choices` names, else
+/// the next of `enumerators` in turn (the turn advances only over villages given that way).
+/// Villages in `assigned` (commune, village) are skipped. Errors: a choice naming a village that
+/// is not in the sample, or villages left with nobody to give them to.
+pub fn plan_from_sample(
+    villages: &[SampledVillagePlan],
+    assigned: &std::collections::HashSet<(String, String)>,
+    choices: &[VillageChoice],
+    enumerators: &[i64],
+) -> Result<Vec<NewAssignment>, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    for (i, c) in choices.iter().enumerate() {
+        if !villages
+            .iter()
+            .any(|v| v.commune == c.commune && v.village == c.village)
+        {
+            errors.push(FieldError::new(
+                format!("villages[{i}]"),
+                "not_sampled",
+                format!(
+                    "Thôn '{}' của xã {} không có trong mẫu đã chọn.",
+                    c.village, c.commune
+                ),
+                format!(
+                    "Village '{}' of commune {} is not in the sample drawn.",
+                    c.village, c.commune
+                ),
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    let mut turn = 0usize;
+    for v in villages {
+        if assigned.contains(&(v.commune.clone(), v.village.clone())) {
+            continue;
+        }
+        let chosen = choices
+            .iter()
+            .find(|c| c.commune == v.commune && c.village == v.village)
+            .map(|c| c.enumerator_id);
+        let enumerator = match chosen {
+            Some(e) => e,
+            None if enumerators.is_empty() => {
+                errors.push(FieldError::new(
+                    "enumerator_ids",
+                    "required",
+                    format!(
+                        "Thôn '{}' (xã {}) chưa có người nhận: cần danh sách điều tra viên.",
+                        v.village, v.commune
+                    ),
+                    format!(
+                        "Village '{}' (commune {}) has nobody to go to: give enumerator_ids.",
+                        v.village, v.commune
+                    ),
+                ));
+                continue;
+            }
+            None => {
+                let e = enumerators[turn % enumerators.len()];
+                turn += 1;
+                e
+            }
+        };
+        out.push(NewAssignment {
+            enumerator_id: enumerator,
+            commune: v.commune.clone(),
+            village: v.village.clone(),
+            quantity: Some(v.households.len() as u32),
+            household_refs: Some(v.households.clone()),
+        });
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Assigns the province's drawn sample: one assignment per sampled village, listing its drawn
+/// households (reserves stay with the supervisor), shared among the enumerators given. Villages
+/// already assigned are kept as they are, so calling again changes nothing. Checked and stored
+/// like `POST /rounds/{round}/assignments` (team, scope, all or nothing), and sent to the devices.
+#[utoipa::path(post, path = "/rounds/{round}/assignments/from-sample", tag = "assignments", params(("round" = String, Path, description = "Round code", example = "sipas-2025")), request_body = FromSampleRequest, security(("bearer" = [])),
+    responses((status = OK, body = FromSampleResponse), Failure))]
+#[tracing::instrument(skip_all, fields(user = %me.username, round = %round_code))]
+async fn assign_from_sample(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ClientIp(ip): ClientIp,
+    ApiPath(round_code): ApiPath<String>,
+    ApiJson(body): ApiJson<FromSampleRequest>,
+) -> Result<Json<FromSampleResponse>, ApiError> {
+    policy::can_review_forms(&me)?;
+    let r = find_round(&state, &round_code).await?;
+    policy::require_unit(&me, &r.geography_code, &body.province)?;
+    let draw = crate::sampling::store::active_draw(&state.db, &round_code, &body.province)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "no_draw",
+                format!(
+                    "Tỉnh {} chưa có mẫu được chọn trong đợt này.",
+                    body.province
+                ),
+                format!(
+                    "Province {} has no sample drawn in this round.",
+                    body.province
+                ),
+            )
+        })?;
+    let listing = crate::sampling::store::sampled_units(&state.db, draw.id).await?;
+    let villages: Vec<SampledVillagePlan> = listing
+        .villages
+        .iter()
+        .map(|v| SampledVillagePlan {
+            commune: v.commune_code.clone(),
+            village: v.village_code.clone(),
+            households: listing
+                .households
+                .iter()
+                .filter(|h| {
+                    !h.reserve && h.commune_code == v.commune_code && h.village_key == v.village_key
+                })
+                .map(|h| h.household_ref.clone())
+                .collect(),
+        })
+        .collect();
+    let existing: Vec<assignment::Model> = assignment::Entity::find()
+        .filter(assignment::Column::RoundCode.eq(&round_code))
+        .filter(assignment::Column::Quantity.gt(0))
+        .filter(
+            assignment::Column::CommuneCode.is_in(
+                villages
+                    .iter()
+                    .map(|v| v.commune.clone())
+                    .collect::<Vec<_>>(),
+            ),
+        )
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .filter(|a| {
+            villages
+                .iter()
+                .any(|v| v.commune == a.commune_code && v.village == a.village_code)
+        })
+        .collect();
+    let assigned = existing
+        .iter()
+        .map(|a| (a.commune_code.clone(), a.village_code.clone()))
+        .collect();
+    let plan = plan_from_sample(&villages, &assigned, &body.villages, &body.enumerator_ids)
+        .map_err(ApiError::validation)?;
+    let created = if plan.is_empty() {
+        Vec::new()
+    } else {
+        store_assignments(&state, &me, ip, &r, &plan).await?
+    };
+    let (names, _) = enumerators(
+        &state,
+        created.iter().chain(&existing).map(|a| a.enumerator_id),
+    )
+    .await?;
+    Ok(Json(FromSampleResponse {
         round: round_code,
-        assignments: stored.iter().map(|a| view(a, &names)).collect(),
+        draw_id: draw.id,
+        created: created.iter().map(|a| view(a, &names)).collect(),
+        kept: existing.iter().map(|a| view(a, &names)).collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    fn village(commune: &str, village: &str, n: usize) -> SampledVillagePlan {
+        SampledVillagePlan {
+            commune: commune.into(),
+            village: village.into(),
+            households: (1..=n).map(|i| format!("{village}-{i}")).collect(),
+        }
+    }
+
+    #[test]
+    fn sampled_villages_go_round_the_enumerators_with_their_households() {
+        let vs = [
+            village("c1", "A", 3),
+            village("c1", "B", 2),
+            village("c2", "C", 1),
+        ];
+        let plan = plan_from_sample(&vs, &HashSet::new(), &[], &[7, 8]).unwrap();
+        let got: Vec<(i64, &str, Option<u32>)> = plan
+            .iter()
+            .map(|a| (a.enumerator_id, a.village.as_str(), a.quantity))
+            .collect();
+        assert_eq!(
+            got,
+            [(7, "A", Some(3)), (8, "B", Some(2)), (7, "C", Some(1))]
+        );
+        assert_eq!(
+            plan[0].household_refs.as_deref(),
+            Some(&["A-1".to_owned(), "A-2".into(), "A-3".into()][..])
+        );
+    }
+
+    #[test]
+    fn assigned_villages_are_kept_and_choices_win() {
+        let vs = [
+            village("c1", "A", 3),
+            village("c1", "B", 2),
+            village("c2", "C", 1),
+        ];
+        let assigned: HashSet<_> = [("c1".to_owned(), "A".to_owned())].into();
+        let choice = VillageChoice {
+            commune: "c2".into(),
+            village: "C".into(),
+            enumerator_id: 9,
+        };
+        let plan = plan_from_sample(&vs, &assigned, &[choice], &[7]).unwrap();
+        let got: Vec<(i64, &str)> = plan
+            .iter()
+            .map(|a| (a.enumerator_id, a.village.as_str()))
+            .collect();
+        assert_eq!(got, [(7, "B"), (9, "C")]);
+        // Everything assigned: nothing to do.
+        let all: HashSet<_> = vs
+            .iter()
+            .map(|v| (v.commune.clone(), v.village.clone()))
+            .collect();
+        assert!(plan_from_sample(&vs, &all, &[], &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_choice_outside_the_sample_or_nobody_to_assign_is_an_error() {
+        let vs = [village("c1", "A", 3)];
+        let bad = VillageChoice {
+            commune: "c1".into(),
+            village: "Z".into(),
+            enumerator_id: 9,
+        };
+        let e = plan_from_sample(&vs, &HashSet::new(), &[bad], &[7]).unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].code, "not_sampled");
+        let e = plan_from_sample(&vs, &HashSet::new(), &[], &[]).unwrap_err();
+        assert_eq!(e[0].code, "required");
+    }
 }

@@ -1,6 +1,8 @@
 //! Field progress of a round: per unit and per enumerator, what was assigned, received, approved,
-//! rejected and is outstanding against the assigned quantity, with each device's last sync.
-//! Scoped like every other read: the caller sees the forms and assignments they may read.
+//! rejected and is outstanding against the assigned quantity, with each device's last sync; and
+//! per unit the sample's quota (the households drawn in its sampled villages) with what is still
+//! outstanding against it. Scoped like every other read: the caller sees the forms, assignments
+//! and sample they may read.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     auth::{AuthUser, policy},
-    entities::{assignment, device, form, round, user},
+    entities::{assignment, device, form, round, sample_draw, user},
     error::{ApiError, ApiPath, ApiQuery},
     review::Status,
     routes::openapi::Failure,
@@ -52,6 +54,13 @@ pub struct Counts {
     /// Assigned forms not received yet: assigned minus the received forms that count against an
     /// assignment (not flagged `unassigned`), never below 0.
     pub outstanding: u64,
+    /// The sample's quota: households drawn (reserves not counted) in the sampled villages of the
+    /// provinces' active draws; 0 where no sample is drawn. Not given per enumerator.
+    pub quota: u64,
+    /// Of the quota, forms not received yet: per sampled village, its quota minus the forms
+    /// received in it (never below 0, so a village over its quota does not make up for
+    /// another), summed.
+    pub outstanding_quota: u64,
 }
 
 impl Counts {
@@ -114,6 +123,52 @@ pub struct EnumeratorProgress {
     pub devices: Vec<DeviceSync>,
 }
 
+/// Where the quota comes from.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QuotaSource {
+    /// Provinces (in the caller's view) with an active draw: their quota is the households drawn.
+    pub provinces_drawn: Vec<String>,
+    /// What the round's recorded design plans per province (the product of its stages' counts),
+    /// for the provinces not drawn yet; none without a recorded design.
+    pub planned_per_province: Option<u64>,
+}
+
+/// A sampled village's quota and what is outstanding against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VillageQuota {
+    /// Commune code.
+    pub commune: String,
+    /// The village code as listed in the frame.
+    pub village: String,
+    /// Households drawn in it (no reserves).
+    pub quota: u64,
+    /// Quota minus the forms received in the village, never below 0.
+    pub outstanding: u64,
+}
+
+/// Each sampled village's outstanding quota: `drawn` gives (commune, village code, quota) and
+/// `received` the forms held per (commune, normalised village key, see [`indices::cluster_key`]).
+pub fn village_quotas(
+    drawn: &[(String, String, u64)],
+    received: &HashMap<(String, String), u64>,
+) -> Vec<VillageQuota> {
+    drawn
+        .iter()
+        .map(|(commune, village, quota)| {
+            let got = received
+                .get(&(commune.clone(), indices::cluster_key(village)))
+                .copied()
+                .unwrap_or(0);
+            VillageQuota {
+                commune: commune.clone(),
+                village: village.clone(),
+                quota: *quota,
+                outstanding: quota.saturating_sub(got),
+            }
+        })
+        .collect()
+}
+
 /// `GET /rounds/{round}/progress` answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProgressResponse {
@@ -129,6 +184,8 @@ pub struct ProgressResponse {
     pub units: Vec<UnitProgress>,
     /// Per enumerator.
     pub enumerators: Vec<EnumeratorProgress>,
+    /// Where the quota comes from.
+    pub quota: QuotaSource,
 }
 
 const LEVELS: [&str; 4] = ["province", "district", "commune", "village"];
@@ -317,6 +374,77 @@ async fn progress(
                 .add_forms(status, *unassigned, n);
         }
     }
+    // The sample's quota: the active draws' households, village by village, in the caller's
+    // view (an enumerator's progress has none).
+    let mut provinces_drawn = Vec::new();
+    if me.role != policy::Role::Enumerator {
+        let draws = sample_draw::Entity::find()
+            .filter(sample_draw::Column::RoundCode.eq(&round_code))
+            .filter(sample_draw::Column::Status.eq(crate::sampling::store::status::ACTIVE))
+            .all(&state.db)
+            .await?;
+        let mut received: HashMap<(String, String), u64> = HashMap::new();
+        for (_, _, commune, village, _, _, _, n) in &groups {
+            *received
+                .entry((commune.clone(), indices::cluster_key(village)))
+                .or_default() += (*n).max(0) as u64;
+        }
+        for d in draws {
+            let in_view = unit.is_none_or(|u| {
+                geo.is_within(&d.province_code, u) || geo.is_within(u, &d.province_code)
+            });
+            if !in_view {
+                continue;
+            }
+            let mut drawn: BTreeMap<(String, String), (String, u64)> = BTreeMap::new();
+            for h in crate::sampling::store::sample_households(&state.db, d.id).await? {
+                if h.reserve {
+                    continue;
+                }
+                drawn
+                    .entry((h.commune_code.clone(), h.village_key.clone()))
+                    .or_insert_with(|| (h.village_code.clone(), 0))
+                    .1 += 1;
+            }
+            let drawn: Vec<(String, String, u64)> = drawn
+                .into_iter()
+                .filter(|((commune, _), _)| {
+                    unit.is_none_or(|u| geo.is_within(commune, u))
+                        && (me.role == policy::Role::Ministry
+                            || policy::covers_unit(&me, geo.code, commune))
+                })
+                .map(|((commune, _), (village, n))| (commune, village, n))
+                .collect();
+            if drawn.is_empty() {
+                continue;
+            }
+            provinces_drawn.push(d.province_code.clone());
+            for v in village_quotas(&drawn, &received) {
+                let up = geo.ancestors(&v.commune);
+                let at = |l: ::geography::Level| {
+                    up.iter().find(|u| u.level == l).map(|u| u.code.clone())
+                };
+                let province = at(::geography::Level::Province).unwrap_or_default();
+                let district = at(::geography::Level::District);
+                let c = by_unit
+                    .entry(key_of(
+                        &province,
+                        district.as_deref(),
+                        &v.commune,
+                        &v.village,
+                    ))
+                    .or_default();
+                c.quota += v.quota;
+                c.outstanding_quota += v.outstanding;
+                totals.quota += v.quota;
+                totals.outstanding_quota += v.outstanding;
+            }
+        }
+    }
+    provinces_drawn.sort();
+    let planned_per_province = crate::sampling::store::design_of(&state.db, &round_code)
+        .await?
+        .map(|(d, _)| d.stages.iter().map(|s| u64::from(s.per_parent)).product());
     let units = by_unit
         .into_iter()
         .map(|(code, counts)| UnitProgress {
@@ -357,12 +485,35 @@ async fn progress(
         totals: totals.finish(),
         units,
         enumerators,
+        quota: QuotaSource {
+            provinces_drawn,
+            planned_per_province,
+        },
     }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_village_over_its_quota_does_not_make_up_for_another() {
+        let drawn = vec![
+            ("c1".to_owned(), "Bản Nà".to_owned(), 3),
+            ("c1".to_owned(), "Bản 2".to_owned(), 3),
+            ("c2".to_owned(), "Bản Nà".to_owned(), 2),
+        ];
+        // Forms are counted under the normalised village: "ban na" is "Bản Nà".
+        let received: HashMap<(String, String), u64> = [
+            (("c1".to_owned(), indices::cluster_key("BẢN NÀ")), 5),
+            (("c1".to_owned(), indices::cluster_key("Bản 2")), 1),
+        ]
+        .into();
+        let q = village_quotas(&drawn, &received);
+        let out: Vec<(u64, u64)> = q.iter().map(|v| (v.quota, v.outstanding)).collect();
+        assert_eq!(out, [(3, 0), (3, 2), (2, 2)]);
+        assert_eq!(q.iter().map(|v| v.outstanding).sum::<u64>(), 4);
+    }
 
     #[test]
     fn outstanding_is_what_is_assigned_and_not_received_against_it() {

@@ -820,3 +820,166 @@ async fn indices_follow_the_draw_weights_and_its_psus() {
     let plain = villages.iter().map(|v| v.3 * 100.0).sum::<f64>() / (5.0 * 6.0);
     assert!((plain - r).abs() > 1e-6, "{plain} {r}");
 }
+
+/// The drawn sample becomes assignments: one per sampled village, its drawn households (not the
+/// reserves) in draw order, shared among the team's enumerators; a second call keeps them; the
+/// devices pull them; other teams, other provinces and provinces without a draw are refused.
+/// Progress then counts against the sample's quota.
+#[tokio::test]
+async fn the_drawn_sample_is_assigned_and_counted_against() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    set_up(&app, &admin, &admin).await;
+    let (s, d) = draw(
+        &app,
+        &admin,
+        json!({ "province": LAI_CHAU, "seed": 20250701 }),
+    )
+    .await;
+    assert_eq!(s, 201, "{d}");
+    app.create_supervisor(&admin, "gs.lc1", "vn-2025", LAI_CHAU, "LC-1")
+        .await;
+    app.create_supervisor(&admin, "gs.lc2", "vn-2025", LAI_CHAU, "LC-2")
+        .await;
+    let e1 = app
+        .create_enumerator(&admin, "dtv.s1", "vn-2025", LAI_CHAU, "LC-1")
+        .await;
+    let e2 = app
+        .create_enumerator(&admin, "dtv.s2", "vn-2025", LAI_CHAU, "LC-1")
+        .await;
+    let gs1 = app.login("gs.lc1", e2e::USER_PASSWORD).await;
+    let gs2 = app.login("gs.lc2", e2e::USER_PASSWORD).await;
+    let path = format!("/api/v1/rounds/{R25}/assignments/from-sample");
+    let body = json!({ "province": LAI_CHAU, "enumerator_ids": [e1, e2] });
+
+    // Another team's supervisor may not give this team's enumerators work.
+    let (s, b) = app.post_as(&gs2, &path, &body).await;
+    assert_problem(s, &b, 403, "other_team");
+    // A province without a draw.
+    let (s, b) = app
+        .post_as(
+            &admin,
+            &path,
+            &json!({ "province": SON_LA, "enumerator_ids": [e1] }),
+        )
+        .await;
+    assert_problem(s, &b, 409, "no_draw");
+
+    let (s, made) = app.post_as(&gs1, &path, &body).await;
+    assert_eq!(s, 200, "{made}");
+    let created = made["created"].as_array().unwrap();
+    // 3 communes × 2 villages, each with its 3 drawn households.
+    assert_eq!(created.len(), 6, "{made}");
+    assert!(made["kept"].as_array().unwrap().is_empty());
+    let drawn = d["households"].as_array().unwrap();
+    for (i, a) in created.iter().enumerate() {
+        assert_eq!(a["enumerator_id"], if i % 2 == 0 { e1 } else { e2 }, "{a}");
+        let want: Vec<&Value> = drawn
+            .iter()
+            .filter(|h| {
+                h["reserve"] == false
+                    && h["commune_code"] == a["units"]["commune"]
+                    && h["village_code"] == a["units"]["village"]
+            })
+            .map(|h| &h["household_ref"])
+            .collect();
+        let mut want: Vec<String> = want
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        want.sort();
+        let got: Vec<String> = a["household_refs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(got, want, "{a}");
+        assert_eq!(a["quantity"], 3);
+    }
+    // Again: nothing new, the six kept.
+    let (s, again) = app.post_as(&gs1, &path, &body).await;
+    assert_eq!(s, 200, "{again}");
+    assert!(again["created"].as_array().unwrap().is_empty(), "{again}");
+    assert_eq!(again["kept"].as_array().unwrap().len(), 6);
+    // The first enumerator's device pulls its three.
+    let token = app.device_token("dtv.s1", "dev-s1").await;
+    let pulled = app.sync(&token).pull("").await;
+    let mine: Vec<&sync_protocol::Change> = pulled
+        .changes
+        .iter()
+        .filter(|c| c.kind == sync_protocol::ChangeKind::AssignmentChanged)
+        .collect();
+    assert_eq!(mine.len(), 3, "{pulled:?}");
+
+    // Progress against the sample: 6 villages × 3 drawn households.
+    let progress = |token: String| {
+        let app = &app;
+        async move {
+            app.get_ok(
+                &token,
+                &format!("/api/v1/rounds/{R25}/progress?unit={LAI_CHAU}&level=commune"),
+            )
+            .await
+        }
+    };
+    let p = progress(gs1.clone()).await;
+    assert_eq!(p["totals"]["quota"], 18, "{p}");
+    assert_eq!(p["totals"]["outstanding_quota"], 18);
+    assert_eq!(p["quota"]["provinces_drawn"], json!([LAI_CHAU]));
+    assert_eq!(
+        p["quota"]["planned_per_province"], 18,
+        "3 communes × 2 villages × 3"
+    );
+    // Two forms in the first assignment's village (its commune's village code typed in
+    // capitals: the same village), and one in an unsampled village.
+    let first = &created[0];
+    let commune = first["units"]["commune"].as_str().unwrap();
+    let village = first["units"]["village"].as_str().unwrap();
+    let place = Place::of(R25, commune);
+    let forms: Vec<sync_protocol::FormSubmission> = first["household_refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(2)
+        .map(|h| {
+            place
+                .form()
+                .village(village.to_uppercase())
+                .household(h.as_str().unwrap())
+                .build()
+        })
+        .chain(std::iter::once(
+            place
+                .form()
+                .village("Bản ngoài mẫu")
+                .household("X1")
+                .build(),
+        ))
+        .collect();
+    app.sync(&token).push_accepted(&forms).await;
+    let p = progress(gs1.clone()).await;
+    assert_eq!(p["totals"]["quota"], 18, "{p}");
+    assert_eq!(p["totals"]["outstanding_quota"], 16, "{p}");
+    assert_eq!(p["totals"]["received"], 3);
+    let row = p["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["code"] == commune)
+        .expect("the commune's row");
+    assert_eq!(
+        (row["quota"].as_u64(), row["outstanding_quota"].as_u64()),
+        (Some(6), Some(4)),
+        "{row}"
+    );
+    // Another province's supervisor sees none of this sample.
+    app.create_supervisor(&admin, "gs.sl", "vn-2025", SON_LA, "SL-1")
+        .await;
+    let sl = app.login("gs.sl", e2e::USER_PASSWORD).await;
+    let p = app
+        .get_ok(&sl, &format!("/api/v1/rounds/{R25}/progress"))
+        .await;
+    assert_eq!(p["totals"]["quota"], 0, "{p}");
+    assert_eq!(p["quota"]["provinces_drawn"], json!([]));
+}
