@@ -19,6 +19,14 @@ use sea_orm::{
 
 use crate::settings::Settings;
 
+/// The page cache of each pooled SQLite connection, in KiB (`PRAGMA cache_size = -N`).
+pub const SQLITE_CACHE_KIB: u32 = 65536;
+
+/// The page cache an export's connection keeps while it reads a round in `seq` order, in KiB: a
+/// sequential read gains nothing from a larger one, and a million forms would otherwise fill the
+/// pool's 64 MiB with pages read once.
+pub const SQLITE_EXPORT_CACHE_KIB: u32 = 4096;
+
 /// Opens a pool for `settings.database_url`. For SQLite: creates the parent folder and the file,
 /// turns on WAL, foreign keys and a busy timeout so concurrent writers wait instead of failing.
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
@@ -59,7 +67,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-65536")
+            .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
     });
     Database::connect(opts).await
 }

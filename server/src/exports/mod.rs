@@ -18,8 +18,8 @@ use std::{collections::HashMap, sync::Arc};
 
 use axum::body::Bytes;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
     sea_query::{Expr, Func},
 };
 use serde::{Deserialize, Serialize};
@@ -592,50 +592,74 @@ pub async fn run(
             geography,
             definitions,
         } => {
-            let mut stream = form::Entity::find()
-                .filter(cond)
-                .order_by_asc(form::Column::Seq)
-                .stream(db)
+            // One transaction: every row from one snapshot, and on SQLite one pinned connection
+            // whose page cache is small while it reads the round once in order (restored before
+            // the connection goes back to the pool, whatever happened).
+            let txn = db.begin().await?;
+            let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+            if sqlite {
+                txn.execute_unprepared(&format!(
+                    "PRAGMA cache_size = -{}",
+                    crate::db::SQLITE_EXPORT_CACHE_KIB
+                ))
                 .await?;
-            let mut last_version: Option<(String, i32, Option<usize>)> = None;
-            let mut names = UnitNames::new(geography);
-            while let Some(f) = stream.next().await {
-                let f = f?;
-                row.reset(n);
-                fill_meta(&f, &users, &mut names, &mut row);
-                let vi = match &last_version {
-                    Some((c, v, i))
-                        if *c == f.questionnaire_code && *v == f.questionnaire_version =>
-                    {
-                        *i
-                    }
-                    _ => {
-                        let i = u32::try_from(f.questionnaire_version)
-                            .ok()
-                            .and_then(|v| layout.version_index(&f.questionnaire_code, v));
-                        last_version =
-                            Some((f.questionnaire_code.clone(), f.questionnaire_version, i));
-                        i
-                    }
-                };
-                let filled = match vi {
-                    Some(i) => layout
-                        .fill_stored(i, &definitions[i].questionnaire, &f.answers, &mut row)
-                        .map_err(|e| e.to_string()),
-                    None => Err("its questionnaire version is not in the export".to_owned()),
-                };
-                if let Err(e) = filled {
-                    about.undecodable += 1;
-                    // The form's own fields stay; its answers are cleared rather than half
-                    // written.
-                    for c in &mut row.cells[layout::META.len()..] {
-                        *c = Cell::Empty;
-                    }
-                    tracing::warn!(form = %f.id, error = %e, "stored answers do not read; exported without them");
-                }
-                enc.row(&layout, &row, &mut out);
-                flush(tx, &mut out, false).await?;
             }
+            let streamed: Result<(), RunError> = async {
+                let mut stream = form::Entity::find()
+                    .filter(cond)
+                    .order_by_asc(form::Column::Seq)
+                    .stream(&txn)
+                    .await?;
+                let mut last_version: Option<(String, i32, Option<usize>)> = None;
+                let mut names = UnitNames::new(geography);
+                while let Some(f) = stream.next().await {
+                    let f = f?;
+                    row.reset(n);
+                    fill_meta(&f, &users, &mut names, &mut row);
+                    let vi = match &last_version {
+                        Some((c, v, i))
+                            if *c == f.questionnaire_code && *v == f.questionnaire_version =>
+                        {
+                            *i
+                        }
+                        _ => {
+                            let i = u32::try_from(f.questionnaire_version)
+                                .ok()
+                                .and_then(|v| layout.version_index(&f.questionnaire_code, v));
+                            last_version =
+                                Some((f.questionnaire_code.clone(), f.questionnaire_version, i));
+                            i
+                        }
+                    };
+                    let filled = match vi {
+                        Some(i) => layout
+                            .fill_stored(i, &definitions[i].questionnaire, &f.answers, &mut row)
+                            .map_err(|e| e.to_string()),
+                        None => Err("its questionnaire version is not in the export".to_owned()),
+                    };
+                    if let Err(e) = filled {
+                        about.undecodable += 1;
+                        // The form's own fields stay; its answers are cleared rather than half
+                        // written.
+                        for c in &mut row.cells[layout::META.len()..] {
+                            *c = Cell::Empty;
+                        }
+                        tracing::warn!(form = %f.id, error = %e, "stored answers do not read; exported without them");
+                    }
+                    enc.row(&layout, &row, &mut out);
+                    flush(tx, &mut out, false).await?;
+                }
+                Ok(())
+            }
+            .await;
+            if sqlite {
+                let restore = format!("PRAGMA cache_size = -{}", crate::db::SQLITE_CACHE_KIB);
+                if let Err(e) = txn.execute_unprepared(&restore).await {
+                    tracing::warn!(error = %e, "could not restore the connection's page cache");
+                }
+            }
+            streamed?;
+            txn.commit().await?;
         }
         Source::Quarantine => {
             let mut stream = quarantined_form::Entity::find()
