@@ -258,7 +258,10 @@ async fn assign(
 ) -> Result<Json<AssignmentList>, ApiError> {
     policy::can_review_forms(&me)?;
     let r = find_round(&state, &round_code).await?;
-    let stored = store_assignments(&state, &me, ip, &r, &body.assignments).await?;
+    let stored = store_assignments(&state, &me, ip, &r, &body.assignments, &|i| {
+        format!("assignments[{i}]")
+    })
+    .await?;
     let (names, _) = enumerators(&state, stored.iter().map(|a| a.enumerator_id)).await?;
     Ok(Json(AssignmentList {
         round: round_code,
@@ -267,13 +270,15 @@ async fn assign(
 }
 
 /// Checks assignments (see [`assign`]) and stores them all in one transaction, each with its
-/// `assignment_changed` change for the enumerator's devices and its audit event; or none.
+/// `assignment_changed` change for the enumerator's devices and its audit event; or none. A
+/// problem with the `i`th is reported under the field `name_of(i)`.
 async fn store_assignments(
     state: &AppState,
     me: &AuthUser,
     ip: Option<String>,
     r: &round::Model,
     assignments: &[NewAssignment],
+    name_of: &(dyn Fn(usize) -> String + Sync),
 ) -> Result<Vec<assignment::Model>, ApiError> {
     let round_code = r.code.clone();
     let geo = ::geography::by_code(&r.geography_code)
@@ -300,7 +305,7 @@ async fn store_assignments(
     let mut errors: Vec<FieldError> = Vec::new();
     let mut checked = Vec::with_capacity(assignments.len());
     for (i, a) in assignments.iter().enumerate() {
-        let at = |f: &str| format!("assignments[{i}].{f}");
+        let at = |f: &str| format!("{}.{f}", name_of(i));
         let Some(u) = users
             .get(&a.enumerator_id)
             .filter(|u| u.role == policy::Role::Enumerator.as_str() && u.active)
@@ -694,7 +699,10 @@ async fn assign_from_sample(
     let created = if plan.is_empty() {
         Vec::new()
     } else {
-        store_assignments(&state, &me, ip, &r, &plan).await?
+        store_assignments(&state, &me, ip, &r, &plan, &|i| {
+            format!("village {}/{}", plan[i].commune, plan[i].village)
+        })
+        .await?
     };
     let (names, _) = enumerators(
         &state,
