@@ -14,6 +14,7 @@ mod m20261201_000001_create_quarantined_payload_index;
 mod m20261207_000001_create_review_tables;
 mod m20261207_000050_create_sampling_tables;
 mod m20261207_000100_add_round_practice;
+mod m20261208_000200_create_plan_tables;
 
 /// Runs the migrations above; used at server start and by `sipas migrate`.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_create_review_tables::Migration),
             Box::new(m20261207_000050_create_sampling_tables::Migration),
             Box::new(m20261207_000100_add_round_practice::Migration),
+            Box::new(m20261208_000200_create_plan_tables::Migration),
         ]
     }
 }
