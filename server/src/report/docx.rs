@@ -597,7 +597,11 @@ pub fn render(r: &Report) -> Result<Vec<u8>, std::io::Error> {
                 s.n_communes.to_string(),
             ],
             vec![
-                t("Thời gian khảo sát", "Fieldwork dates").to_owned(),
+                t(
+                    "Thời gian khảo sát (ngày nhận phiếu)",
+                    "Fieldwork (dates forms were received)",
+                )
+                .to_owned(),
                 match (&s.first, &s.last) {
                     (Some(a), Some(b)) => format!("{a} – {b}"),
                     _ => "—".to_owned(),

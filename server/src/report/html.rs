@@ -411,7 +411,10 @@ pub fn render(r: &Report) -> String {
     row2(
         &mut h,
         "dates",
-        t("Thời gian khảo sát", "Fieldwork dates"),
+        t(
+            "Thời gian khảo sát (ngày nhận phiếu)",
+            "Fieldwork (dates forms were received)",
+        ),
         &match (&s.first, &s.last) {
             (Some(a), Some(b)) => format!("{a} – {b}"),
             _ => "—".to_owned(),

@@ -269,6 +269,12 @@ async fn the_provincial_report_shows_the_api_numbers() {
     assert!(html.contains("<svg id=\"chart-groups\""));
     assert!(html.contains("<svg id=\"chart-league\""));
     assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"vi\">"));
+    // Kept as test output, to be looked at in a browser.
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/test-output/report")
+        .join(e2e::backend_name());
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("lai-chau-2025.html"), &html).unwrap();
 
     let unit = app.get_ok(&admin, &report(R25, "indices", "unit=12")).await["results"][0].clone();
     let cmp = app
