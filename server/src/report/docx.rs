@@ -171,18 +171,26 @@ impl Body {
 
     fn table(&mut self, header: &[&str], rows: &[Vec<String>]) {
         let cols = header.len().max(1);
-        let width = 9000 / cols;
+        // The first column (the names) takes 40% of the 9,000-twip text width when there are
+        // other columns; the others share the rest.
+        let widths: Vec<usize> = if cols == 1 {
+            vec![9000]
+        } else {
+            std::iter::once(3600)
+                .chain(std::iter::repeat_n(5400 / (cols - 1), cols - 1))
+                .collect()
+        };
         self.xml.push_str("<w:tbl><w:tblPr><w:tblStyle w:val=\"TableGrid\"/><w:tblW w:w=\"5000\" w:type=\"pct\"/></w:tblPr><w:tblGrid>");
-        for _ in 0..cols {
-            let _ = write!(self.xml, "<w:gridCol w:w=\"{width}\"/>");
+        for w in &widths {
+            let _ = write!(self.xml, "<w:gridCol w:w=\"{w}\"/>");
         }
         self.xml.push_str("</w:tblGrid>");
         let row = |cells: &[String], bold: bool, xml: &mut String| {
             xml.push_str("<w:tr>");
-            for c in cells {
+            for (c, w) in cells.iter().zip(&widths) {
                 let _ = write!(
                     xml,
-                    "<w:tc><w:tcPr><w:tcW w:w=\"{width}\" w:type=\"dxa\"/></w:tcPr><w:p><w:r>{}<w:t xml:space=\"preserve\">{}</w:t></w:r></w:p></w:tc>",
+                    "<w:tc><w:tcPr><w:tcW w:w=\"{w}\" w:type=\"dxa\"/></w:tcPr><w:p><w:r>{}<w:t xml:space=\"preserve\">{}</w:t></w:r></w:p></w:tc>",
                     if bold { "<w:rPr><w:b/></w:rPr>" } else { "" },
                     x(c)
                 );

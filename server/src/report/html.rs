@@ -612,7 +612,7 @@ fn group_chart(r: &Report) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "<svg id=\"chart-groups\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 640 {height}\" role=\"img\" aria-label=\"{}\">",
+        "<svg id=\"chart-groups\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 680 {height}\" role=\"img\" aria-label=\"{}\">",
         esc(l.pick("Chỉ số theo nhóm tiêu chí", "Index by group"))
     );
     for (i, g) in groups.iter().enumerate() {

@@ -636,12 +636,14 @@ async fn the_docx_opens_in_libreoffice() {
         .join("../target/test-output/report")
         .join(e2e::backend_name());
     std::fs::create_dir_all(&dir).unwrap();
+    // LibreOffice's user profile, apart from the output and removed after.
+    let profile = std::env::temp_dir().join(format!("sipas-lo-profile-{}", std::process::id()));
     let docx = dir.join("report.docx");
     std::fs::write(&docx, &bytes).unwrap();
     let out = std::process::Command::new("soffice")
         .arg(format!(
-            "-env:UserInstallation=file://{}/profile",
-            dir.display()
+            "-env:UserInstallation=file://{}",
+            profile.display()
         ))
         .args(["--headless", "--convert-to", "pdf", "--outdir"])
         .arg(&dir)
@@ -670,6 +672,7 @@ async fn the_docx_opens_in_libreoffice() {
     assert!(text.contains(&sipas), "the PDF lacks SIPAS {sipas}: {text}");
     assert!(text.contains("Lai Châu"), "the PDF lacks the province name");
     assert!(text.contains("Phần 2"), "the PDF lacks Part 2");
+    let _ = std::fs::remove_dir_all(&profile);
     eprintln!("DOCX and PDF written to {}", dir.display());
 }
 
