@@ -643,6 +643,7 @@ pub fn build(inp: Inputs<'_>) -> Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn numbers_follow_the_language() {
@@ -669,5 +670,193 @@ mod tests {
         assert_eq!(rank_among(&table, "02", "overall/sipas"), Some(2));
         assert_eq!(rank_among(&table, "04", "overall/sipas"), None);
         assert_eq!(rank_among(&table, "99", "overall/sipas"), None);
+    }
+    /// Estimates of the SIPAS questionnaire with item `k` at `base + k` (groups and the
+    /// components at `base`), as the API serialises them.
+    fn estimates(base: f64, withheld: bool) -> Estimates {
+        let q = schema::builtin::sipas();
+        let fig = |v: f64| {
+            json!({"value": if withheld { None } else { Some(v) }, "se": 1.0,
+                   "ci_low": v - 2.0, "ci_high": v + 2.0, "n_valid": 100})
+        };
+        let items: Vec<serde_json::Value> = q
+            .index_items()
+            .iter()
+            .enumerate()
+            .map(|(k, i)| json!({"address": i.address, "group": i.group, "n_special": 0, "figure": fig(base + k as f64)}))
+            .collect();
+        let index = q.index.as_ref().unwrap();
+        let groups: Vec<serde_json::Value> = index
+            .groups
+            .iter()
+            .map(|g| json!({"code": g.code, "n_items": g.items.len(), "figure": fig(base)}))
+            .collect();
+        let components: Vec<serde_json::Value> = index
+            .components
+            .iter()
+            .map(|c| json!({"code": c.code, "n_items": 1, "figure": fig(base)}))
+            .collect();
+        serde_json::from_value(json!({
+            "questionnaire": "sipas", "version": 1, "method": {"method": "pooled"},
+            "variance": "clusters", "n_forms": 100, "n_clusters": 4, "n_strata": 1, "n_psus": 4,
+            "df": 3.0, "t": 3.18, "min_cell": 30, "withheld": withheld,
+            "items": items, "groups": groups, "components": components,
+            "overall": {"code": "sipas", "n_items": 39, "figure": fig(base)},
+            "choices": [], "rows": [],
+        }))
+        .expect("estimates")
+    }
+
+    fn unit(code: &str) -> UnitRef {
+        UnitRef {
+            code: code.into(),
+            level: UnitLevel::Province,
+            name: format!("Tỉnh {code}"),
+            parent: Some("VN".into()),
+        }
+    }
+
+    #[test]
+    fn the_report_orders_ranks_and_picks_the_weakest_and_most_improved() {
+        let q = schema::builtin::sipas();
+        let (a, b) = (unit("12"), unit("14"));
+        let cur_a = estimates(70.0, false);
+        let cur_b = estimates(80.0, false);
+        // Last year Lai Châu was ahead (75 against 60).
+        let prev_a = estimates(75.0, false);
+        let prev_b = estimates(60.0, false);
+        let mut changes = indices::difference(&cur_a, &prev_a);
+        // Item 10 rose most, item 3 next (made up in the comparison only).
+        for c in changes.iter_mut() {
+            let k = q
+                .index_items()
+                .iter()
+                .position(|i| c.key == format!("item/{}", i.address));
+            c.diff = match k {
+                Some(10) => Some(9.0),
+                Some(3) => Some(4.0),
+                Some(_) => Some(-5.0),
+                None => c.diff,
+            };
+        }
+        let provinces = [
+            ProvinceInput {
+                unit: &a,
+                current: &cur_a,
+                previous: Some(&prev_a),
+                rank: Some(2),
+                previous_rank: Some(1),
+            },
+            ProvinceInput {
+                unit: &b,
+                current: &cur_b,
+                previous: Some(&prev_b),
+                rank: Some(1),
+                previous_rank: Some(2),
+            },
+        ];
+        let r = build(Inputs {
+            lang: Lang::Vi,
+            round: "sipas-2025",
+            round_title: "Khảo sát SIPAS năm 2025",
+            with: Some("sipas-2023"),
+            questionnaire: q,
+            perception_section: "part1",
+            expectations_question: "expectations",
+            unit: &a,
+            current: &cur_a,
+            previous: Some(&prev_a),
+            changes: &changes,
+            provinces: &provinces,
+            subunits: &[],
+            subunit_level: None,
+            sample: Sample::default(),
+            targets: Vec::new(),
+            tasks: Vec::new(),
+        });
+        // SIPAS, the components, then each group followed by its items.
+        assert_eq!(r.indices[0].key, "overall/sipas");
+        assert_eq!(r.indices[1].kind, RowKind::Component);
+        assert_eq!(r.indices[3].key, "group/p1");
+        assert_eq!(r.indices[4].kind, RowKind::Item);
+        assert_eq!(r.indices.len(), 1 + 2 + 9 + 39);
+        // The headline: 70 against 75, second of two, down one place.
+        assert_eq!(r.headline.sipas, Some(70.0));
+        assert_eq!(r.headline.previous, Some(75.0));
+        assert_eq!(r.headline.change.as_ref().and_then(|c| c.diff), Some(-5.0));
+        assert_eq!(
+            (
+                r.headline.rank,
+                r.headline.previous_rank,
+                r.headline.rank_change
+            ),
+            (Some(2), Some(1), Some(-1))
+        );
+        assert_eq!(r.headline.n_ranked, 2);
+        // Every figure ranked among the two provinces: item k is 70 + k against 80 + k.
+        assert!(
+            r.indices
+                .iter()
+                .all(|x| x.rank == Some(2) && x.previous_rank == Some(1))
+        );
+        // The weakest: the first five items (70, 71, …); the most improved: items 10 and 3 only.
+        let addresses: Vec<String> = q
+            .index_items()
+            .iter()
+            .map(|i| format!("item/{}", i.address))
+            .collect();
+        assert_eq!(r.weakest, addresses[..5].to_vec());
+        assert_eq!(
+            r.most_improved,
+            vec![addresses[10].clone(), addresses[3].clone()]
+        );
+        // Labels come from the questionnaire.
+        assert!(
+            r.indices[0].label.contains("SIPAS"),
+            "{}",
+            r.indices[0].label
+        );
+        assert_eq!(r.provinces[0].code, "14");
+        assert!(!r.insufficient);
+    }
+
+    #[test]
+    fn a_withheld_unit_is_insufficient_and_has_no_weakest_items() {
+        let q = schema::builtin::sipas();
+        let a = unit("01");
+        let cur = estimates(70.0, true);
+        let r = build(Inputs {
+            lang: Lang::En,
+            round: "sipas-2025",
+            round_title: "SIPAS 2025",
+            with: None,
+            questionnaire: q,
+            perception_section: "part1",
+            expectations_question: "expectations",
+            unit: &a,
+            current: &cur,
+            previous: None,
+            changes: &[],
+            provinces: &[ProvinceInput {
+                unit: &a,
+                current: &cur,
+                previous: None,
+                rank: None,
+                previous_rank: None,
+            }],
+            subunits: &[],
+            subunit_level: None,
+            sample: Sample::default(),
+            targets: Vec::new(),
+            tasks: Vec::new(),
+        });
+        assert!(r.insufficient);
+        assert!(r.weakest.is_empty() && r.most_improved.is_empty());
+        assert!(
+            r.indices
+                .iter()
+                .all(|x| x.current.value.is_none() && x.rank.is_none())
+        );
+        assert_eq!(r.headline.n_ranked, 0);
     }
 }
