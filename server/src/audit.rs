@@ -54,6 +54,10 @@ pub mod event {
     pub const ASSIGNMENT_CHANGED: &str = "assignment_changed";
     /// A round's counted states (received or approved only) were changed.
     pub const ROUND_COUNTING_CHANGED: &str = "round_counting_changed";
+    /// A province's target was set, changed or deleted.
+    pub const TARGET_CHANGED: &str = "target_changed";
+    /// A plan, one of its tasks or a progress note was created, changed or deleted.
+    pub const PLAN_CHANGED: &str = "plan_changed";
 }
 
 /// Who did something, as far as known.

@@ -27,6 +27,7 @@ pub mod accounts;
 pub mod browser;
 pub mod exports;
 pub mod places;
+pub mod plans;
 pub mod reports;
 pub mod store;
 pub mod sync;

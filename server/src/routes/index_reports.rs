@@ -27,9 +27,9 @@ use crate::{
 };
 
 /// Section of the questionnaire whose choices and level rows are the perception report.
-const PERCEPTION_SECTION: &str = "part1";
+pub(crate) const PERCEPTION_SECTION: &str = "part1";
 /// The multiple-choice question of citizens' expectations.
-const EXPECTATIONS_QUESTION: &str = "expectations";
+pub(crate) const EXPECTATIONS_QUESTION: &str = "expectations";
 
 /// `/rounds/{round}/indices`, `/perception`, `/expectations`, `/compare`
 pub fn router() -> OpenApiRouter<AppState> {
@@ -43,32 +43,35 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Which unit (or units) a report is about.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct ReportQuery {
+pub(crate) struct ReportQuery {
     /// Unit code; absent or `VN` for the nation.
-    unit: Option<String>,
+    pub(crate) unit: Option<String>,
     /// List every unit at this level under `unit` instead of `unit` itself.
-    level: Option<String>,
+    pub(crate) level: Option<String>,
     /// For the nation: `mean_of_provinces` (default, as published) or `pooled`.
-    method: Option<String>,
+    pub(crate) method: Option<String>,
     /// `compare` only: the round to compare with.
-    with: Option<String>,
+    pub(crate) with: Option<String>,
 }
 
 /// What a request asks for, checked.
-struct Ask {
-    unit: UnitRef,
-    level: Option<UnitLevel>,
-    combine: Combine,
+pub(crate) struct Ask {
+    /// The unit.
+    pub(crate) unit: UnitRef,
+    /// The level listed under it, if any.
+    pub(crate) level: Option<UnitLevel>,
+    /// How the nation is combined.
+    pub(crate) combine: Combine,
 }
 
 /// A round, its geography and questionnaire, before any statistics are read.
-struct RoundInfo {
-    round: round::Model,
-    geo: &'static ::geography::Geography,
-    definition: std::sync::Arc<crate::definitions::Definition>,
+pub(crate) struct RoundInfo {
+    pub(crate) round: round::Model,
+    pub(crate) geo: &'static ::geography::Geography,
+    pub(crate) definition: std::sync::Arc<crate::definitions::Definition>,
 }
 
-async fn round_info(state: &AppState, code: &str) -> Result<RoundInfo, ApiError> {
+pub(crate) async fn round_info(state: &AppState, code: &str) -> Result<RoundInfo, ApiError> {
     let r = round::Entity::find_by_id(code.to_owned())
         .one(&state.db)
         .await?
@@ -94,7 +97,7 @@ async fn round_info(state: &AppState, code: &str) -> Result<RoundInfo, ApiError>
 
 /// The province a `unit` parameter lies in, so that only its villages are read; `None` for the
 /// nation or a code the geography does not know (resolved, and refused, later).
-fn province_of(geo: &::geography::Geography, unit: Option<&str>) -> Option<String> {
+pub(crate) fn province_of(geo: &::geography::Geography, unit: Option<&str>) -> Option<String> {
     let code = unit.map(str::trim).filter(|c| !c.is_empty())?;
     let code = code.split_once('/').map_or(code, |(commune, _)| commune);
     geo.path(code)
@@ -105,7 +108,7 @@ fn province_of(geo: &::geography::Geography, unit: Option<&str>) -> Option<Strin
 
 /// Reads a round's village stats: only those of `provinces`, or all of them — the whole round
 /// through the cache, after checking it is current.
-async fn load_stats(
+pub(crate) async fn load_stats(
     state: &AppState,
     info: &RoundInfo,
     provinces: Option<Vec<String>>,
@@ -149,7 +152,7 @@ async fn load_stats(
 
 /// Checks `level` and `method` and the caller's right to read `unit` — before any statistics are
 /// read, and before a village code is looked up (so its existence is not revealed out of scope).
-fn authorize(
+pub(crate) fn authorize(
     me: &AuthUser,
     info: &RoundInfo,
     q: &ReportQuery,
@@ -198,7 +201,7 @@ fn authorize(
 }
 
 /// Resolves the unit among the loaded villages and checks the level lies below it.
-fn resolve(
+pub(crate) fn resolve(
     data: &RoundStats,
     q: &ReportQuery,
     (level, combine): (Option<UnitLevel>, Combine),
@@ -233,7 +236,7 @@ async fn prepare(
 
 /// The units a request covers with their estimates: `unit` itself, or every unit at `level` under
 /// it (ranked by the overall index).
-fn unit_rows(
+pub(crate) fn unit_rows(
     data: &RoundStats,
     ask: &Ask,
 ) -> Result<Vec<(UnitRef, Estimates, Option<u32>)>, ApiError> {
@@ -516,7 +519,80 @@ async fn compare_rounds(
         ));
     };
     let (_, data, ask) = prepare(&state, &me, &round_code, &q, true).await?;
-    let prev_info = round_info(&state, with).await?;
+    let cmp = compare_units(&state, &data, &ask, q.unit.as_deref(), with).await?;
+    let results: Vec<Value> = cmp
+        .rows
+        .iter()
+        .map(|row| {
+            json!({
+                "unit": row.unit,
+                "predecessors": row.predecessors,
+                "current": { "n_forms": row.current.n_forms, "withheld": row.current.withheld, "method": row.current.method },
+                "previous": { "n_forms": row.previous.n_forms, "withheld": row.previous.withheld, "method": row.previous.method },
+                "rank": if ask.level.is_some() {
+                    json!({ "current": row.rank, "previous": row.previous_rank, "change": rank_change(row.rank, row.previous_rank) })
+                } else {
+                    Value::Null
+                },
+                "changes": difference(&row.current, &row.previous),
+            })
+        })
+        .collect();
+    let (prev, placement, unplaced, prev_opts) = (
+        &cmp.previous,
+        &cmp.placement,
+        cmp.unplaced,
+        cmp.previous.options(),
+    );
+    let mut out = header(&data, &ask);
+    out.insert("with".into(), json!(prev.round.code));
+    out.insert("with_geography".into(), json!(prev.geo.code));
+    out.insert("comparison".into(), json!(placement));
+    out.insert("unplaced_forms".into(), json!(unplaced));
+    out.insert("previous_min_cell".into(), json!(prev_opts.min_cell));
+    out.insert("results".into(), Value::Array(results));
+    Ok(Json(Value::Object(out)))
+}
+
+/// Two rounds compared for the units of a request: what `/compare` answers and the report is
+/// written from, so that both show the same numbers.
+pub(crate) struct Compared {
+    /// The previous round's stats.
+    pub(crate) previous: Arc<RoundStats>,
+    /// How its villages were placed in the current geography.
+    pub(crate) placement: reports::Placement,
+    /// Its forms that could not be placed.
+    pub(crate) unplaced: u64,
+    /// One row per unit compared.
+    pub(crate) rows: Vec<ComparedUnit>,
+}
+
+/// One unit compared: both rounds' estimates and ranks among the units listed.
+pub(crate) struct ComparedUnit {
+    /// The unit.
+    pub(crate) unit: UnitRef,
+    /// The old units whose forms were pooled into the previous figure.
+    pub(crate) predecessors: Vec<String>,
+    /// This round.
+    pub(crate) current: Estimates,
+    /// The previous round.
+    pub(crate) previous: Estimates,
+    /// Rank this round among the units listed.
+    pub(crate) rank: Option<u32>,
+    /// Rank in the previous round among the units listed.
+    pub(crate) previous_rank: Option<u32>,
+}
+
+/// Compares `data` (the current round, loaded for `ask`) with round `with` for the units of `ask`
+/// (`unit_param` as given, to read only the previous villages that can fall in it).
+pub(crate) async fn compare_units(
+    state: &AppState,
+    data: &RoundStats,
+    ask: &Ask,
+    unit_param: Option<&str>,
+    with: &str,
+) -> Result<Compared, ApiError> {
+    let prev_info = round_info(state, with).await?;
     let same_geography = prev_info.geo.code == data.geo.code;
     if !same_geography
         && (ask.unit.level == UnitLevel::Village || ask.level == Some(UnitLevel::Village))
@@ -529,7 +605,7 @@ async fn compare_rounds(
     }
     // Only the previous villages that can fall in the unit: its province, or across the geography
     // change the old provinces it was formed from (whole or in part).
-    let prev_provinces = province_of(data.geo, q.unit.as_deref()).map(|p| {
+    let prev_provinces = province_of(data.geo, unit_param).map(|p| {
         if same_geography {
             vec![p]
         } else {
@@ -538,7 +614,7 @@ async fn compare_rounds(
                 .unwrap_or_default()
         }
     });
-    let prev = load_stats(&state, &prev_info, prev_provinces).await?;
+    let prev = load_stats(state, &prev_info, prev_provinces).await?;
     if prev.layout.questionnaire != data.layout.questionnaire
         || prev.layout.items != data.layout.items
     {
@@ -595,7 +671,7 @@ async fn compare_rounds(
     let cur_ranks = reports::ranks(&current.iter().collect::<Vec<_>>());
     let prev_ranks = reports::ranks(&previous.iter().collect::<Vec<_>>());
     let mapping = ::geography::mapping(prev.geo.code, data.geo.code);
-    let results: Vec<Value> = units
+    let rows = units
         .into_iter()
         .zip(current)
         .zip(previous)
@@ -617,26 +693,20 @@ async fn compare_rounds(
                     .collect(),
                 _ => Vec::new(),
             };
-            json!({
-                "unit": unit,
-                "predecessors": predecessors,
-                "current": { "n_forms": cur.n_forms, "withheld": cur.withheld, "method": cur.method },
-                "previous": { "n_forms": old.n_forms, "withheld": old.withheld, "method": old.method },
-                "rank": if ask.level.is_some() {
-                    json!({ "current": r, "previous": old_r, "change": rank_change(r, old_r) })
-                } else {
-                    Value::Null
-                },
-                "changes": difference(&cur, &old),
-            })
+            ComparedUnit {
+                unit,
+                predecessors,
+                current: cur,
+                previous: old,
+                rank: r,
+                previous_rank: old_r,
+            }
         })
         .collect();
-    let mut out = header(&data, &ask);
-    out.insert("with".into(), json!(prev.round.code));
-    out.insert("with_geography".into(), json!(prev.geo.code));
-    out.insert("comparison".into(), json!(placement));
-    out.insert("unplaced_forms".into(), json!(unplaced));
-    out.insert("previous_min_cell".into(), json!(prev_opts.min_cell));
-    out.insert("results".into(), Value::Array(results));
-    Ok(Json(Value::Object(out)))
+    Ok(Compared {
+        previous: prev,
+        placement,
+        unplaced,
+        rows,
+    })
 }

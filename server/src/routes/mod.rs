@@ -28,11 +28,13 @@ pub(crate) mod guard;
 mod health;
 mod index_reports;
 pub mod openapi;
+mod plans;
 mod progress;
 mod questionnaires;
+mod report_documents;
 mod reviews;
 mod rounds;
-mod samples;
+pub(crate) mod samples;
 mod static_files;
 mod sync;
 pub(crate) mod users;
@@ -62,6 +64,8 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(rounds::router())
         .merge(samples::router())
         .merge(index_reports::router())
+        .merge(report_documents::router())
+        .merge(plans::router())
         .merge(forms::router())
         .merge(assignments::router())
         .merge(progress::router())

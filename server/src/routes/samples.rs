@@ -266,7 +266,7 @@ async fn set_design(
 }
 
 /// The CSV text of an upload: `text/csv` (or `text/plain`), UTF-8.
-fn csv_text(headers: &HeaderMap, body: &Bytes) -> Result<String, ApiError> {
+pub(crate) fn csv_text(headers: &HeaderMap, body: &Bytes) -> Result<String, ApiError> {
     let ok = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
