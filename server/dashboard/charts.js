@@ -20,7 +20,7 @@ function clip(text, max) {
  * 0–100 scale, `null` when withheld). `format(x)` writes the numbers. `title` names the chart
  * for screen readers.
  */
-export function bars(rows, { title, format, labelWidth = 230, width = 640 } = {}) {
+export function bars(rows, { title, format, labelWidth = 250, width = 660 } = {}) {
   const rowH = 30;
   const top = 8;
   const axisH = 24;
@@ -44,7 +44,7 @@ export function bars(rows, { title, format, labelWidth = 230, width = 640 } = {}
   rows.forEach((r, i) => {
     const y = top + i * rowH;
     const g = el('g', { class: `row${r.highlight ? ' highlight' : ''}`, 'data-key': r.key });
-    const name = el('text', { x: labelWidth - 8, y: y + rowH / 2 + 5, class: 'label', 'text-anchor': 'end' }, clip(r.label, 34));
+    const name = el('text', { x: labelWidth - 8, y: y + rowH / 2 + 5, class: 'label', 'text-anchor': 'end' }, clip(r.label, 30));
     name.append(el('title', {}, r.label));
     g.append(name);
     if (r.value === null || r.value === undefined) {

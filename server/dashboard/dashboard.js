@@ -222,14 +222,26 @@ async function render() {
   const defs = await definitionOf(r);
   const unitQ = unitQuery(sel.unit);
   const lower = sel.unit === 'VN' ? null : r.sampling_levels.includes('district') && !isDistrict(sel.unit) ? 'district' : 'commune';
-  const [ind, league, sub, cmp, cmpLeague, progress] = await Promise.all([
+  const province = sel.unit === 'VN' ? null : sel.unit.length === 2 ? sel.unit : null;
+  const provinceQ = province ? `?province=${encodeURIComponent(province)}` : '';
+  const [ind, league, sub, cmp, cmpLeague, progress, targets, plans] = await Promise.all([
     attempt(`/api/v1/rounds/${r.code}/indices${q(unitQ)}`),
     attempt(`/api/v1/rounds/${r.code}/indices?level=province`),
     lower ? attempt(`/api/v1/rounds/${r.code}/indices${q(unitQ, `level=${lower}`)}`) : null,
     sel.with ? attempt(`/api/v1/rounds/${r.code}/compare${q(unitQ, `with=${encodeURIComponent(sel.with)}`)}`) : null,
     sel.with ? attempt(`/api/v1/rounds/${r.code}/compare?level=province&with=${encodeURIComponent(sel.with)}`) : null,
     attempt(`/api/v1/rounds/${r.code}/progress${q(unitQ)}`),
+    attempt(`/api/v1/rounds/${r.code}/targets${provinceQ}`),
+    attempt(`/api/v1/rounds/${r.code}/plans${provinceQ}`),
   ]);
+  // Each plan with its tasks (and, compared with another round, the change of their criteria).
+  const planViews = plans.data
+    ? await Promise.all(
+        plans.data.plans.map((p) =>
+          attempt(`/api/v1/rounds/${r.code}/plans/${p.id}${sel.with ? `?with=${encodeURIComponent(sel.with)}` : ''}`),
+        ),
+      )
+    : [];
   if (my !== generation) return; // a newer selection is on its way
   const result = ind.data && ind.data.results[0];
   const changes = new Map(((cmp && cmp.data && cmp.data.results[0] && cmp.data.results[0].changes) || []).map((c) => [c.key, c]));
@@ -240,6 +252,7 @@ async function render() {
     indicesTable(defs, ind, result, changes, minCell),
     leagueTable(league, cmpLeague),
     lower ? subunitsTable(sub, lower, minCell) : null,
+    targetsCard(defs, targets, plans, planViews),
     progressCard(progress),
     downloadsCard(r),
   ];
@@ -489,7 +502,83 @@ function subunitsTable(sub, level, minCell) {
   return card('subunits', t('subunits'), withheld ? withheldNote(minCell) : null, h('div', { class: 'scroll' }, h('table', { class: 'data', id: 'subunits-table' }, h('thead', {}, head), tbody)));
 }
 
-const PROGRESS_KEYS = ['assigned', 'received', 'pending', 'approved', 'rejected', 'outstanding'];
+const TARGET_TEXT = { met: 'target_met', not_met: 'target_not_met', within_margin: 'target_within_margin', no_data: 'target_no_data' };
+
+/** The province's targets, each judged against this round's estimate, and its plans' tasks. */
+function targetsCard(defs, targets, plans, planViews) {
+  const refused = refusal(targets) || refusal(plans);
+  if (refused) return card('targets', t('targets'), refused);
+  const body = [];
+  const list = targets.data.targets;
+  if (list.length === 0 && plans.data.plans.length === 0) body.push(h('p', { class: 'hint' }, t('no_targets')));
+  if (list.length) {
+    const tbody = h('tbody', {});
+    for (const x of list) {
+      const e = x.evaluation || {};
+      tbody.append(
+        h(
+          'tr',
+          { 'data-target': String(x.id), 'data-status': e.status || '' },
+          h('td', {}, x.province),
+          h('th', { scope: 'row' }, label(defs.names.get(x.key), x.key)),
+          h('td', { class: 'num' }, `≥ ${num(x.value)}`),
+          h('td', { class: 'num' }, num(e.estimate)),
+          h('td', { class: 'num' }, e.ci_low === null || e.ci_low === undefined ? '—' : `${num(e.ci_low)} – ${num(e.ci_high)}`),
+          h('td', { class: `status st-${e.status}` }, t(TARGET_TEXT[e.status] || 'target_no_data')),
+        ),
+      );
+    }
+    const head = h(
+      'tr',
+      {},
+      h('th', { scope: 'col' }, t('province')),
+      h('th', { scope: 'col' }, t('indicator')),
+      h('th', { scope: 'col', class: 'num' }, t('target')),
+      h('th', { scope: 'col', class: 'num' }, t('value')),
+      h('th', { scope: 'col', class: 'num' }, t('ci')),
+      h('th', { scope: 'col' }, t('result')),
+    );
+    body.push(h('div', { class: 'scroll' }, h('table', { class: 'data', id: 'targets-table' }, h('thead', {}, head), tbody)));
+  }
+  for (const pv of planViews) {
+    if (pv.error) {
+      body.push(refusal(pv));
+      continue;
+    }
+    const p = pv.data;
+    const tbody = h('tbody', {});
+    for (const task of p.tasks) {
+      const last = task.progress.length ? task.progress[task.progress.length - 1] : null;
+      const criteria = task.criteria.map((c) => `${label(defs.names.get(c.key), c.key)} ${c.diff === null || c.diff === undefined ? '' : `${arrow(c.diff, c.significant)} ${num(c.diff, { signed: true })}`}`);
+      tbody.append(
+        h(
+          'tr',
+          { 'data-task': String(task.id) },
+          h('td', {}, task.content),
+          h('td', {}, task.lead_agency, task.cooperating_agencies.length ? h('br') : null, task.cooperating_agencies.join(', ')),
+          h('td', {}, task.deadline),
+          h('td', {}, task.status),
+          h('td', {}, criteria.join('; ')),
+          h('td', {}, last ? `${last.period}: ${last.note}` : '—'),
+        ),
+      );
+    }
+    const head = h(
+      'tr',
+      {},
+      h('th', { scope: 'col' }, t('task')),
+      h('th', { scope: 'col' }, t('lead_agency')),
+      h('th', { scope: 'col' }, t('deadline')),
+      h('th', { scope: 'col' }, t('status')),
+      h('th', { scope: 'col' }, t('criteria_change')),
+      h('th', { scope: 'col' }, t('last_progress')),
+    );
+    body.push(h('h3', {}, `${p.title} (${p.province})`), h('div', { class: 'scroll' }, h('table', { class: 'data plan-table', 'data-plan': String(p.id) }, h('thead', {}, head), tbody)));
+  }
+  return card('targets', t('targets'), ...body);
+}
+
+const PROGRESS_KEYS = ['quota', 'outstanding_quota', 'assigned', 'received', 'pending', 'approved', 'rejected', 'outstanding'];
 
 function progressCard(progress) {
   const refused = refusal(progress);

@@ -46,6 +46,8 @@ async function shown(page) {
       withheld_notes: document.querySelectorAll('.withheld-note').length,
       chart_bars: document.querySelectorAll('#groups-chart rect.bar').length,
       league_bars: document.querySelectorAll('#league-chart rect.bar').length,
+      targets: Object.fromEntries([...document.querySelectorAll('#targets-table tbody tr')].map((tr) => [tr.dataset.target, tr.dataset.status])),
+      tasks: document.querySelectorAll('.plan-table tbody tr').length,
     };
   });
 }
@@ -99,7 +101,7 @@ try {
 
     // Downloads: the report (HTML) and the form data (zip), through the API with the session's token.
     const downloads = [];
-    for (const id of ['#export-csv', '#export-xlsx']) {
+    for (const id of ['#report-html', '#export-csv']) {
       const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 60000 }), page.click(id)]);
       const name = dl.suggestedFilename();
       const path = join(SHOTS, `dashboard-${width}-${name}`);

@@ -3,7 +3,7 @@
 //! with every number it shows compared with the API's answer for the same round and unit.
 
 use e2e::browser::{browser_missing, run_story};
-use e2e::exports::{read_csv, read_xlsx, unzip};
+use e2e::exports::{read_csv, unzip};
 use e2e::{Place, TestApp, USER_PASSWORD, figure, spawn_app};
 use schema::sample::sipas_answers_with_levels;
 use serde_json::Value;
@@ -169,6 +169,35 @@ async fn a_province_reviewer_reads_the_dashboard_in_chromium() {
     let admin = app.admin_token().await;
     app.create_reviewer(&admin, "snv.laichau", "vn-2025", "12")
         .await;
+    // The reviewer's target (SIPAS ≥ 90, far above this province's figure: not met) and a plan
+    // with one task linked to two groups.
+    let reviewer = app.login("snv.laichau", USER_PASSWORD).await;
+    let (s, target) = app
+        .post_as(
+            &reviewer,
+            &format!("/api/v1/rounds/{R25}/targets"),
+            &serde_json::json!({ "province": "12", "key": "overall/sipas", "value": 90.0 }),
+        )
+        .await;
+    assert_eq!(s, 201, "{target}");
+    let (s, plan) = app
+        .post_as(
+            &reviewer,
+            &format!("/api/v1/rounds/{R25}/plans"),
+            &serde_json::json!({ "province": "12", "title": "Kế hoạch nâng cao Chỉ số SIPAS năm 2025" }),
+        )
+        .await;
+    assert!(s == 200 || s == 201, "{plan}");
+    let mut task = e2e::plans::son_la_tasks().remove(1);
+    task["criteria"] = serde_json::json!(["group/p2", "overall/sipas"]);
+    let (s, body) = app
+        .post_as(
+            &reviewer,
+            &format!("/api/v1/rounds/{R25}/plans/{}/tasks", plan["id"]),
+            &task,
+        )
+        .await;
+    assert!(s == 200 || s == 201, "{body}");
     let report = run_story(
         "dashboard.mjs",
         &[
@@ -180,6 +209,12 @@ async fn a_province_reviewer_reads_the_dashboard_in_chromium() {
     )
     .await;
     let reviewer = app.login("snv.laichau", USER_PASSWORD).await;
+    let targets = app
+        .get_ok(
+            &reviewer,
+            &format!("/api/v1/rounds/{R25}/targets?province=12"),
+        )
+        .await;
     let read = |path: String| {
         let app = &app;
         let token = reviewer.clone();
@@ -218,17 +253,37 @@ async fn a_province_reviewer_reads_the_dashboard_in_chromium() {
         let (ind, league, sub) = &wants[1];
         // 2023: the lower level is the district (one row per district with forms).
         check_view(second, ind, league, sub);
-        // The downloads are the API's exports of the province, scoped to the reviewer.
-        for dl in view["downloads"].as_array().expect("downloads") {
+        // The target as the API judges it, and the plan's task with its criteria.
+        let t = &targets["targets"][0];
+        assert_eq!(
+            first["targets"],
+            serde_json::json!({ t["id"].to_string(): t["evaluation"]["status"] }),
+            "{first}"
+        );
+        assert_eq!(t["evaluation"]["status"], "not_met", "{t}");
+        assert_eq!(first["tasks"], 1, "{first}");
+        // The downloads: the report of the province (HTML) and its forms (the CSV zip), as the
+        // API answers them for the reviewer.
+        let downloads = view["downloads"].as_array().expect("downloads");
+        assert_eq!(downloads.len(), 2);
+        for dl in downloads {
             let bytes = std::fs::read(dl["path"].as_str().unwrap()).expect("downloaded file");
             let name = dl["name"].as_str().unwrap();
-            let rows = if name.ends_with(".zip") {
-                read_csv(&unzip(&bytes)["forms.csv"]).rows.len()
+            if name.ends_with(".zip") {
+                let rows = read_csv(&unzip(&bytes)["forms.csv"]).rows.len();
+                assert_eq!(rows, 36, "{name}: the 2023 forms of Lai Châu");
             } else {
-                assert!(name.ends_with(".xlsx"), "{name}");
-                read_xlsx(&bytes, "forms").rows.len()
-            };
-            assert_eq!(rows, 36, "{name}: the 2023 forms of Lai Châu");
+                assert!(name.ends_with(".html"), "{name}");
+                let html = String::from_utf8(bytes).expect("utf-8");
+                assert!(
+                    html.contains("Lai Châu") && html.contains("SIPAS"),
+                    "{name}"
+                );
+                let sipas =
+                    api_value(&wants[1].0["results"][0], "overall/sipas").expect("2023 SIPAS");
+                let shown = format!("{sipas:.2}").replace('.', ",");
+                assert!(html.contains(&shown), "{name}: the 2023 SIPAS {shown}");
+            }
         }
     }
 }
