@@ -107,7 +107,8 @@ pub struct Change {
     pub diff: Option<f64>,
     /// `sqrt(se_current² + se_previous²)` (independent samples).
     pub se: Option<f64>,
-    /// Welch–Satterthwaite degrees of freedom of the difference.
+    /// Degrees of freedom of the difference: the two rounds' design df added (the stacked design's
+    /// PSUs minus strata).
     pub df: Option<f64>,
     /// 95% interval of the difference, lower bound.
     pub ci_low: Option<f64>,
@@ -118,9 +119,11 @@ pub struct Change {
 }
 
 /// Differences `current − previous` for every figure present in both (matched by key, so the two
-/// rounds may use different questionnaire versions). The samples are independent:
-/// `se = sqrt(se_a² + se_b²)`, df by Welch–Satterthwaite from the two estimates' df, and a change
-/// is flagged `significant` when its 95% interval excludes zero.
+/// rounds may use different questionnaire versions). The samples are independent, so the rounds
+/// are one design stacked from two with each its own strata: `se = sqrt(se_a² + se_b²)`,
+/// `df = df_a + df_b` (PSUs minus strata of the stacked design, as R `survey`'s `degf`, checked
+/// against `svycontrast` of `svyby` totals in `tests/r_reference.rs`), and a change is flagged
+/// `significant` when its 95% interval excludes zero.
 pub fn difference(current: &Estimates, previous: &Estimates) -> Vec<Change> {
     let prev: HashMap<String, &crate::estimate::Figure> =
         previous.keyed_figures().into_iter().collect();
@@ -132,17 +135,9 @@ pub fn difference(current: &Estimates, previous: &Estimates) -> Vec<Change> {
             let diff = a.value.zip(b.value).map(|(x, y)| x - y);
             let (va, vb) = (a.se.map(|s| s * s), b.se.map(|s| s * s));
             let se = va.zip(vb).map(|(x, y)| (x + y).sqrt());
-            let df = va.zip(vb).and_then(|(x, y)| {
-                let part = |v: f64, df: Option<f64>| -> Option<f64> {
-                    if v == 0.0 {
-                        Some(0.0)
-                    } else {
-                        Some(v * v / df?)
-                    }
-                };
-                let den = part(x, current.df)? + part(y, previous.df)?;
-                (den > 0.0).then(|| (x + y) * (x + y) / den)
-            });
+            // The two rounds stacked as one design with each round's own strata: its degrees
+            // of freedom are the rounds' together (PSUs − strata), as R `survey` counts them.
+            let df = se.and(current.df.zip(previous.df).map(|(x, y)| x + y));
             let half = match (se, df) {
                 (Some(0.0), _) => Some(0.0),
                 (Some(s), Some(df)) => qt_975(df).map(|t| t * s),

@@ -313,22 +313,12 @@ struct RRow {
     ci_high: f64,
 }
 
-fn run_r(dir: &PathBuf, g: &Generated, shape: Shape) -> Vec<RRow> {
-    std::fs::create_dir_all(dir).expect("temp dir");
-    let data = dir.join("data.csv");
-    let comp = dir.join("composites.csv");
-    std::fs::write(&data, &g.csv).expect("write data");
-    std::fs::write(&comp, &g.composites).expect("write composites");
+/// Runs `scripts/survey_reference.R` with `args` and reads the rows it prints.
+fn run_rscript(args: &[&std::ffi::OsStr]) -> Vec<RRow> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/survey_reference.R");
     let out = Command::new("Rscript")
         .arg(&script)
-        .arg(&data)
-        .arg(&comp)
-        .args(match shape {
-            Shape::Communes => &[][..],
-            // The PSUs are districts: village domains would be districts' forms as SRS.
-            Shape::Multistage => &["no-villages"][..],
-        })
+        .args(args)
         .output()
         .expect("run Rscript");
     assert!(
@@ -353,6 +343,20 @@ fn run_r(dir: &PathBuf, g: &Generated, shape: Shape) -> Vec<RRow> {
         });
     }
     rows
+}
+
+fn run_r(dir: &PathBuf, g: &Generated, shape: Shape) -> Vec<RRow> {
+    std::fs::create_dir_all(dir).expect("temp dir");
+    let data = dir.join("data.csv");
+    let comp = dir.join("composites.csv");
+    std::fs::write(&data, &g.csv).expect("write data");
+    std::fs::write(&comp, &g.composites).expect("write composites");
+    let mut args = vec![data.as_os_str(), comp.as_os_str()];
+    // The PSUs are districts: village domains would be districts' forms as SRS.
+    if shape == Shape::Multistage {
+        args.push("no-villages".as_ref());
+    }
+    run_rscript(&args)
 }
 
 #[derive(Default)]
@@ -383,18 +387,9 @@ impl Worst {
     }
 }
 
-fn compare_run(name: &str, q: &Questionnaire, seed: u64, unequal: bool, shape: Shape) {
-    let layout = StatsLayout::new(q);
-    let g = generate(q, &layout, seed, unequal, shape);
-    let dir = std::env::temp_dir().join(format!(
-        "sipas-r-compare-{}-{}",
-        std::process::id(),
-        name.replace('/', "-")
-    ));
-    let reference = run_r(&dir, &g, shape);
-    let _ = std::fs::remove_dir_all(&dir);
+/// The engine's estimates of the generated data for the whole design (`ALL`) and each province.
+fn engine_domains(layout: &StatsLayout, g: &Generated, shape: Shape) -> HashMap<String, Estimates> {
     let opts = Options { min_cell: 0 };
-    let mut engine: HashMap<String, Estimates> = HashMap::new();
     let domain_of = |p: Option<&str>| -> Estimates {
         let inside = g
             .clusters
@@ -402,9 +397,9 @@ fn compare_run(name: &str, q: &Questionnaire, seed: u64, unequal: bool, shape: S
             .zip(&g.psus)
             .filter(|((d, ..), _)| p.is_none_or(|p| d == p));
         match shape {
-            Shape::Communes => estimate(&layout, inside.map(|((_, k, s, w), _)| (k, s, *w)), &opts),
+            Shape::Communes => estimate(layout, inside.map(|((_, k, s, w), _)| (k, s, *w)), &opts),
             Shape::Multistage => estimate_design(
-                &layout,
+                layout,
                 inside.map(|((d, k, s, w), psu)| DesignCluster {
                     cluster: WeightedCluster {
                         key: k,
@@ -419,10 +414,26 @@ fn compare_run(name: &str, q: &Questionnaire, seed: u64, unequal: bool, shape: S
         }
         .expect("estimate")
     };
+    let mut engine = HashMap::new();
     engine.insert("ALL".into(), domain_of(None));
     for p in ["P0", "P1", "P2"] {
         engine.insert(p.into(), domain_of(Some(p)));
     }
+    engine
+}
+
+fn compare_run(name: &str, q: &Questionnaire, seed: u64, unequal: bool, shape: Shape) {
+    let layout = StatsLayout::new(q);
+    let g = generate(q, &layout, seed, unequal, shape);
+    let dir = std::env::temp_dir().join(format!(
+        "sipas-r-compare-{}-{}",
+        std::process::id(),
+        name.replace('/', "-")
+    ));
+    let reference = run_r(&dir, &g, shape);
+    let _ = std::fs::remove_dir_all(&dir);
+    let opts = Options { min_cell: 0 };
+    let mut engine = engine_domains(&layout, &g, shape);
     if shape == Shape::Multistage {
         for e in engine.values() {
             assert_eq!(e.variance, VarianceMethod::UltimateClusters);
@@ -475,13 +486,106 @@ fn compare_run(name: &str, q: &Questionnaire, seed: u64, unequal: bool, shape: S
     );
 }
 
+/// Whether R can be compared with; without it the tests print "skipped" and pass, unless
+/// `SIPAS_REQUIRE_R=1` (CI): then they fail.
+fn r_or_skip() -> bool {
+    if r_available() {
+        return true;
+    }
+    if std::env::var("SIPAS_REQUIRE_R").is_ok_and(|v| v == "1") {
+        panic!("SIPAS_REQUIRE_R=1 but Rscript with the survey package is not available");
+    }
+    println!("skipped: Rscript not found (or the survey package is missing)");
+    false
+}
+
+/// Year over year under the SIPAS design: two independent rounds (each provinces as strata,
+/// districts as ultimate clusters, design weights), every figure's change with its SE, df and
+/// 95% interval from the engine's [`indices::difference`] against R `survey` on the two rounds
+/// stacked as one design (each round's own strata), `svycontrast` of `svyby` totals.
+fn yoy_run(name: &str, q: &Questionnaire, seeds: (u64, u64), unequal: bool) {
+    let layout = StatsLayout::new(q);
+    let prev = generate(q, &layout, seeds.0, unequal, Shape::Multistage);
+    let cur = generate(q, &layout, seeds.1, unequal, Shape::Multistage);
+    let dir = std::env::temp_dir().join(format!(
+        "sipas-r-yoy-{}-{}",
+        std::process::id(),
+        name.replace('/', "-")
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (p, c, k) = (
+        dir.join("previous.csv"),
+        dir.join("current.csv"),
+        dir.join("composites.csv"),
+    );
+    std::fs::write(&p, &prev.csv).expect("write");
+    std::fs::write(&c, &cur.csv).expect("write");
+    std::fs::write(&k, &cur.composites).expect("write");
+    let reference = run_rscript(&["yoy".as_ref(), p.as_os_str(), c.as_os_str(), k.as_os_str()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let e_prev = engine_domains(&layout, &prev, Shape::Multistage);
+    let e_cur = engine_domains(&layout, &cur, Shape::Multistage);
+    let mut worst = Worst::default();
+    let mut per_domain: HashMap<&str, usize> = HashMap::new();
+    let changes: HashMap<&str, HashMap<String, indices::Change>> = e_cur
+        .keys()
+        .map(|d| {
+            let by_key = indices::difference(&e_cur[d], &e_prev[d])
+                .into_iter()
+                .map(|ch| (ch.key.clone(), ch))
+                .collect();
+            (d.as_str(), by_key)
+        })
+        .collect();
+    for r in &reference {
+        let key = &cur.keys[&r.name];
+        let ch = changes[r.domain.as_str()]
+            .get(key)
+            .unwrap_or_else(|| panic!("{name}: no engine change {key}"));
+        let what = format!("{name} {} {}", r.domain, r.name);
+        worst.check(&format!("{what} change"), ch.diff, r.estimate);
+        worst.check(&format!("{what} se"), ch.se, r.se);
+        worst.check(&format!("{what} df"), ch.df, r.df);
+        worst.check(&format!("{what} ci_low"), ch.ci_low, r.ci_low);
+        worst.check(&format!("{what} ci_high"), ch.ci_high, r.ci_high);
+        *per_domain.entry(&r.domain).or_default() += 1;
+    }
+    // Every engine change with a value, of a figure R was given, was compared.
+    for (domain, by_key) in &changes {
+        let n = by_key
+            .values()
+            .filter(|ch| ch.diff.is_some() && cur.keys.values().any(|v| *v == ch.key))
+            .count();
+        assert_eq!(
+            per_domain.get(domain).copied().unwrap_or(0),
+            n,
+            "{name} {domain}: changes compared"
+        );
+    }
+    assert!(per_domain["ALL"] >= 39 + 12);
+    println!(
+        "{name}: {} domains, {} changes, {} numbers compared; max abs diff {:.3e}, max rel diff {:.3e}",
+        per_domain.len(),
+        reference.len(),
+        worst.compared,
+        worst.abs,
+        worst.rel
+    );
+}
+
+#[test]
+fn year_over_year_matches_r_survey_under_the_design() {
+    if !r_or_skip() {
+        return;
+    }
+    let q = builtin::sipas().clone();
+    yoy_run("yoy/equal_weights", &q, (20_241, 20_242), false);
+    yoy_run("yoy/design_weights", &q, (20_243, 20_244), true);
+}
+
 #[test]
 fn engine_matches_r_survey() {
-    if !r_available() {
-        if std::env::var("SIPAS_REQUIRE_R").is_ok_and(|v| v == "1") {
-            panic!("SIPAS_REQUIRE_R=1 but Rscript with the survey package is not available");
-        }
-        println!("skipped: Rscript not found (or the survey package is missing)");
+    if !r_or_skip() {
         return;
     }
     let top_share = builtin::sipas().clone();

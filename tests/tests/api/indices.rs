@@ -911,19 +911,19 @@ async fn year_over_year_across_the_geography_change() {
     }
     // The change: current SE 2 (z = ±0.01), previous pooled SE √7 (strata: z 0.07/0.05 and
     // −0.03/−0.04/−0.05 around their means, V = 2·0.0002 + 1.5·0.0002), df 1 and 5 − 2 = 3:
-    // se = √(4 + 7), Welch df = 11² / (4²/1 + 7²/3).
+    // se = √(4 + 7), df = 1 + 3 (the two rounds stacked as one design, as R `survey` counts).
     let c = change(r, "overall/sipas");
     assert!(
         (c["se"].as_f64().unwrap() - 11f64.sqrt()).abs() < 1e-9,
         "{c}"
     );
-    let welch = 121.0 / (16.0 + 49.0 / 3.0);
-    assert!((c["df"].as_f64().unwrap() - welch).abs() < 1e-9, "{c}");
+    assert!((c["df"].as_f64().unwrap() - 4.0).abs() < 1e-12, "{c}");
     let half = (c["ci_high"].as_f64().unwrap() - c["ci_low"].as_f64().unwrap()) / 2.0;
     let t = half / 11f64.sqrt();
+    // qt(0.975, 4) in R.
     assert!(
-        t > 2.776 && t < 3.182,
-        "t between qt(0.975, 4) and qt(0.975, 3): {t}"
+        (t - 2.776_445_105_197_793).abs() < 1e-6,
+        "t = qt(0.975, 4): {t}"
     );
 
     // The national table of provinces: ranks this year and last, and the change.
