@@ -118,6 +118,9 @@ pub struct Change {
     pub significant: bool,
 }
 
+/// How far from zero a change's interval must lie to count (index points; figures are 0–100).
+const NOISE: f64 = 1e-9;
+
 /// Differences `current − previous` for every figure present in both (matched by key, so the two
 /// rounds may use different questionnaire versions). The samples are independent, so the rounds
 /// are one design stacked from two with each its own strata: `se = sqrt(se_a² + se_b²)`,
@@ -145,7 +148,11 @@ pub fn difference(current: &Estimates, previous: &Estimates) -> Vec<Change> {
             };
             let ci_low = diff.zip(half).map(|(d, h)| d - h);
             let ci_high = diff.zip(half).map(|(d, h)| d + h);
-            let significant = ci_low.zip(ci_high).is_some_and(|(l, h)| l > 0.0 || h < 0.0);
+            // Rounding noise is not a change: two rounds whose forms all give the same figure
+            // differ by 1e-14 with an SE of 0, and would otherwise be flagged.
+            let significant = ci_low
+                .zip(ci_high)
+                .is_some_and(|(l, h)| l > NOISE || h < -NOISE);
             Some(Change {
                 key,
                 current: a.value,
