@@ -2,7 +2,8 @@
 
 use indices::ItemAnswer;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait, Statement,
+    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QueryTrait,
+    Statement,
 };
 use sync_protocol::FormSubmission;
 use time::OffsetDateTime;
@@ -74,4 +75,93 @@ pub fn measures_of_row(r: form_signal::Model) -> Measures {
         gps_missing: r.gps_missing,
         items: r.items,
     }
+}
+
+/// The rows the cross-form rules read: the forms matching `cond` that have measures, with their
+/// device's measured clock skew; and how many matching forms have none (stored before the
+/// measures were).
+pub async fn rows(
+    db: &sea_orm::DatabaseConnection,
+    cond: sea_orm::Condition,
+) -> Result<(Vec<super::FormRow>, u64), sea_orm::DbErr> {
+    use std::collections::HashMap;
+
+    use sea_orm::QuerySelect;
+
+    use crate::entities::{device, form};
+
+    type Head = (
+        Uuid,
+        Option<i64>,
+        String,
+        String,
+        Option<String>,
+        Option<OffsetDateTime>,
+        OffsetDateTime,
+        Option<f64>,
+        Option<f64>,
+    );
+    let forms: Vec<Head> = form::Entity::find()
+        .select_only()
+        .columns([
+            form::Column::Id,
+            form::Column::SubmittedBy,
+            form::Column::CommuneCode,
+            form::Column::VillageCode,
+            form::Column::DeviceId,
+            form::Column::FinishedAt,
+            form::Column::ReceivedAt,
+            form::Column::GpsLat,
+            form::Column::GpsLon,
+        ])
+        .filter(cond.clone())
+        .order_by_asc(form::Column::Seq)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let ids = form::Entity::find()
+        .select_only()
+        .column(form::Column::Id)
+        .filter(cond)
+        .into_query();
+    let mut measures: HashMap<Uuid, Measures> = form_signal::Entity::find()
+        .filter(form_signal::Column::FormId.in_subquery(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.form_id, measures_of_row(r)))
+        .collect();
+    let mut device_ids: Vec<String> = forms.iter().filter_map(|f| f.4.clone()).collect();
+    device_ids.sort_unstable();
+    device_ids.dedup();
+    let mut skew: HashMap<String, Option<i64>> = HashMap::new();
+    for chunk in device_ids.chunks(500) {
+        for d in device::Entity::find()
+            .filter(device::Column::Id.is_in(chunk.to_vec()))
+            .all(db)
+            .await?
+        {
+            skew.insert(d.id, d.clock_skew_ms);
+        }
+    }
+    let mut out = Vec::with_capacity(forms.len());
+    let mut unmeasured = 0;
+    for (id, by, commune, village, dev, finished, received, lat, lon) in forms {
+        let Some(m) = measures.remove(&id) else {
+            unmeasured += 1;
+            continue;
+        };
+        out.push(super::FormRow {
+            id,
+            enumerator: by,
+            village: format!("{commune}/{village}"),
+            commune,
+            finished_at: finished,
+            received_at: received,
+            gps: lat.zip(lon),
+            skew_ms: dev.and_then(|d| skew.get(&d).copied().flatten()),
+            measures: m,
+        });
+    }
+    Ok((out, unmeasured))
 }
