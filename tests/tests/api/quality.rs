@@ -279,3 +279,74 @@ async fn two_fabricating_enumerators_of_twenty_rank_first() {
         "{q}"
     );
 }
+
+/// `exclude_flagged`: the indices endpoint answers the normal figures and those without the
+/// forms raising the listed signals, recomputed from the remaining forms.
+#[tokio::test]
+async fn indices_without_flagged_forms() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let dtv = app.lai_chau_enumerator("dtv.s1", "dev-s1").await;
+    // Forty honest forms in two villages (at least 30 forms: the figures are not withheld).
+    let mut forms: Vec<FormSubmission> = (0..40)
+        .map(|j| {
+            let mut f = form(
+                &varied(200 + j),
+                morning(j as i64 * 35),
+                30,
+                Some((22.3 + 0.004 * j as f64, 103.4)),
+            );
+            if j % 2 == 1 {
+                f.units.village = "V02".into();
+            }
+            f
+        })
+        .collect();
+    // Four straight-lined forms at the top level lift the index.
+    forms.extend((0..4).map(|j| {
+        form(
+            &[5; 39],
+            morning(5 + j * 35),
+            30,
+            Some((22.2, 103.3 + 0.004 * j as f64)),
+        )
+    }));
+    push_all(&app, &dtv, &forms).await;
+    let path = "/api/v1/rounds/sipas-2025/indices?unit=12";
+    let normal = app.get_ok(&admin, path).await;
+    assert!(normal.get("without_flagged").is_none());
+    let both = app
+        .get_ok(
+            &admin,
+            &format!("{path}&exclude_flagged=straight_line,too_short"),
+        )
+        .await;
+    assert_eq!(both["results"], normal["results"]);
+    let w = &both["without_flagged"];
+    assert_eq!(
+        w["signals"],
+        serde_json::json!(["straight_line", "too_short"])
+    );
+    assert_eq!(w["forms_flagged"], 4);
+    assert_eq!(normal["results"][0]["n_forms"], 44);
+    assert_eq!(w["results"][0]["n_forms"], 40, "{w}");
+    assert!(
+        w["results"][0]["overall_change"].as_f64().unwrap() < 0.0,
+        "{w}"
+    );
+    assert!(w["results"][0]["outside_ci"].is_boolean());
+    // Excluding a signal no form raises changes nothing.
+    let same = app
+        .get_ok(&admin, &format!("{path}&exclude_flagged=clock_skew"))
+        .await;
+    assert_eq!(same["without_flagged"]["forms_flagged"], 0);
+    assert_eq!(
+        same["without_flagged"]["results"][0]["estimates"],
+        normal["results"][0]["estimates"]
+    );
+    assert_eq!(same["without_flagged"]["results"][0]["overall_change"], 0.0);
+    let (s, body) = app
+        .get_as(&admin, &format!("{path}&exclude_flagged=nope"))
+        .await;
+    assert_eq!((s, body["code"].as_str()), (400, Some("bad_signal")));
+}
