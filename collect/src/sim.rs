@@ -596,9 +596,10 @@ fn field_form(
     state.last = Some(finished);
     let base = (22.0 + 0.05 * k as f64, 103.0 + 0.05 * k as f64);
     let gps = if kind(Fabricate::DeskGps) {
+        // One desk per enumerator, whichever commune the form names.
         Gps {
-            lat: base.0 + 0.003,
-            lon: base.1 + 0.003,
+            lat: 22.0 + 0.001 * n as f64,
+            lon: 103.3,
             accuracy_m: Some(5.0),
         }
     } else {
@@ -718,6 +719,11 @@ async fn run_device(
         failed: Vec::new(),
     };
     result.fabricated = cfg.fabricates(n);
+    // Its own well-mixed stream: the devices' fault generators are shifted copies of one
+    // sequence, which would make their answers near-duplicates of each other.
+    let mut field_rng = SplitMix64::new(
+        SplitMix64::new(cfg.seed.wrapping_mul(31).wrapping_add(n as u64)).next_u64(),
+    );
     let mut field = FieldState {
         first: None,
         last: None,
@@ -734,7 +740,7 @@ async fn run_device(
             let level = level_for(cfg, commune, district.as_deref());
             let village = format!("V{:02}", 1 + rng.next_u64() % 3);
             let (levels, gps, started_at, finished_at) = if cfg.fabricate_rate > 0.0 {
-                let f = field_form(cfg, n, j, k, level, &mut rng, &mut field);
+                let f = field_form(cfg, n, j, k, level, &mut field_rng, &mut field);
                 (
                     f.levels,
                     Some(f.gps),
@@ -1386,6 +1392,21 @@ pub fn render(cfg: &SimConfig, r: &SimReport) -> String {
         load(&f.restarts),
         load(&f.offline_calls)
     );
+    if !r.fabricators.is_empty() {
+        let kinds: Vec<String> = cfg
+            .fabricate_kinds
+            .iter()
+            .map(|k| format!("{k:?}").to_lowercase())
+            .collect();
+        let _ = writeln!(
+            s,
+            "Gian lận giả lập / fabricating: {} điều tra viên / enumerators (id {:?}), {} phiếu / forms, kiểu / kinds {}",
+            r.fabricators.len(),
+            r.fabricators,
+            r.fabricated.len(),
+            kinds.join(",")
+        );
+    }
     let y = &r.sync;
     let _ = writeln!(
         s,

@@ -1,6 +1,7 @@
 //! `form_signals`: the field-quality measures of each stored form (see `crate::quality`), one row
-//! per form id, written with the form and recomputed when a corrected revision replaces it. An
-//! index on `round_code` serves the quality report's read of a round.
+//! per form id, written with the form and recomputed when a corrected revision replaces it. No
+//! index beyond the key: the quality report reads the rows of the forms it selects by their id,
+//! and a second index would cost every push (deleting a practice round scans the table).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -26,15 +27,6 @@ impl MigrationTrait for Migration {
                     .col(boolean(FormSignals::GpsMissing))
                     .col(string_len(FormSignals::Items, 255))
                     .col(timestamp_with_time_zone(FormSignals::ComputedAt))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_form_signals_round")
-                    .table(FormSignals::Table)
-                    .col(FormSignals::RoundCode)
                     .to_owned(),
             )
             .await
