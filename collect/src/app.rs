@@ -137,6 +137,8 @@ pub struct NewForm {
     pub gps: Option<Gps>,
     /// When filling started.
     pub started_at: Option<OffsetDateTime>,
+    /// When filling finished (`None`: now, as the app records it).
+    pub finished_at: Option<OffsetDateTime>,
 }
 
 /// Checks the units against the round's geography, as the server will (see
@@ -234,7 +236,7 @@ pub fn build_submission(info: &RoundInfo, f: NewForm) -> Result<FormSubmission, 
         },
         household_ref: f.household.trim().to_owned(),
         started_at: f.started_at,
-        finished_at: Some(OffsetDateTime::now_utc()),
+        finished_at: Some(f.finished_at.unwrap_or_else(OffsetDateTime::now_utc)),
         gps: f.gps,
         answers,
     };

@@ -17,12 +17,13 @@ use std::{
 use geography::Level;
 use serde_json::json;
 use sync_protocol::{
-    FieldProblem, HandshakeRequest, HandshakeResponse, Outcome, PullResponse, PushRequest,
+    FieldProblem, Gps, HandshakeRequest, HandshakeResponse, Outcome, PullResponse, PushRequest,
     PushResponse, StatusRequest, StatusResponse,
     engine::{
         Engine, LocalState, Outbox, SyncConfig, SyncError, SyncReport, Transport, TransportError,
     },
 };
+use time::OffsetDateTime;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -245,6 +246,55 @@ pub struct SimConfig {
     /// pull the returns, correct and resend, and the supervisor approves the corrected
     /// revisions. 0 skips review.
     pub reject_share: f64,
+    /// Share of the enumerators who fabricate (0 to 1, rounded to whole enumerators). Above 0
+    /// the honest enumerators' forms also look like fieldwork (see [`Fabricate`]).
+    pub fabricate_rate: f64,
+    /// How the fabricating enumerators fabricate (every kind at once for each of them).
+    pub fabricate_kinds: Vec<Fabricate>,
+}
+
+/// A way of fabricating forms (`--fabricate-kinds`).
+///
+/// With fabricators in a run, honest forms vary as answers do: each item at the commune's level
+/// (60%), one below or above (20% each), "don't know" 3%; 20–45 minutes each, eight a day from
+/// 08:00 local time on past days; GPS within about a kilometre of the commune's point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fabricate {
+    /// Every item at one level.
+    Straight,
+    /// Each form a copy of the enumerator's first with one answer changed.
+    Copy,
+    /// Two to four minutes a form, one after the other.
+    Speed,
+    /// Every form at the same GPS point (filled at a desk).
+    DeskGps,
+}
+
+impl Fabricate {
+    /// Every kind.
+    pub const ALL: [Fabricate; 4] = [
+        Fabricate::Straight,
+        Fabricate::Copy,
+        Fabricate::Speed,
+        Fabricate::DeskGps,
+    ];
+
+    /// Parses `straight,copy,speed,desk-gps`.
+    pub fn parse_list(s: &str) -> Result<Vec<Fabricate>, String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| match p {
+                "straight" => Ok(Fabricate::Straight),
+                "copy" => Ok(Fabricate::Copy),
+                "speed" => Ok(Fabricate::Speed),
+                "desk-gps" => Ok(Fabricate::DeskGps),
+                other => Err(format!(
+                    "kiểu gian lận không rõ / unknown kind {other} (straight, copy, speed, desk-gps)"
+                )),
+            })
+            .collect()
+    }
 }
 
 impl SimConfig {
@@ -269,7 +319,22 @@ impl SimConfig {
             work_dir: None,
             practice: None,
             reject_share: 0.0,
+            fabricate_rate: 0.0,
+            fabricate_kinds: Fabricate::ALL.to_vec(),
         }
+    }
+
+    /// How many enumerators fabricate.
+    pub fn fabricators(&self) -> usize {
+        ((self.fabricate_rate.clamp(0.0, 1.0) * self.devices as f64).round() as usize)
+            .min(self.devices)
+    }
+
+    /// Whether device `n` fabricates: the [`Self::fabricators`] devices from a seed-chosen
+    /// start, so that they are not always the first.
+    pub fn fabricates(&self, n: usize) -> bool {
+        let k = self.fabricators();
+        k > 0 && (n + self.devices - (self.seed as usize % self.devices)) % self.devices < k
     }
 }
 
@@ -348,6 +413,10 @@ pub struct SimReport {
     pub expected: BTreeMap<String, Expected>,
     /// The review loop, when [`SimConfig::reject_share`] is above 0.
     pub review: Option<ReviewReport>,
+    /// User ids of the fabricating enumerators.
+    pub fabricators: Vec<i64>,
+    /// The ids of the forms they fabricated.
+    pub fabricated: Vec<Uuid>,
 }
 
 /// What the review loop of a simulation did.
@@ -409,6 +478,7 @@ struct Shared {
 struct DeviceResult {
     device_id: String,
     generated: Vec<Uuid>,
+    fabricated: bool,
     sync: SyncReport,
     runs: usize,
     errors: usize,
@@ -427,13 +497,13 @@ fn level_for(cfg: &SimConfig, commune: &str, district: Option<&str>) -> u8 {
 /// The valid answers of a simulated form: every satisfaction item at `level`, the address
 /// questions matching the units.
 fn answers(
-    level: u8,
+    levels: &[u8; 39],
     province: &str,
     district: Option<&str>,
     commune: &str,
     village: &str,
 ) -> schema::Answers {
-    let mut a = schema::sample::sipas_answers_with_levels(&[level; 39]);
+    let mut a = schema::sample::sipas_answers_with_levels(levels);
     a.insert("province_code".into(), json!(province));
     if let Some(d) = district {
         a.insert("district_code".into(), json!(d));
@@ -441,6 +511,111 @@ fn answers(
     a.insert("commune_code".into(), json!(commune));
     a.insert("village_code".into(), json!(village));
     a
+}
+
+/// What a form of a run with fabricators looks like (see [`Fabricate`]).
+struct FieldForm {
+    levels: [u8; 39],
+    started_at: OffsetDateTime,
+    finished_at: OffsetDateTime,
+    gps: Gps,
+}
+
+/// One device's state while it fills forms with fabricators in the run.
+struct FieldState {
+    /// The first fabricated form's levels (copied by [`Fabricate::Copy`]).
+    first: Option<[u8; 39]>,
+    /// When the last form finished.
+    last: Option<OffsetDateTime>,
+}
+
+/// Form `j` of device `n` at commune number `k` of level `level`.
+fn field_form(
+    cfg: &SimConfig,
+    n: usize,
+    j: usize,
+    k: usize,
+    level: u8,
+    rng: &mut SplitMix64,
+    state: &mut FieldState,
+) -> FieldForm {
+    let fabricates = cfg.fabricates(n);
+    let kind = |f: Fabricate| fabricates && cfg.fabricate_kinds.contains(&f);
+    let mut draw = |m: u64| rng.next_u64() % m;
+    let honest_level = |u: u64| -> u8 {
+        if level == 0 {
+            return 0;
+        }
+        match u {
+            0..=2 => 0,
+            3..=22 => level.saturating_sub(1).max(1),
+            23..=82 => level,
+            _ => (level + 1).min(5),
+        }
+    };
+    let mut levels = [0u8; 39];
+    for l in &mut levels {
+        *l = honest_level(draw(100));
+    }
+    if kind(Fabricate::Straight) {
+        levels = [level; 39];
+    }
+    if kind(Fabricate::Copy) {
+        match state.first {
+            Some(first) => {
+                levels = first;
+                let at = draw(39) as usize;
+                levels[at] = if levels[at] >= 4 { 3 } else { 4 };
+            }
+            None => state.first = Some(levels),
+        }
+    }
+    // Honest days: eight forms from 08:00 local (01:00 UTC), on days before today.
+    let days = cfg.forms_per_device.div_ceil(8) as i64 + 1;
+    let today = OffsetDateTime::now_utc()
+        .unix_timestamp()
+        .div_euclid(86_400)
+        * 86_400;
+    let day = today - (days - (j / 8) as i64) * 86_400;
+    let duration = if kind(Fabricate::Speed) {
+        120 + draw(120) as i64
+    } else {
+        1200 + draw(1500) as i64
+    };
+    let finished = if kind(Fabricate::Speed) {
+        // One after the other, from the device's first honest slot.
+        let prev = state.last.unwrap_or_else(|| {
+            OffsetDateTime::from_unix_timestamp(day + 3600).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        });
+        prev + time::Duration::seconds(duration + 30 + draw(60) as i64)
+    } else {
+        let slot = (j % 8) as i64 * 3300 + draw(600) as i64;
+        OffsetDateTime::from_unix_timestamp(day + 3600 + 2700 + slot)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    };
+    state.last = Some(finished);
+    let base = (22.0 + 0.05 * k as f64, 103.0 + 0.05 * k as f64);
+    let gps = if kind(Fabricate::DeskGps) {
+        // One desk per enumerator, whichever commune the form names.
+        Gps {
+            lat: 22.0 + 0.001 * n as f64,
+            lon: 103.3,
+            accuracy_m: Some(5.0),
+        }
+    } else {
+        let off = |u: u64| (u as f64 / 1000.0 - 0.5) * 0.02;
+        Gps {
+            lat: base.0 + off(draw(1000)),
+            lon: base.1 + off(draw(1000)),
+            accuracy_m: Some(8.0),
+        }
+    };
+    FieldForm {
+        levels,
+        started_at: finished - time::Duration::seconds(duration),
+        finished_at: finished,
+        gps,
+    }
 }
 
 /// Runs one sync that may be "killed"; `None` when it was.
@@ -502,7 +677,21 @@ async fn run_device(
     let cfg = &shared.cfg;
     let dir = shared.work_dir.join(format!("device-{n:03}"));
     let mut store = Store::open(&dir).await?;
-    app::login(&store, &cfg.server, &username, &password).await?;
+    // Many devices logging in at once may find the server's password checks busy (503 `busy`):
+    // each tries again after a second, as the app does after `Retry-After`.
+    let mut tries = 0;
+    loop {
+        match app::login(&store, &cfg.server, &username, &password).await {
+            Err(AppError::Transport(TransportError::Http { status: 503, .. })) if tries < 60 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(500 + 37 * n as u64 % 500)).await;
+            }
+            other => {
+                other?;
+                break;
+            }
+        }
+    }
     if cfg.practice.is_some() {
         // A round the app does not ship: learnt at a first sync, at the office, before going out.
         let plain = app::transport(&store).await?;
@@ -522,11 +711,22 @@ async fn run_device(
     let mut result = DeviceResult {
         device_id,
         generated: Vec::new(),
+        fabricated: false,
         sync: SyncReport::default(),
         runs: 0,
         errors: 0,
         unsent: 0,
         failed: Vec::new(),
+    };
+    result.fabricated = cfg.fabricates(n);
+    // Its own well-mixed stream: the devices' fault generators are shifted copies of one
+    // sequence, which would make their answers near-duplicates of each other.
+    let mut field_rng = SplitMix64::new(
+        SplitMix64::new(cfg.seed.wrapping_mul(31).wrapping_add(n as u64)).next_u64(),
+    );
+    let mut field = FieldState {
+        first: None,
+        last: None,
     };
     let rounds = cfg.offline_rounds + 1;
     for round in 0..rounds {
@@ -539,6 +739,17 @@ async fn run_device(
             };
             let level = level_for(cfg, commune, district.as_deref());
             let village = format!("V{:02}", 1 + rng.next_u64() % 3);
+            let (levels, gps, started_at, finished_at) = if cfg.fabricate_rate > 0.0 {
+                let f = field_form(cfg, n, j, k, level, &mut field_rng, &mut field);
+                (
+                    f.levels,
+                    Some(f.gps),
+                    Some(f.started_at),
+                    Some(f.finished_at),
+                )
+            } else {
+                ([level; 39], None, None, None)
+            };
             let id = app::add_form(
                 &mut store,
                 NewForm {
@@ -548,9 +759,16 @@ async fn run_device(
                     commune: commune.clone(),
                     village: village.clone(),
                     household: format!("HH-{n:03}-{j:04}"),
-                    answers: answers(level, &cfg.province, district.as_deref(), commune, &village),
-                    gps: None,
-                    started_at: None,
+                    answers: answers(
+                        &levels,
+                        &cfg.province,
+                        district.as_deref(),
+                        commune,
+                        &village,
+                    ),
+                    gps,
+                    started_at,
+                    finished_at,
                 },
             )
             .await?;
@@ -662,6 +880,7 @@ async fn correct_device(
     let mut result = DeviceResult {
         device_id,
         generated: Vec::new(),
+        fabricated: false,
         sync: SyncReport::default(),
         runs: 0,
         errors: 0,
@@ -997,7 +1216,13 @@ pub async fn run(mut cfg: SimConfig) -> Result<SimReport, AppError> {
             password.clone(),
         )));
     }
-    let mut report = SimReport::default();
+    let mut report = SimReport {
+        fabricators: (0..cfg.devices)
+            .filter(|&n| cfg.fabricates(n))
+            .filter_map(|n| user_ids.get(n).copied())
+            .collect(),
+        ..SimReport::default()
+    };
     let mut generated = HashSet::new();
     let mut device_ids = HashSet::new();
     for t in tasks {
@@ -1005,6 +1230,9 @@ pub async fn run(mut cfg: SimConfig) -> Result<SimReport, AppError> {
             .await
             .map_err(|e| AppError::Input(format!("device task failed: {e}")))??;
         report.generated += d.generated.len();
+        if d.fabricated {
+            report.fabricated.extend(d.generated.iter().copied());
+        }
         generated.extend(d.generated);
         device_ids.insert(d.device_id);
         report.sync.absorb(d.sync);
@@ -1027,7 +1255,8 @@ pub async fn run(mut cfg: SimConfig) -> Result<SimReport, AppError> {
     }
     for (commune, district) in &shared.communes {
         let level = level_for(&cfg, commune, district.as_deref());
-        let item_index = (level > 0).then(|| {
+        // Varied answers (a run with fabricators) have no exact expected index.
+        let item_index = (level > 0 && cfg.fabricate_rate == 0.0).then(|| {
             schema::builtin::sipas()
                 .index
                 .as_ref()
@@ -1163,6 +1392,21 @@ pub fn render(cfg: &SimConfig, r: &SimReport) -> String {
         load(&f.restarts),
         load(&f.offline_calls)
     );
+    if !r.fabricators.is_empty() {
+        let kinds: Vec<String> = cfg
+            .fabricate_kinds
+            .iter()
+            .map(|k| format!("{k:?}").to_lowercase())
+            .collect();
+        let _ = writeln!(
+            s,
+            "Gian lận giả lập / fabricating: {} điều tra viên / enumerators (id {:?}), {} phiếu / forms, kiểu / kinds {}",
+            r.fabricators.len(),
+            r.fabricators,
+            r.fabricated.len(),
+            kinds.join(",")
+        );
+    }
     let y = &r.sync;
     let _ = writeln!(
         s,

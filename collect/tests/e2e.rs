@@ -71,6 +71,7 @@ fn entered(f: FormSubmission) -> NewForm {
         answers: f.answers,
         gps: f.gps,
         started_at: f.started_at,
+        finished_at: None,
     }
 }
 

@@ -82,5 +82,5 @@ pub use estimate::{
     WeightedCluster, estimate, estimate_design, estimate_units,
 };
 pub use layout::{ChoiceSlot, ItemSlot, RowSlot, StatsLayout};
-pub use stats::{ClusterKey, ClusterStats, FormDigest, StatsError};
+pub use stats::{ClusterKey, ClusterStats, FormDigest, ItemAnswer, StatsError};
 pub use storage::{cluster_key, decode_counts, encode_counts};

@@ -67,6 +67,40 @@ pub struct ClusterStats {
     counts: Vec<u32>,
 }
 
+/// One index item's answer on a form, as data-quality checks read it (straight-lining, variance,
+/// "don't know" share, near-duplicates): the level, a special code, or nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemAnswer {
+    /// An ordered level, 1-based.
+    Level(u8),
+    /// A special answer (such as `dont_know`): valid, not scored.
+    Special,
+    /// Not answered (skipped by the questionnaire's logic).
+    Missing,
+}
+
+impl StatsLayout {
+    /// The answer of each index item of `form`, in the layout's item order: the same lookup
+    /// [`FormDigest::of`] makes, exposed for checks that need the levels themselves.
+    pub fn item_answers(&self, form: &ValidAnswers) -> Vec<ItemAnswer> {
+        self.items
+            .iter()
+            .map(|item| {
+                let level = match (form.at(item.question_pos), &item.row) {
+                    (Some(Answer::Level(l)), None) => Some(l),
+                    (Some(Answer::Grid(rows)), Some(r)) => rows.get(r),
+                    _ => None,
+                };
+                match level {
+                    Some(LevelAnswer::Level(l)) => ItemAnswer::Level(*l),
+                    Some(LevelAnswer::Special(_)) => ItemAnswer::Special,
+                    None => ItemAnswer::Missing,
+                }
+            })
+            .collect()
+    }
+}
+
 /// What one valid form adds to its cluster's stats, in compact form: its scored index items
 /// (item, score units) and the single counts it adds one to (the form count, special answers,
 /// selected options, level rows) — about a hundred numbers, against the thousands of counts the

@@ -144,10 +144,15 @@ pub async fn store_accepted(
     stats
         .add(&def.layout, FormPlace::of(f), &digest)
         .map_err(|e| StoreError::Db(DbErr::Custom(format!("index stats: {e}"))))?;
+    let measures =
+        crate::quality::store::measures_of_submission(f, &def.layout.item_answers(&valid), now);
     let row = accepted_row(f, &f.content_hash(), valid.encode(q), by, now);
     let txn = db.begin().await?;
     let counted = crate::review::Counted::of_round(&txn, &f.round).await?;
     let stored = row.insert(&txn).await?;
+    crate::quality::store::signal_row(f.id, &f.round, measures, now)
+        .insert(&txn)
+        .await?;
     if counted.counts(crate::review::Status::Received) {
         stats.apply(&txn, now).await?;
     }

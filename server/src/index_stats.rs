@@ -14,7 +14,7 @@
 //! taking the locks in key order prevents deadlocks between batches (see `write_cells`).
 
 use std::{
-    collections::{BTreeMap, HashMap, btree_map},
+    collections::{BTreeMap, HashMap, HashSet, btree_map},
     sync::Arc,
 };
 
@@ -486,8 +486,21 @@ pub async fn compute_from_forms(
     round: &str,
     provinces: Option<&[String]>,
 ) -> Result<Vec<VillageStats>, DbErr> {
+    compute_from_forms_without(db, definitions, round, provinces, &HashSet::new()).await
+}
+
+/// [`compute_from_forms`] leaving out the forms of `without` (the indices without flagged forms,
+/// see `crate::quality`): exact, as it adds up the remaining forms themselves.
+pub async fn compute_from_forms_without(
+    db: &impl ConnectionTrait,
+    definitions: &Definitions,
+    round: &str,
+    provinces: Option<&[String]>,
+    without: &HashSet<uuid::Uuid>,
+) -> Result<Vec<VillageStats>, DbErr> {
     type Row = (
         i64,
+        uuid::Uuid,
         String,
         i32,
         String,
@@ -506,6 +519,7 @@ pub async fn compute_from_forms(
             .select_only()
             .columns([
                 form::Column::Seq,
+                form::Column::Id,
                 form::Column::QuestionnaireCode,
                 form::Column::QuestionnaireVersion,
                 form::Column::ProvinceCode,
@@ -528,7 +542,10 @@ pub async fn compute_from_forms(
             .await?;
         let Some(last) = rows.last() else { break };
         after = last.0;
-        for (seq, qcode, qversion, province, district, commune, village, answers) in rows {
+        for (seq, id, qcode, qversion, province, district, commune, village, answers) in rows {
+            if without.contains(&id) {
+                continue;
+            }
             let key = (qcode, qversion);
             if !defs.contains_key(&key) {
                 let def = definitions.stored(db, &key.0, key.1).await?;

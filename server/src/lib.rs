@@ -18,6 +18,7 @@ pub mod forms;
 pub mod index_stats;
 pub mod migration;
 pub mod plans;
+pub mod quality;
 pub mod registry;
 pub mod report;
 pub mod reports;

@@ -53,6 +53,9 @@ pub(crate) struct Write {
     pub updates: Vec<Statement>,
     /// The review-history `INSERT`s of those replacements.
     pub history: Vec<Statement>,
+    /// The accepted forms' `form_signals` rows (see [`crate::quality`]): a `DELETE` of the
+    /// rows of forms replaced by a corrected revision, then the `INSERT`s; after the forms.
+    pub signals: Vec<Statement>,
     /// What the accepted forms add to their villages' index stats.
     pub stats: PendingStats,
     /// The sending device's counters.
@@ -180,6 +183,7 @@ pub(crate) async fn write_all(db: &DatabaseConnection, writes: Vec<Write>) -> Re
     let mut rows: Vec<Statement> = Vec::new();
     let mut quarantined: Vec<Statement> = Vec::new();
     let mut updates: Vec<Statement> = Vec::new();
+    let mut signals: Vec<Statement> = Vec::new();
     let mut stats = PendingStats::default();
     // Each device's counters, with its latest push's time.
     let mut devices: Vec<(DeviceCount, OffsetDateTime)> = Vec::new();
@@ -189,6 +193,7 @@ pub(crate) async fn write_all(db: &DatabaseConnection, writes: Vec<Write>) -> Re
         quarantined.extend(w.quarantined);
         updates.extend(w.updates);
         quarantined.extend(w.history);
+        signals.extend(w.signals);
         stats
             .merge(w.stats)
             .map_err(|e| DbErr::Custom(format!("index stats: {e}")))?;
@@ -225,6 +230,12 @@ pub(crate) async fn write_all(db: &DatabaseConnection, writes: Vec<Write>) -> Re
                 txn.rollback().await?;
                 return Err(e);
             }
+        }
+    }
+    for statement in signals {
+        if let Err(e) = txn.execute_raw(statement).await {
+            txn.rollback().await?;
+            return Err(e);
         }
     }
     stats.apply(&txn, now).await?;

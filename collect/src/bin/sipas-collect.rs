@@ -265,6 +265,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AppError> {
                     answers,
                     gps,
                     started_at: None,
+                    finished_at: None,
                 },
             )
             .await;

@@ -73,6 +73,13 @@ struct Args {
     /// the devices pull the returns, correct and resend, and the corrected forms are approved.
     #[arg(long, default_value_t = 0.0)]
     reject_share: f64,
+    /// Share of the enumerators who fabricate forms (0 to 1); honest forms then vary as real
+    /// answers, times and GPS do.
+    #[arg(long, default_value_t = 0.0)]
+    fabricate_rate: f64,
+    /// How they fabricate: `straight,copy,speed,desk-gps` (each fabricator does all listed).
+    #[arg(long, default_value = "straight,copy,speed,desk-gps")]
+    fabricate_kinds: String,
 }
 
 #[tokio::main]
@@ -105,6 +112,14 @@ async fn main() -> ExitCode {
     cfg.work_dir = args.work_dir;
     cfg.practice = args.practice;
     cfg.reject_share = args.reject_share.clamp(0.0, 1.0);
+    cfg.fabricate_rate = args.fabricate_rate.clamp(0.0, 1.0);
+    cfg.fabricate_kinds = match sim::Fabricate::parse_list(&args.fabricate_kinds) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     match sim::run(cfg.clone()).await {
         Ok(report) => {
             print!("{}", sim::render(&cfg, &report));

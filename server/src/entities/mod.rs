@@ -5,6 +5,7 @@ pub mod audit_event;
 pub mod device;
 pub mod form;
 pub mod form_review;
+pub mod form_signal;
 pub mod frame;
 pub mod frame_household;
 pub mod frame_village;

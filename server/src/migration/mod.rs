@@ -16,6 +16,7 @@ mod m20261207_000050_create_sampling_tables;
 mod m20261207_000100_add_round_practice;
 mod m20261208_000050_create_forms_updated_index;
 mod m20261208_000060_replace_assignment_village_index;
+mod m20261208_000100_create_form_signals;
 mod m20261208_000200_create_plan_tables;
 
 /// Runs the migrations above; used at server start and by `sipas migrate`.
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000100_add_round_practice::Migration),
             Box::new(m20261208_000050_create_forms_updated_index::Migration),
             Box::new(m20261208_000060_replace_assignment_village_index::Migration),
+            Box::new(m20261208_000100_create_form_signals::Migration),
             Box::new(m20261208_000200_create_plan_tables::Migration),
         ]
     }

@@ -10,7 +10,9 @@ use axum::{
     extract::State,
     response::{IntoResponse, Response},
 };
-use sea_orm::EntityTrait;
+use std::collections::HashSet;
+
+use sea_orm::{ColumnTrait, Condition, EntityTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::IntoParams;
@@ -18,9 +20,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::{AuthUser, policy},
-    entities::round,
+    entities::{form, round},
     error::{ApiError, ApiPath, ApiQuery},
     index_stats,
+    quality::{self, QualitySettings, Signal},
     reports::{self, Combine, RoundStats, UnitLevel, UnitRef},
     routes::openapi::Failure,
     state::AppState,
@@ -52,6 +55,9 @@ pub(crate) struct ReportQuery {
     pub(crate) method: Option<String>,
     /// `compare` only: the round to compare with.
     pub(crate) with: Option<String>,
+    /// `indices` only: signal codes (see `GET .../quality`), comma-separated. The answer then
+    /// also holds the figures without the forms raising any of them, recomputed from the forms.
+    pub(crate) exclude_flagged: Option<String>,
 }
 
 /// What a request asks for, checked.
@@ -314,6 +320,110 @@ struct IndicesResponse<'a> {
     #[serde(flatten)]
     header: ReportHeader<'a>,
     results: Vec<UnitIndices<'a>>,
+    /// With `exclude_flagged`: the same figures without the flagged forms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    without_flagged: Option<WithoutFlagged<'a>>,
+}
+
+/// The figures without the forms raising any of `signals`.
+#[derive(Serialize)]
+struct WithoutFlagged<'a> {
+    signals: Vec<Signal>,
+    /// Forms of the loaded provinces raising one of them (counted or not).
+    forms_flagged: u64,
+    results: Vec<UnitWithout<'a>>,
+}
+
+/// One unit's figures without the flagged forms, and how far its SIPAS moved.
+#[derive(Serialize)]
+struct UnitWithout<'a> {
+    #[serde(flatten)]
+    indices: UnitIndices<'a>,
+    /// SIPAS without minus SIPAS with the flagged forms.
+    overall_change: Option<f64>,
+    /// Whether the SIPAS without them falls outside the 95% interval of the normal figure.
+    outside_ci: Option<bool>,
+}
+
+/// The estimates of the forms in scope of `ask` without those raising any of `list`'s signals;
+/// the flagged forms are found among the round's forms of the provinces the report loads.
+async fn without_flagged(
+    state: &AppState,
+    info: &RoundInfo,
+    q: &ReportQuery,
+    ask: &Ask,
+    list: &str,
+) -> Result<(Vec<Signal>, u64, UnitRows), ApiError> {
+    let mut signals = Vec::new();
+    for code in list.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        signals.push(Signal::parse(code).ok_or_else(|| {
+            ApiError::bad_request(
+                "bad_signal",
+                format!("Tín hiệu '{code}' không có (xem GET .../quality)."),
+                format!("Unknown signal '{code}' (see GET .../quality)."),
+            )
+        })?);
+    }
+    let provinces = province_of(info.geo, q.unit.as_deref()).map(|p| vec![p]);
+    let mut cond = Condition::all().add(form::Column::RoundCode.eq(&info.round.code));
+    if let Some(p) = &provinces {
+        cond = cond.add(form::Column::ProvinceCode.is_in(p.clone()));
+    }
+    let (rows, _) = quality::store::rows(&state.db, cond).await?;
+    let a = quality::assess(&rows, &QualitySettings::default());
+    let flagged: HashSet<uuid::Uuid> = rows
+        .iter()
+        .zip(&a.flags)
+        .filter(|(_, f)| f.iter().any(|s| signals.contains(s)))
+        .map(|(r, _)| r.id)
+        .collect();
+    let villages = index_stats::compute_from_forms_without(
+        &state.db,
+        &state.definitions,
+        &info.round.code,
+        provinces.as_deref(),
+        &flagged,
+    )
+    .await?;
+    let sample = crate::sampling::store::design_weights(&state.db, &info.round.code).await?;
+    let data = RoundStats::new(
+        info.round.clone(),
+        info.geo,
+        info.definition.layout.clone(),
+        villages,
+        &sample,
+    )?;
+    // A unit left without forms has no figures.
+    let rows = match resolve(&data, q, (ask.level, ask.combine)) {
+        Ok(ask) => unit_rows(&data, &ask)?,
+        Err(_) => Vec::new(),
+    };
+    Ok((signals, flagged.len() as u64, rows))
+}
+
+/// Units with their estimates and rank.
+type UnitRows = Vec<(UnitRef, Estimates, Option<u32>)>;
+
+fn unit_indices<'a>((unit, est, rank): &'a (UnitRef, Estimates, Option<u32>)) -> UnitIndices<'a> {
+    UnitIndices {
+        unit,
+        rank: *rank,
+        n_forms: est.n_forms,
+        withheld: est.withheld,
+        estimates: IndexFigures {
+            method: &est.method,
+            variance: &est.variance,
+            n_clusters: est.n_clusters,
+            n_strata: est.n_strata,
+            n_psus: est.n_psus,
+            df: est.df,
+            t: est.t,
+            overall: &est.overall,
+            components: &est.components,
+            groups: &est.groups,
+            items: &est.items,
+        },
+    }
 }
 
 /// One unit's satisfaction indices.
@@ -389,33 +499,49 @@ async fn get_indices(
     ApiPath(round_code): ApiPath<String>,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    let (_, data, ask) = prepare(&state, &me, &round_code, &q, true).await?;
+    let (info, data, ask) = prepare(&state, &me, &round_code, &q, true).await?;
     let rows = unit_rows(&data, &ask)?;
-    let results = rows
-        .iter()
-        .map(|(unit, est, rank)| UnitIndices {
-            unit,
-            rank: *rank,
-            n_forms: est.n_forms,
-            withheld: est.withheld,
-            estimates: IndexFigures {
-                method: &est.method,
-                variance: &est.variance,
-                n_clusters: est.n_clusters,
-                n_strata: est.n_strata,
-                n_psus: est.n_psus,
-                df: est.df,
-                t: est.t,
-                overall: &est.overall,
-                components: &est.components,
-                groups: &est.groups,
-                items: &est.items,
-            },
-        })
-        .collect();
+    let without = match q
+        .exclude_flagged
+        .as_deref()
+        .filter(|l| !l.trim().is_empty())
+    {
+        Some(list) => Some(without_flagged(&state, &info, &q, &ask, list).await?),
+        None => None,
+    };
+    let results = rows.iter().map(unit_indices).collect();
+    let without_flagged = without.as_ref().map(|(signals, n, w)| WithoutFlagged {
+        signals: signals.clone(),
+        forms_flagged: *n,
+        results: w
+            .iter()
+            .map(|row| {
+                let normal = rows
+                    .iter()
+                    .find(|r| r.0.code == row.0.code)
+                    .and_then(|r| r.1.overall.as_ref());
+                let value = row.1.overall.as_ref().and_then(|o| o.figure.value);
+                let overall_change = value
+                    .zip(normal.and_then(|n| n.figure.value))
+                    .map(|(a, b)| a - b);
+                let outside_ci = value.zip(normal).and_then(|(v, n)| {
+                    n.figure
+                        .ci_low
+                        .zip(n.figure.ci_high)
+                        .map(|(lo, hi)| v < lo || v > hi)
+                });
+                UnitWithout {
+                    indices: unit_indices(row),
+                    overall_change,
+                    outside_ci,
+                }
+            })
+            .collect(),
+    });
     json_response(&IndicesResponse {
         header: report_header(&data, &ask),
         results,
+        without_flagged,
     })
 }
 

@@ -30,6 +30,7 @@ mod index_reports;
 pub mod openapi;
 mod plans;
 mod progress;
+mod quality;
 mod questionnaires;
 mod report_documents;
 mod reviews;
@@ -69,6 +70,7 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(forms::router())
         .merge(assignments::router())
         .merge(progress::router())
+        .merge(quality::router())
         .merge(reviews::router())
         .merge(exports::router())
         .merge(sync::router(state.clone()));

@@ -147,6 +147,7 @@ pub(crate) async fn build_report(
         level: None,
         method: None,
         with: with.map(str::to_owned),
+        exclude_flagged: None,
     };
     let checked = index_reports::authorize(me, &info, &uq, false)?;
     // The whole round: the ranks need every province (published anyway).

@@ -287,6 +287,10 @@ async fn delete_practice_round(
         .exec(&txn)
         .await?
         .rows_affected;
+    crate::entities::form_signal::Entity::delete_many()
+        .filter(crate::entities::form_signal::Column::RoundCode.eq(&code))
+        .exec(&txn)
+        .await?;
     index_cluster_stat::Entity::delete_many()
         .filter(index_cluster_stat::Column::RoundCode.eq(&code))
         .exec(&txn)

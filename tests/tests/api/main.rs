@@ -10,6 +10,7 @@ mod foundation;
 mod hardening;
 mod identity;
 mod indices;
+mod quality;
 mod report;
 mod review;
 mod sampling;

@@ -49,6 +49,8 @@ pub(crate) struct Checked {
     pub layout: Arc<StatsLayout>,
     /// What the answers add to the index stats and their stored encoding, or the field errors.
     pub valid: Result<(FormDigest, Vec<u8>), Vec<FieldProblem>>,
+    /// The index items' answers of valid answers (for the quality signals), else empty.
+    pub items: Vec<indices::ItemAnswer>,
 }
 
 /// A form that does not have the protocol's shape, with what could be salvaged from it to file
@@ -127,11 +129,20 @@ pub(crate) fn prepare(
     f: FormSubmission<JsonObject<'_>>,
 ) -> Prepared {
     let hash = f.content_hash();
-    let checked = def.map(|d| Checked {
-        layout: d.layout.clone(),
-        valid: schema::validate_json_with(&d.questionnaire, &f.answers, f.not_required_answers())
-            .map(|v| (FormDigest::of(&d.layout, &v), v.encode(&d.questionnaire)))
-            .map_err(|errors| errors.iter().map(FieldProblem::from).collect()),
+    let checked = def.map(|d| {
+        let mut items = Vec::new();
+        let valid =
+            schema::validate_json_with(&d.questionnaire, &f.answers, f.not_required_answers())
+                .map(|v| {
+                    items = d.layout.item_answers(&v);
+                    (FormDigest::of(&d.layout, &v), v.encode(&d.questionnaire))
+                })
+                .map_err(|errors| errors.iter().map(FieldProblem::from).collect());
+        Checked {
+            layout: d.layout.clone(),
+            valid,
+            items,
+        }
     });
     Prepared {
         idx,

@@ -269,7 +269,17 @@ async fn attempt(
     let mut stats = PendingStats::default();
     let mut rows = Vec::with_capacity(accepts.len());
     let (mut updates, mut history) = (Vec::new(), Vec::new());
+    let mut signals = Vec::with_capacity(accepts.len());
+    let mut replaced = Vec::new();
     for (p, a, replaces, n) in &accepts {
+        let items = p.checked.as_ref().map_or(&[][..], |c| c.items.as_slice());
+        let measures = crate::quality::store::measures_of_submission(&p.f, items, now);
+        signals.push(crate::quality::store::signal_row(
+            p.f.id, &p.f.round, measures, now,
+        ));
+        if replaces.is_some() {
+            replaced.push(p.f.id);
+        }
         if a.counted {
             stats
                 .add(a.layout, FormPlace::of(&p.f), a.digest)
@@ -300,6 +310,13 @@ async fn attempt(
         quarantined: inserts(backend, quarantined),
         updates,
         history: inserts(backend, history),
+        signals: if replaced.is_empty() {
+            inserts(backend, signals)
+        } else {
+            std::iter::once(crate::quality::store::delete_rows(backend, replaced))
+                .chain(inserts(backend, signals))
+                .collect()
+        },
         stats,
         device: user.device_id.as_ref().map(|id| DeviceCount {
             id: id.clone(),
