@@ -224,7 +224,7 @@ async function render() {
   const lower = sel.unit === 'VN' ? null : r.sampling_levels.includes('district') && !isDistrict(sel.unit) ? 'district' : 'commune';
   const province = sel.unit === 'VN' ? null : sel.unit.length === 2 ? sel.unit : null;
   const provinceQ = province ? `?province=${encodeURIComponent(province)}` : '';
-  const [ind, league, sub, cmp, cmpLeague, progress, targets, plans] = await Promise.all([
+  const [ind, league, sub, cmp, cmpLeague, progress, targets, plans, quality] = await Promise.all([
     attempt(`/api/v1/rounds/${r.code}/indices${q(unitQ)}`),
     attempt(`/api/v1/rounds/${r.code}/indices?level=province`),
     lower ? attempt(`/api/v1/rounds/${r.code}/indices${q(unitQ, `level=${lower}`)}`) : null,
@@ -233,6 +233,7 @@ async function render() {
     attempt(`/api/v1/rounds/${r.code}/progress${q(unitQ)}`),
     attempt(`/api/v1/rounds/${r.code}/targets${provinceQ}`),
     attempt(`/api/v1/rounds/${r.code}/plans${provinceQ}`),
+    attempt(`/api/v1/rounds/${r.code}/quality${q(unitQ, 'level=enumerator')}`),
   ]);
   // Each plan with its tasks (and, compared with another round, the change of their criteria).
   const planViews = plans.data
@@ -254,6 +255,7 @@ async function render() {
     lower ? subunitsTable(sub, lower, minCell) : null,
     targetsCard(defs, targets, plans, planViews),
     progressCard(progress),
+    qualityCard(quality),
     downloadsCard(r),
   ];
   document.getElementById('loading').remove();
@@ -576,6 +578,45 @@ function targetsCard(defs, targets, plans, planViews) {
     body.push(h('h3', {}, `${p.title} (${p.province})`), h('div', { class: 'scroll' }, h('table', { class: 'data plan-table', 'data-plan': String(p.id) }, h('thead', {}, head), tbody)));
   }
   return card('targets', t('targets'), ...body);
+}
+
+/** Quality signals of the forms in view: the rate of each, and the enumerators ranked by score. */
+function qualityCard(quality) {
+  const refused = refusal(quality);
+  if (refused) return card('quality', t('quality'), refused);
+  const qd = quality.data;
+  const rates = h('tbody', {});
+  for (const x of qd.signals.filter((x) => x.forms > 0))
+    rates.append(h('tr', { 'data-signal': x.signal }, h('th', { scope: 'row' }, signalName(x.signal)), h('td', { class: 'num' }, count(x.forms)), h('td', { class: 'num' }, `${num(100 * x.rate, { digits: 1 })} %`)));
+  if (!rates.children.length) rates.append(h('tr', {}, h('td', { colspan: 3 }, t('no_flags'))));
+  const top = h('tbody', {});
+  for (const e of qd.enumerators.slice().sort((a, b) => b.score - a.score).slice(0, 10)) {
+    const worst = e.signals.filter((x) => x.forms > 0).sort((a, b) => b.rate - a.rate).slice(0, 3);
+    top.append(
+      h(
+        'tr',
+        { 'data-enumerator': String(e.id) },
+        h('th', { scope: 'row' }, e.username || String(e.id)),
+        h('td', { class: 'num' }, count(e.forms)),
+        h('td', { class: 'num' }, num(e.score)),
+        h('td', {}, worst.map((x) => `${signalName(x.signal)} ${num(100 * x.rate, { digits: 0 })} %`).join('; ')),
+      ),
+    );
+  }
+  return card(
+    'quality',
+    t('quality'),
+    h('p', { class: 'hint' }, t('quality_hint', count(qd.forms))),
+    h('div', { class: 'scroll' }, h('table', { class: 'data', id: 'quality-signals' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('signal')), h('th', { scope: 'col', class: 'num' }, t('n_forms')), h('th', { scope: 'col', class: 'num' }, t('rate')))), rates)),
+    h('h3', {}, t('enumerators_by_score')),
+    h('div', { class: 'scroll' }, h('table', { class: 'data', id: 'quality-enumerators' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('enumerator')), h('th', { scope: 'col', class: 'num' }, t('n_forms')), h('th', { scope: 'col', class: 'num' }, t('score')), h('th', { scope: 'col' }, t('top_signals')))), top)),
+  );
+}
+
+function signalName(code) {
+  const key = `sig_${code}`;
+  const text = t(key);
+  return text === key ? code : text;
 }
 
 const PROGRESS_KEYS = ['quota', 'outstanding_quota', 'assigned', 'received', 'pending', 'approved', 'rejected', 'outstanding'];

@@ -48,6 +48,8 @@ async function shown(page) {
       league_bars: document.querySelectorAll('#league-chart rect.bar').length,
       targets: Object.fromEntries([...document.querySelectorAll('#targets-table tbody tr')].map((tr) => [tr.dataset.target, tr.dataset.status])),
       tasks: document.querySelectorAll('.plan-table tbody tr').length,
+      quality_signals: Object.fromEntries([...document.querySelectorAll('#quality-signals tbody tr[data-signal]')].map((tr) => [tr.dataset.signal, tr.children[1].textContent])),
+      quality_enumerators: document.querySelectorAll('#quality-enumerators tbody tr').length,
     };
   });
 }

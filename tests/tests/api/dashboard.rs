@@ -215,6 +215,12 @@ async fn a_province_reviewer_reads_the_dashboard_in_chromium() {
             &format!("/api/v1/rounds/{R25}/targets?province=12"),
         )
         .await;
+    let quality = app
+        .get_ok(
+            &reviewer,
+            &format!("/api/v1/rounds/{R25}/quality?unit=12&level=enumerator"),
+        )
+        .await;
     let read = |path: String| {
         let app = &app;
         let token = reviewer.clone();
@@ -262,6 +268,22 @@ async fn a_province_reviewer_reads_the_dashboard_in_chromium() {
         );
         assert_eq!(t["evaluation"]["status"], "not_met", "{t}");
         assert_eq!(first["tasks"], 1, "{first}");
+        // The quality signals: each flagged signal's count as the API gives it (the seeded forms
+        // have no GPS and no device times, so some signals are raised).
+        let flagged: serde_json::Map<String, Value> = quality["signals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["forms"].as_u64().unwrap() > 0)
+            .map(|x| {
+                (
+                    x["signal"].as_str().unwrap().to_owned(),
+                    Value::String(x["forms"].to_string()),
+                )
+            })
+            .collect();
+        assert!(!flagged.is_empty(), "{quality}");
+        assert_eq!(first["quality_signals"], Value::Object(flagged), "{first}");
         // The downloads: the report of the province (HTML) and its forms (the CSV zip), as the
         // API answers them for the reviewer.
         let downloads = view["downloads"].as_array().expect("downloads");
