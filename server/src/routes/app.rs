@@ -4,16 +4,10 @@
 //! Plain ES modules and CSS written by hand; nothing is fetched from another host. The service
 //! worker serves its cached copy of each file offline.
 
-use axum::{
-    Router,
-    http::HeaderMap,
-    middleware,
-    response::{IntoResponse, Redirect, Response},
-    routing::get,
-};
+use axum::Router;
 
-use super::static_files::{Bundle, CSS, HTML, JS, asset, security_headers};
-use crate::{error::ApiError, error::ApiPath, state::AppState};
+use super::static_files::{self, Bundle, CSS, HTML, JS, asset};
+use crate::state::AppState;
 
 /// Every file of the app. A file not listed here is not served (the tests' helpers and the
 /// `package.json` that tells Node.js these are modules stay out).
@@ -38,28 +32,7 @@ static APP: Bundle = Bundle::new(&[
 
 /// `/app` and `/app/...`.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/app", get(redirect_to_app))
-        .route("/app/", get(show_index))
-        .route("/app/{*path}", get(show_asset))
-        .layer(middleware::from_fn(security_headers))
-}
-
-/// `/app` → `/app/` (relative module URLs resolve under the folder).
-async fn redirect_to_app() -> Redirect {
-    Redirect::permanent("/app/")
-}
-
-async fn show_index(headers: HeaderMap) -> Response {
-    APP.serve(0, &headers)
-}
-
-#[tracing::instrument(skip_all, fields(path = %path))]
-async fn show_asset(headers: HeaderMap, ApiPath(path): ApiPath<String>) -> Response {
-    match APP.find(&path) {
-        Some(i) => APP.serve(i, &headers),
-        None => ApiError::not_found("tệp của ứng dụng", "App file").into_response(),
-    }
+    static_files::router("app", &APP, ("tệp của ứng dụng", "App file"))
 }
 
 #[cfg(test)]

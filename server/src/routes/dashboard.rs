@@ -6,16 +6,10 @@
 //! scope rules are the API's: a province reviewer sees their province and the national table.
 //! Charts are SVG drawn in the page; nothing is fetched from another host.
 
-use axum::{
-    Router,
-    http::HeaderMap,
-    middleware,
-    response::{IntoResponse, Redirect, Response},
-    routing::get,
-};
+use axum::Router;
 
-use super::static_files::{Bundle, CSS, HTML, JS, asset, security_headers};
-use crate::{error::ApiError, error::ApiPath, state::AppState};
+use super::static_files::{self, Bundle, CSS, HTML, JS, asset};
+use crate::state::AppState;
 
 /// Every file of the dashboard; a file not listed is not served.
 static DASHBOARD: Bundle = Bundle::new(&[
@@ -30,28 +24,11 @@ static DASHBOARD: Bundle = Bundle::new(&[
 
 /// `/dashboard` and `/dashboard/...`.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/dashboard", get(redirect_to_dashboard))
-        .route("/dashboard/", get(show_index))
-        .route("/dashboard/{*path}", get(show_asset))
-        .layer(middleware::from_fn(security_headers))
-}
-
-/// `/dashboard` → `/dashboard/` (relative module URLs resolve under the folder).
-async fn redirect_to_dashboard() -> Redirect {
-    Redirect::permanent("/dashboard/")
-}
-
-async fn show_index(headers: HeaderMap) -> Response {
-    DASHBOARD.serve(0, &headers)
-}
-
-#[tracing::instrument(skip_all, fields(path = %path))]
-async fn show_asset(headers: HeaderMap, ApiPath(path): ApiPath<String>) -> Response {
-    match DASHBOARD.find(&path) {
-        Some(i) => DASHBOARD.serve(i, &headers),
-        None => ApiError::not_found("tệp của trang tổng hợp", "Dashboard file").into_response(),
-    }
+    static_files::router(
+        "dashboard",
+        &DASHBOARD,
+        ("tệp của trang tổng hợp", "Dashboard file"),
+    )
 }
 
 #[cfg(test)]

@@ -82,6 +82,31 @@ fn check_province(info: &RoundInfo, code: &str) -> Result<(), ApiError> {
     }
 }
 
+/// The province a new target or plan is for: the one the body names, else the caller's own;
+/// checked to be a province of the round's geography that the caller may manage.
+fn managed_province(
+    me: &AuthUser,
+    info: &RoundInfo,
+    given: Option<&str>,
+) -> Result<String, ApiError> {
+    let province = given
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .or_else(|| own_province(me, info))
+        .ok_or_else(|| {
+            ApiError::validation(vec![FieldError::new(
+                "province",
+                "required",
+                "Thiếu mã tỉnh.",
+                "The province is required.",
+            )])
+        })?;
+    can_manage(me, info.geo.code, &province)?;
+    check_province(info, &province)?;
+    Ok(province)
+}
+
 /// The province of a non-ministry caller's scope (what a listing without `?province=` shows).
 fn own_province(me: &AuthUser, info: &RoundInfo) -> Option<String> {
     let scope = me.scope.as_ref()?;
@@ -397,23 +422,7 @@ async fn create_target(
     ApiJson(body): ApiJson<TargetInput>,
 ) -> Result<(StatusCode, Json<TargetView>), ApiError> {
     let info = index_reports::round_info(&state, &round_code).await?;
-    let province = body
-        .province
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
-        .or_else(|| own_province(&me, &info))
-        .ok_or_else(|| {
-            ApiError::validation(vec![FieldError::new(
-                "province",
-                "required",
-                "Thiếu mã tỉnh.",
-                "The province is required.",
-            )])
-        })?;
-    can_manage(&me, info.geo.code, &province)?;
-    check_province(&info, &province)?;
+    let province = managed_province(&me, &info, body.province.as_deref())?;
     check_target(&info, &body)?;
     let txn = state.db.begin().await?;
     let row = plan_target::ActiveModel {
@@ -771,23 +780,7 @@ async fn create_plan(
     ApiJson(body): ApiJson<PlanInput>,
 ) -> Result<(StatusCode, Json<PlanView>), ApiError> {
     let info = index_reports::round_info(&state, &round_code).await?;
-    let province = body
-        .province
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
-        .or_else(|| own_province(&me, &info))
-        .ok_or_else(|| {
-            ApiError::validation(vec![FieldError::new(
-                "province",
-                "required",
-                "Thiếu mã tỉnh.",
-                "The province is required.",
-            )])
-        })?;
-    can_manage(&me, info.geo.code, &province)?;
-    check_province(&info, &province)?;
+    let province = managed_province(&me, &info, body.province.as_deref())?;
     check_title(&body.title)?;
     let txn = state.db.begin().await?;
     let row = plan::ActiveModel {

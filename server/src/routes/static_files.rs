@@ -12,11 +12,15 @@ use std::io::Write as _;
 use std::sync::OnceLock;
 
 use axum::{
+    Router,
     extract::Request,
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    middleware::Next,
-    response::{IntoResponse, Response},
+    middleware::{self, Next},
+    response::{IntoResponse, Redirect, Response},
+    routing::get,
 };
+
+use crate::{error::ApiError, error::ApiPath, state::AppState};
 
 /// One embedded file.
 pub struct Asset {
@@ -148,6 +152,46 @@ impl Bundle {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         resp
     }
+}
+
+/// The routes of a front-end served from `bundle` under `/<folder>/`: `/<folder>` redirects to
+/// `/<folder>/` (relative module URLs resolve under the folder), `/<folder>/` is the index page,
+/// `/<folder>/<file>` each listed file, anything else 404 naming `missing` (vi, en); every answer
+/// with [`security_headers`].
+pub fn router(
+    folder: &'static str,
+    bundle: &'static Bundle,
+    missing: (&'static str, &'static str),
+) -> Router<AppState> {
+    let slash = format!("/{folder}/");
+    let to = slash.clone();
+    Router::new()
+        .route(
+            &format!("/{folder}"),
+            get(move || {
+                let to = to.clone();
+                async move { Redirect::permanent(&to) }
+            }),
+        )
+        .route(
+            &slash,
+            get(move |headers: HeaderMap| async move { bundle.serve(0, &headers) }),
+        )
+        .route(
+            &format!("/{folder}/{{*path}}"),
+            get(
+                move |headers: HeaderMap, ApiPath(path): ApiPath<String>| async move {
+                    match bundle.find(&path) {
+                        Some(i) => bundle.serve(i, &headers),
+                        None => {
+                            tracing::debug!(folder, path = %path, "no such front-end file");
+                            ApiError::not_found(missing.0, missing.1).into_response()
+                        }
+                    }
+                },
+            ),
+        )
+        .layer(middleware::from_fn(security_headers))
 }
 
 /// Whether an `Accept-Encoding` value accepts gzip: `gzip` or `*` listed without `q=0`.
