@@ -606,7 +606,7 @@ function qualityCard(quality) {
   return card(
     'quality',
     t('quality'),
-    h('p', { class: 'hint' }, t('quality_hint', count(qd.forms))),
+    h('p', { class: 'hint' }, t('quality_hint', count(qd.forms)), ' ', h('span', { id: 'quality-thresholds' }, t(qd.settings_source === 'round' ? 'quality_thresholds_round' : 'quality_thresholds_default'))),
     h('div', { class: 'scroll' }, h('table', { class: 'data', id: 'quality-signals' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('signal')), h('th', { scope: 'col', class: 'num' }, t('n_forms')), h('th', { scope: 'col', class: 'num' }, t('rate')))), rates)),
     h('h3', {}, t('enumerators_by_score')),
     h('div', { class: 'scroll' }, h('table', { class: 'data', id: 'quality-enumerators' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('enumerator')), h('th', { scope: 'col', class: 'num' }, t('n_forms')), h('th', { scope: 'col', class: 'num' }, t('score')), h('th', { scope: 'col' }, t('top_signals')))), top)),

@@ -58,6 +58,8 @@ pub mod event {
     pub const TARGET_CHANGED: &str = "target_changed";
     /// A plan, one of its tasks or a progress note was created, changed or deleted.
     pub const PLAN_CHANGED: &str = "plan_changed";
+    /// A round's field-quality thresholds were set or reset to the defaults.
+    pub const QUALITY_SETTINGS_CHANGED: &str = "quality_settings_changed";
 }
 
 /// Who did something, as far as known.

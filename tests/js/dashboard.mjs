@@ -50,6 +50,7 @@ async function shown(page) {
       tasks: document.querySelectorAll('.plan-table tbody tr').length,
       quality_signals: Object.fromEntries([...document.querySelectorAll('#quality-signals tbody tr[data-signal]')].map((tr) => [tr.dataset.signal, tr.children[1].textContent])),
       quality_enumerators: document.querySelectorAll('#quality-enumerators tbody tr').length,
+      quality_thresholds: document.querySelector('#quality-thresholds')?.textContent ?? null,
     };
   });
 }

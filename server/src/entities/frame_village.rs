@@ -3,7 +3,7 @@
 use sea_orm::entity::prelude::*;
 
 /// One row of `frame_villages`.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "frame_villages")]
 pub struct Model {
     /// Round.
@@ -29,6 +29,10 @@ pub struct Model {
     pub households_listed: i64,
     /// Hash of its household list, when one is uploaded.
     pub households_hash: Option<String>,
+    /// Where the village is (WGS 84 degrees), when the village list gives it.
+    pub latitude: Option<f64>,
+    /// See `latitude`.
+    pub longitude: Option<f64>,
 }
 
 /// No relations are navigated through the ORM.

@@ -23,6 +23,7 @@ pub mod questionnaire_version;
 pub mod refresh_token;
 pub mod round;
 pub mod round_design;
+pub mod round_quality_setting;
 pub mod sample_draw;
 pub mod sample_household;
 pub mod sample_unit;

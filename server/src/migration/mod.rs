@@ -18,6 +18,8 @@ mod m20261208_000050_create_forms_updated_index;
 mod m20261208_000060_replace_assignment_village_index;
 mod m20261208_000100_create_form_signals;
 mod m20261208_000200_create_plan_tables;
+mod m20261208_000300_create_round_quality_settings;
+mod m20261208_000400_add_village_location;
 
 /// Runs the migrations above; used at server start and by `sipas migrate`.
 pub struct Migrator;
@@ -41,6 +43,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000060_replace_assignment_village_index::Migration),
             Box::new(m20261208_000100_create_form_signals::Migration),
             Box::new(m20261208_000200_create_plan_tables::Migration),
+            Box::new(m20261208_000300_create_round_quality_settings::Migration),
+            Box::new(m20261208_000400_add_village_location::Migration),
         ]
     }
 }

@@ -24,6 +24,8 @@ pub struct FormRow {
     pub received_at: OffsetDateTime,
     /// GPS point (lat, lon).
     pub gps: Option<(f64, f64)>,
+    /// Where its village is (lat, lon), when the round's village list locates it.
+    pub village_point: Option<(f64, f64)>,
     /// Server minus device clock measured at the device's last handshake, ms.
     pub skew_ms: Option<i64>,
     /// Its stored per-form measures.
@@ -266,6 +268,15 @@ pub fn assess(rows: &[FormRow], s: &QualitySettings) -> Assessment {
         }
     }
 
+    // The point against the village's listed location.
+    for (r, f) in rows.iter().zip(&mut flags) {
+        if let (Some(g), Some(v)) = (r.gps, r.village_point)
+            && distance_m(g, v) > s.far_from_village_m
+        {
+            f.push(Signal::FarFromVillage);
+        }
+    }
+
     // Device clocks.
     for (r, f) in rows.iter().zip(&mut flags) {
         if let Some(skew) = r.skew_ms {
@@ -402,16 +413,13 @@ mod tests {
         let finished = datetime!(2025-09-01 02:00 UTC) + time::Duration::minutes(r.at_minute);
         let started = finished - time::Duration::minutes(r.minutes);
         let received = datetime!(2025-09-05 00:00 UTC);
-        let m = measure(
-            &FormFacts {
-                started_at: Some(started),
-                finished_at: Some(finished),
-                received_at: received,
-                has_gps: r.gps.is_some(),
-                items: &r.items,
-            },
-            &QualitySettings::default(),
-        );
+        let m = measure(&FormFacts {
+            started_at: Some(started),
+            finished_at: Some(finished),
+            received_at: received,
+            has_gps: r.gps.is_some(),
+            items: &r.items,
+        });
         FormRow {
             id: Uuid::now_v7(),
             enumerator: Some(r.enumerator),
@@ -420,6 +428,7 @@ mod tests {
             finished_at: Some(finished),
             received_at: received,
             gps: r.gps,
+            village_point: None,
             skew_ms: Some(0),
             measures: m,
         }
@@ -545,16 +554,13 @@ mod tests {
         // Every item "don't know": alike, but not counted as copies.
         let mut dk = honest(1);
         for r in &mut dk {
-            r.measures = measure(
-                &FormFacts {
-                    started_at: None,
-                    finished_at: None,
-                    received_at: r.received_at,
-                    has_gps: true,
-                    items: &[Special; 39],
-                },
-                &QualitySettings::default(),
-            );
+            r.measures = measure(&FormFacts {
+                started_at: None,
+                finished_at: None,
+                received_at: r.received_at,
+                has_gps: true,
+                items: &[Special; 39],
+            });
         }
         let a = assess(&dk, &QualitySettings::default());
         assert!(
@@ -681,6 +687,39 @@ mod tests {
                 .values()
                 .all(|f| f.forms == 1 && f.max_per_day == 1)
         );
+    }
+
+    #[test]
+    fn far_from_the_village_only_where_it_is_located() {
+        let mut rows = honest(2);
+        // Honest points lie within ~3 km of (22.31, 103.40); a desk 20 km south.
+        for r in &mut rows {
+            r.village_point = Some((22.31, 103.40));
+        }
+        rows[3].gps = Some((22.13, 103.40));
+        let a = assess(&rows, &QualitySettings::default());
+        for (i, f) in a.flags.iter().enumerate() {
+            assert_eq!(
+                f.contains(&Signal::FarFromVillage),
+                i == 3,
+                "row {i}: {f:?}"
+            );
+        }
+        // A tighter round setting flags the honest spread too; none without a location or a fix.
+        let tight = QualitySettings {
+            far_from_village_m: 500.0,
+            ..QualitySettings::default()
+        };
+        let n = assess(&rows, &tight)
+            .flags
+            .iter()
+            .filter(|f| f.contains(&Signal::FarFromVillage))
+            .count();
+        assert!(n > 10, "{n}");
+        rows[3].village_point = None;
+        rows[4].gps = None;
+        let a = assess(&rows, &QualitySettings::default());
+        assert!(a.flags.iter().all(|f| !f.contains(&Signal::FarFromVillage)));
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //!   GPS points shared by many forms or one enumerator's forms in one spot, device clock skew,
 //!   pace and the enumerator's level distribution against their communes'.
 //!
-//! Thresholds are the defaults of [`QualitySettings`] (server-wide; not yet a per-round setting).
+//! Thresholds are a round setting ([`QualitySettings`]: the defaults, or what the ministry set for
+//! the round with `PUT /rounds/{round}/quality/settings`); they apply when the signals are read.
 //! Each enumerator gets a [`score`] combining their signal rates.
 
 pub mod cross;
@@ -20,13 +21,18 @@ pub mod store;
 use std::collections::BTreeMap;
 
 use indices::ItemAnswer;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+
+use crate::error::FieldError;
 
 pub use cross::{Assessment, EnumeratorFacts, FormRow, assess, score};
 
-/// Thresholds of the signals, with their defaults (see each field).
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+/// Thresholds of the signals, with their defaults (see each field). A round's own are stored as
+/// JSON; a field missing from it (one added in a later release) takes its default, and an
+/// unknown field is refused, so a misspelt threshold is not silently ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct QualitySettings {
     /// `too_short`: a form filled in fewer seconds than this. Default 300 (5 minutes): reading
     /// the 39 satisfaction items and the household questions aloud takes longer.
@@ -40,7 +46,8 @@ pub struct QualitySettings {
     /// `future_time` / `device_time_disagrees`: device times this many seconds after the
     /// server's received time. Default 600.
     pub future_tolerance_s: i64,
-    /// Offset of local time from UTC in hours, for `implausible_hour`. Default 7 (Vietnam).
+    /// Offset of local time from UTC in hours, for `implausible_hour` and the local day of
+    /// `pace`. Default 7 (Vietnam).
     pub utc_offset_hours: i8,
     /// `implausible_hour`: started at or after this local hour... Default 22.
     pub night_from_hour: u8,
@@ -76,6 +83,10 @@ pub struct QualitySettings {
     pub js_divergence: f64,
     /// Additive smoothing per level category in that distance. Default 0.5.
     pub js_smoothing: f64,
+    /// `far_from_village`: a form's GPS point more than this many metres from its village's
+    /// location (when the village list gives one). Default 5000: a rural village's households
+    /// spread over a few kilometres, a form filled in town is tens of kilometres away.
+    pub far_from_village_m: f64,
 }
 
 impl Default for QualitySettings {
@@ -100,7 +111,131 @@ impl Default for QualitySettings {
             max_forms_per_day: 20,
             js_divergence: 0.1,
             js_smoothing: 0.5,
+            far_from_village_m: 5000.0,
         }
+    }
+}
+
+/// The offset (hours from UTC) the stored [`Measures::local_hour`] is measured at; a round with
+/// another [`QualitySettings::utc_offset_hours`] shifts it when the flags are read.
+pub const MEASURED_UTC_OFFSET: i8 = 7;
+
+/// The most [`QualitySettings::duplicate_max_diff`] may be: the near-duplicate search splits the
+/// items into that many blocks plus one, and smaller blocks match by chance, which would turn the
+/// search into comparing all pairs.
+pub const MAX_DUPLICATE_DIFF: usize = 6;
+
+impl QualitySettings {
+    /// What is wrong with these thresholds (empty: none), one error per field, with stable codes:
+    /// `out_of_range` for a value outside what the field means (a share above 1, an hour past
+    /// 23), naming the range allowed.
+    pub fn problems(&self) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        let mut range = |field: &str, ok: bool, range: &str| {
+            if !ok {
+                out.push(FieldError::new(
+                    field,
+                    "out_of_range",
+                    format!("Giá trị phải trong khoảng {range}."),
+                    format!("The value must be within {range}."),
+                ));
+            }
+        };
+        let within = |v: f64, lo: f64, hi: f64| v.is_finite() && v >= lo && v <= hi;
+        let above = |v: f64, lo: f64, hi: f64| v.is_finite() && v > lo && v <= hi;
+        range(
+            "min_duration_s",
+            (0..=86_400).contains(&self.min_duration_s),
+            "0–86400",
+        );
+        range(
+            "fast_fraction",
+            above(self.fast_fraction, 0.0, 1.0),
+            "(0, 1]",
+        );
+        range(
+            "min_forms",
+            (2..=100_000).contains(&self.min_forms),
+            "2–100000",
+        );
+        range(
+            "future_tolerance_s",
+            (0..=604_800).contains(&self.future_tolerance_s),
+            "0–604800",
+        );
+        range(
+            "utc_offset_hours",
+            (-12..=14).contains(&self.utc_offset_hours),
+            "-12–14",
+        );
+        range("night_from_hour", self.night_from_hour <= 23, "0–23");
+        range("night_until_hour", self.night_until_hour <= 23, "0–23");
+        range(
+            "straight_run",
+            (2..=1000).contains(&self.straight_run),
+            "2–1000",
+        );
+        range(
+            "low_variance",
+            within(self.low_variance, 0.0, 100.0),
+            "[0, 100]",
+        );
+        range(
+            "min_answered",
+            (2..=1000).contains(&self.min_answered),
+            "2–1000",
+        );
+        range(
+            "dont_know_share",
+            above(self.dont_know_share, 0.0, 1.0),
+            "(0, 1]",
+        );
+        range(
+            "same_minute_forms",
+            (2..=100_000).contains(&self.same_minute_forms),
+            "2–100000",
+        );
+        range(
+            "duplicate_max_diff",
+            self.duplicate_max_diff <= MAX_DUPLICATE_DIFF,
+            &format!("0–{MAX_DUPLICATE_DIFF}"),
+        );
+        range(
+            "gps_identical_forms",
+            (2..=100_000).contains(&self.gps_identical_forms),
+            "2–100000",
+        );
+        range(
+            "gps_cluster_radius_m",
+            above(self.gps_cluster_radius_m, 0.0, 100_000.0),
+            "(0, 100000]",
+        );
+        range(
+            "clock_skew_ms",
+            (0..=86_400_000).contains(&self.clock_skew_ms),
+            "0–86400000",
+        );
+        range(
+            "max_forms_per_day",
+            (1..=10_000).contains(&self.max_forms_per_day),
+            "1–10000",
+        );
+        range(
+            "js_divergence",
+            above(self.js_divergence, 0.0, 1.0),
+            "(0, 1]",
+        );
+        range(
+            "js_smoothing",
+            above(self.js_smoothing, 0.0, 100.0),
+            "(0, 100]",
+        );
+        range(
+            "far_from_village_m",
+            above(self.far_from_village_m, 0.0, 1_000_000.0),
+            "(0, 1000000]",
+        );
+        out
     }
 }
 
@@ -134,6 +269,9 @@ pub enum Signal {
     GpsIdentical,
     /// All of an enumerator's forms within a few metres: never went to the households.
     GpsCluster,
+    /// The GPS point is far from the village the form names (when the village list locates it):
+    /// filled elsewhere, or the wrong village typed.
+    FarFromVillage,
     /// The device's clock was far off at its handshake: its times cannot be trusted.
     ClockSkew,
     /// Device times, corrected by the measured skew, still after the server's receipt.
@@ -146,7 +284,7 @@ pub enum Signal {
 
 impl Signal {
     /// Every signal, in a fixed order.
-    pub const ALL: [Signal; 17] = [
+    pub const ALL: [Signal; 18] = [
         Signal::TooShort,
         Signal::TooFast,
         Signal::FinishedBeforeStarted,
@@ -160,6 +298,7 @@ impl Signal {
         Signal::NearDuplicate,
         Signal::GpsIdentical,
         Signal::GpsCluster,
+        Signal::FarFromVillage,
         Signal::ClockSkew,
         Signal::DeviceTimeDisagrees,
         Signal::Pace,
@@ -182,6 +321,7 @@ impl Signal {
             Signal::NearDuplicate => "near_duplicate",
             Signal::GpsIdentical => "gps_identical",
             Signal::GpsCluster => "gps_cluster",
+            Signal::FarFromVillage => "far_from_village",
             Signal::ClockSkew => "clock_skew",
             Signal::DeviceTimeDisagrees => "device_time_disagrees",
             Signal::Pace => "pace",
@@ -206,6 +346,7 @@ impl Signal {
             | Signal::StraightLine
             | Signal::GpsIdentical
             | Signal::GpsCluster
+            | Signal::FarFromVillage
             | Signal::SameMinute
             | Signal::Distribution => 2.0,
             Signal::FinishedBeforeStarted
@@ -242,7 +383,7 @@ pub struct Measures {
     pub duration_s: Option<i64>,
     /// The later device time minus the received time, seconds (positive: device ahead).
     pub device_ahead_s: Option<i64>,
-    /// Local hour (see [`QualitySettings::utc_offset_hours`]) it started (or finished) at.
+    /// Local hour it started (or finished) at, at [`MEASURED_UTC_OFFSET`].
     pub local_hour: Option<u8>,
     /// The longest run of consecutive items at one level.
     pub longest_run: u32,
@@ -278,8 +419,9 @@ pub fn text_levels(items: &str) -> impl Iterator<Item = Option<u8>> + '_ {
     })
 }
 
-/// Measures a form (pure; called where the form is stored).
-pub fn measure(f: &FormFacts<'_>, s: &QualitySettings) -> Measures {
+/// Measures a form (pure; called where the form is stored). Nothing here depends on a threshold,
+/// so a round's settings can change after its forms are stored.
+pub fn measure(f: &FormFacts<'_>) -> Measures {
     let duration_s = match (f.started_at, f.finished_at) {
         (Some(a), Some(b)) => Some((b - a).whole_seconds()),
         _ => None,
@@ -290,7 +432,8 @@ pub fn measure(f: &FormFacts<'_>, s: &QualitySettings) -> Measures {
     };
     let device_ahead_s = latest.map(|t| (t - f.received_at).whole_seconds());
     let local_hour = f.started_at.or(f.finished_at).map(|t| {
-        let h = i32::from(t.to_offset(time::UtcOffset::UTC).hour()) + i32::from(s.utc_offset_hours);
+        let h =
+            i32::from(t.to_offset(time::UtcOffset::UTC).hour()) + i32::from(MEASURED_UTC_OFFSET);
         h.rem_euclid(24) as u8
     });
     let mut longest_run = 0u32;
@@ -357,6 +500,8 @@ impl Measures {
             out.push(Signal::FutureTime);
         }
         if let Some(h) = self.local_hour {
+            let h = (i32::from(h) + i32::from(s.utc_offset_hours) - i32::from(MEASURED_UTC_OFFSET))
+                .rem_euclid(24) as u8;
             let night = if s.night_from_hour <= s.night_until_hour {
                 (s.night_from_hour..s.night_until_hour).contains(&h)
             } else {
@@ -410,7 +555,7 @@ mod tests {
     #[test]
     fn an_honest_form_raises_nothing() {
         let items = honest();
-        let m = measure(&facts(&items), &QualitySettings::default());
+        let m = measure(&facts(&items));
         assert_eq!(m.duration_s, Some(1800));
         assert_eq!(m.local_hour, Some(9));
         assert!(m.longest_run < 3, "{m:?}");
@@ -425,33 +570,30 @@ mod tests {
         let s = QualitySettings::default();
         let mut f = facts(&items);
         f.finished_at = Some(datetime!(2025-09-01 08:59 +7));
-        assert_eq!(
-            measure(&f, &s).flags(&s),
-            vec![Signal::FinishedBeforeStarted]
-        );
+        assert_eq!(measure(&f).flags(&s), vec![Signal::FinishedBeforeStarted]);
         f.finished_at = Some(datetime!(2025-09-01 09:03 +7));
-        assert_eq!(measure(&f, &s).flags(&s), vec![Signal::TooShort]);
+        assert_eq!(measure(&f).flags(&s), vec![Signal::TooShort]);
         let mut f = facts(&items);
         f.finished_at = Some(datetime!(2025-09-01 12:20 +7));
-        assert_eq!(measure(&f, &s).device_ahead_s, Some(1200));
-        assert_eq!(measure(&f, &s).flags(&s), vec![Signal::FutureTime]);
+        assert_eq!(measure(&f).device_ahead_s, Some(1200));
+        assert_eq!(measure(&f).flags(&s), vec![Signal::FutureTime]);
         // 23:30 local, given in UTC: 16:30Z.
         let mut f = facts(&items);
         f.started_at = Some(datetime!(2025-09-01 16:30 UTC));
         f.finished_at = Some(datetime!(2025-09-01 17:00 UTC));
         f.received_at = datetime!(2025-09-02 08:00 UTC);
-        assert_eq!(measure(&f, &s).local_hour, Some(23));
-        assert_eq!(measure(&f, &s).flags(&s), vec![Signal::ImplausibleHour]);
+        assert_eq!(measure(&f).local_hour, Some(23));
+        assert_eq!(measure(&f).flags(&s), vec![Signal::ImplausibleHour]);
         // 05:59 is night, 06:00 is not.
         f.started_at = Some(datetime!(2025-09-01 05:59 +7));
         f.finished_at = Some(datetime!(2025-09-01 06:40 +7));
-        assert_eq!(measure(&f, &s).flags(&s), vec![Signal::ImplausibleHour]);
+        assert_eq!(measure(&f).flags(&s), vec![Signal::ImplausibleHour]);
         f.started_at = Some(datetime!(2025-09-01 06:00 +7));
-        assert_eq!(measure(&f, &s).flags(&s), vec![]);
+        assert_eq!(measure(&f).flags(&s), vec![]);
         // No device times: nothing about time.
         f.started_at = None;
         f.finished_at = None;
-        let m = measure(&f, &s);
+        let m = measure(&f);
         assert_eq!(
             (m.duration_s, m.device_ahead_s, m.local_hour),
             (None, None, None)
@@ -463,7 +605,7 @@ mod tests {
     fn straight_lines_low_variance_and_dont_know() {
         let s = QualitySettings::default();
         let all_four = vec![Level(4); 39];
-        let m = measure(&facts(&all_four), &s);
+        let m = measure(&facts(&all_four));
         assert_eq!((m.longest_run, m.variance), (39, Some(0.0)));
         assert_eq!(m.flags(&s), vec![Signal::StraightLine, Signal::LowVariance]);
         // A run of 15 broken by one other level is still a straight line; 14 is not.
@@ -472,26 +614,26 @@ mod tests {
             *a = Level(3);
         }
         assert!(
-            measure(&facts(&items), &s)
+            measure(&facts(&items))
                 .flags(&s)
                 .contains(&Signal::StraightLine)
         );
         items[14] = Level(5);
-        assert_eq!(measure(&facts(&items), &s).longest_run, 14);
+        assert_eq!(measure(&facts(&items)).longest_run, 14);
         // A special answer breaks a run.
         let mut items = vec![Level(4); 39];
         items[20] = Special;
-        assert_eq!(measure(&facts(&items), &s).longest_run, 20);
+        assert_eq!(measure(&facts(&items)).longest_run, 20);
         // Every item "don't know": no levels, no variance, no run; the share is 1.
         let dk = vec![Special; 39];
-        let m = measure(&facts(&dk), &s);
+        let m = measure(&facts(&dk));
         assert_eq!((m.answered, m.variance, m.longest_run), (0, None, 0));
         assert_eq!(m.dont_know_share, Some(1.0));
         assert_eq!(m.items, "x".repeat(39));
         assert_eq!(m.flags(&s), vec![Signal::DontKnow]);
         // Nothing answered at all: no share.
         let none = vec![Missing; 39];
-        assert_eq!(measure(&facts(&none), &s).dont_know_share, None);
+        assert_eq!(measure(&facts(&none)).dont_know_share, None);
     }
 
     #[test]
@@ -500,7 +642,72 @@ mod tests {
         let mut f = facts(&items);
         f.has_gps = false;
         let s = QualitySettings::default();
-        assert_eq!(measure(&f, &s).flags(&s), vec![Signal::GpsMissing]);
+        assert_eq!(measure(&f).flags(&s), vec![Signal::GpsMissing]);
+    }
+
+    #[test]
+    fn a_round_with_another_offset_reads_the_hour_shifted() {
+        let items = honest();
+        let mut f = facts(&items);
+        // 21:30 in Vietnam (UTC+7), 22:30 at UTC+8.
+        f.started_at = Some(datetime!(2025-09-01 14:30 UTC));
+        f.finished_at = Some(datetime!(2025-09-01 15:00 UTC));
+        f.received_at = datetime!(2025-09-02 08:00 UTC);
+        let m = measure(&f);
+        assert_eq!(m.local_hour, Some(21));
+        assert_eq!(m.flags(&QualitySettings::default()), vec![]);
+        let plus8 = QualitySettings {
+            utc_offset_hours: 8,
+            ..QualitySettings::default()
+        };
+        assert_eq!(m.flags(&plus8), vec![Signal::ImplausibleHour]);
+        // Far west: 21:30 at +7 is 02:30 the next day at -12.
+        let minus12 = QualitySettings {
+            utc_offset_hours: -12,
+            ..QualitySettings::default()
+        };
+        assert_eq!(m.flags(&minus12), vec![Signal::ImplausibleHour]);
+    }
+
+    #[test]
+    fn settings_are_checked_and_read_with_defaults() {
+        assert!(QualitySettings::default().problems().is_empty());
+        let bad = QualitySettings {
+            fast_fraction: 0.0,
+            night_from_hour: 24,
+            duplicate_max_diff: MAX_DUPLICATE_DIFF + 1,
+            min_forms: 1,
+            js_divergence: f64::NAN,
+            far_from_village_m: -1.0,
+            ..QualitySettings::default()
+        };
+        let fields: Vec<String> = bad.problems().into_iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "fast_fraction",
+                "min_forms",
+                "night_from_hour",
+                "duplicate_max_diff",
+                "js_divergence",
+                "far_from_village_m"
+            ]
+        );
+        // A partial object takes the defaults for the rest; an unknown field is refused.
+        let s: QualitySettings =
+            serde_json::from_str(r#"{"min_duration_s": 600, "straight_run": 20}"#).unwrap();
+        assert_eq!(
+            s,
+            QualitySettings {
+                min_duration_s: 600,
+                straight_run: 20,
+                ..QualitySettings::default()
+            }
+        );
+        assert!(serde_json::from_str::<QualitySettings>(r#"{"min_duraton_s": 600}"#).is_err());
+        let back: QualitySettings =
+            serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::{FormFacts, Measures, QualitySettings, measure};
 use crate::entities::form_signal;
+use crate::entities::round_quality_setting;
 
 /// The measures of a submitted form received at `received_at`, its index items' answers being
 /// `items`.
@@ -19,16 +20,13 @@ pub fn measures_of_submission<A>(
     items: &[ItemAnswer],
     received_at: OffsetDateTime,
 ) -> Measures {
-    measure(
-        &FormFacts {
-            started_at: f.started_at,
-            finished_at: f.finished_at,
-            received_at,
-            has_gps: f.gps.is_some(),
-            items,
-        },
-        &QualitySettings::default(),
-    )
+    measure(&FormFacts {
+        started_at: f.started_at,
+        finished_at: f.finished_at,
+        received_at,
+        has_gps: f.gps.is_some(),
+        items,
+    })
 }
 
 /// The `form_signals` row of form `form_id` of `round`.
@@ -77,18 +75,54 @@ pub fn measures_of_row(r: form_signal::Model) -> Measures {
     }
 }
 
-/// The rows the cross-form rules read: the forms matching `cond` that have measures, with their
-/// device's measured clock skew; and how many matching forms have none (stored before the
-/// measures were).
+/// The thresholds `round` applies: its own, else the defaults; and whether they are its own.
+pub async fn settings_of<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    round: &str,
+) -> Result<(QualitySettings, Option<round_quality_setting::Model>), sea_orm::DbErr> {
+    let Some(row) = round_quality_setting::Entity::find_by_id(round.to_owned())
+        .one(db)
+        .await?
+    else {
+        return Ok((QualitySettings::default(), None));
+    };
+    let s = serde_json::from_str(&row.settings).map_err(|e| {
+        sea_orm::DbErr::Custom(format!("quality settings of round {round} unreadable: {e}"))
+    })?;
+    Ok((s, Some(row)))
+}
+
+/// The rows the cross-form rules read: the forms of `round` matching `cond` that have measures,
+/// with their device's measured clock skew and their village's listed location; and how many
+/// matching forms have none (stored before the measures were).
 pub async fn rows(
     db: &sea_orm::DatabaseConnection,
+    round: &str,
     cond: sea_orm::Condition,
 ) -> Result<(Vec<super::FormRow>, u64), sea_orm::DbErr> {
     use std::collections::HashMap;
 
     use sea_orm::QuerySelect;
 
-    use crate::entities::{device, form};
+    use crate::entities::{device, form, frame_village};
+
+    let located: Vec<(String, String, Option<f64>, Option<f64>)> = frame_village::Entity::find()
+        .select_only()
+        .columns([
+            frame_village::Column::CommuneCode,
+            frame_village::Column::VillageKey,
+            frame_village::Column::Latitude,
+            frame_village::Column::Longitude,
+        ])
+        .filter(frame_village::Column::RoundCode.eq(round))
+        .filter(frame_village::Column::Latitude.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    let located: HashMap<(String, String), (f64, f64)> = located
+        .into_iter()
+        .filter_map(|(c, k, lat, lon)| Some(((c, k), (lat?, lon?))))
+        .collect();
 
     type Head = (
         Uuid,
@@ -151,10 +185,18 @@ pub async fn rows(
             unmeasured += 1;
             continue;
         };
+        let village_point = if located.is_empty() {
+            None
+        } else {
+            located
+                .get(&(commune.clone(), indices::cluster_key(&village)))
+                .copied()
+        };
         out.push(super::FormRow {
             id,
             enumerator: by,
             village: format!("{commune}/{village}"),
+            village_point,
             commune,
             finished_at: finished,
             received_at: received,
@@ -164,4 +206,23 @@ pub async fn rows(
         });
     }
     Ok((out, unmeasured))
+}
+
+/// The signals of one stored form, measured among the forms of its round and province with the
+/// round's thresholds: what the quality report with `unit=<its province>` shows for it to the
+/// ministry. `None` for a form without measures.
+pub async fn signals_of_form(
+    db: &sea_orm::DatabaseConnection,
+    f: &crate::entities::form::Model,
+) -> Result<Option<Vec<super::Signal>>, sea_orm::DbErr> {
+    use crate::entities::form;
+    let cond = sea_orm::Condition::all()
+        .add(form::Column::RoundCode.eq(&f.round_code))
+        .add(form::Column::ProvinceCode.eq(&f.province_code));
+    let (rows, _) = rows(db, &f.round_code, cond).await?;
+    let Some(i) = rows.iter().position(|r| r.id == f.id) else {
+        return Ok(None);
+    };
+    let (settings, _) = settings_of(db, &f.round_code).await?;
+    Ok(super::assess(&rows, &settings).flags.into_iter().nth(i))
 }

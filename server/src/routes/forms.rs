@@ -104,6 +104,12 @@ struct FormView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     answers: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Its field-quality signals, for the reviewer deciding on it (only when one form is read,
+    /// by a supervisor, a reviewer or the ministry; measured among its province's forms with the
+    /// round's thresholds, as `GET .../quality?unit=<province>&level=form` lists them). Absent
+    /// for a form stored before its measures were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signals: Option<Vec<crate::quality::Signal>>,
 }
 
 /// A page of forms.
@@ -147,6 +153,7 @@ fn summary(f: &form::Model) -> FormView {
         unassigned: f.unassigned,
         duplicate_household: f.duplicate_household,
         answers: None,
+        signals: None,
     }
 }
 
@@ -258,5 +265,9 @@ async fn get_form(
         .to_json();
     let mut body = summary(&f);
     body.answers = Some(answers);
+    // Enumerators are not shown what flags a form: signals guide review, not the filling in.
+    if policy::require_role(&me, &crate::routes::quality::READERS).is_ok() {
+        body.signals = crate::quality::store::signals_of_form(&state.db, &f).await?;
+    }
     Ok(Json(body))
 }

@@ -23,7 +23,7 @@ use crate::{
     entities::{form, round},
     error::{ApiError, ApiPath, ApiQuery},
     index_stats,
-    quality::{self, QualitySettings, Signal},
+    quality::{self, Signal},
     reports::{self, Combine, RoundStats, UnitLevel, UnitRef},
     routes::openapi::Failure,
     state::AppState,
@@ -369,8 +369,9 @@ async fn without_flagged(
     if let Some(p) = &provinces {
         cond = cond.add(form::Column::ProvinceCode.is_in(p.clone()));
     }
-    let (rows, _) = quality::store::rows(&state.db, cond).await?;
-    let a = quality::assess(&rows, &QualitySettings::default());
+    let (rows, _) = quality::store::rows(&state.db, &info.round.code, cond).await?;
+    let (settings, _) = quality::store::settings_of(&state.db, &info.round.code).await?;
+    let a = quality::assess(&rows, &settings);
     let flagged: HashSet<uuid::Uuid> = rows
         .iter()
         .zip(&a.flags)

@@ -30,7 +30,7 @@ mod index_reports;
 pub mod openapi;
 mod plans;
 mod progress;
-mod quality;
+pub(crate) mod quality;
 mod questionnaires;
 mod report_documents;
 mod reviews;

@@ -3,19 +3,24 @@
 //! like every read of forms: supervisors see their team's, reviewers their province's, the
 //! ministry everything; enumerators are refused. Signals inform review; nothing is dropped.
 //!
-//! "Far from the village" is not computed: the village frame has no location.
+//! The thresholds are the round's (`GET`/`PUT .../quality/settings`; the ministry sets them).
 
 use std::collections::{BTreeMap, HashMap};
 
 use axum::{Json, extract::State};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, TransactionTrait,
+    sea_query::OnConflict,
+};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    auth::{AuthUser, policy},
-    entities::{form, round, user},
-    error::{ApiError, ApiPath, ApiQuery},
+    audit::{self, Actor, event},
+    auth::{AuthUser, extract::ClientIp, policy},
+    entities::{form, round, round_quality_setting, user},
+    error::{ApiError, ApiJson, ApiPath, ApiQuery},
     quality::{self, QualitySettings, Signal, SignalCounts},
     routes::openapi::Failure,
     state::AppState,
@@ -23,8 +28,20 @@ use crate::{
 
 /// `/rounds/{round}/quality`
 pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
-    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(show_quality))
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(show_quality))
+        .routes(utoipa_axum::routes!(
+            show_quality_settings,
+            update_quality_settings
+        ))
 }
+
+/// The roles that read a round's quality signals and thresholds.
+pub(crate) const READERS: [policy::Role; 3] = [
+    policy::Role::Ministry,
+    policy::Role::ProvinceReviewer,
+    policy::Role::Supervisor,
+];
 
 /// `GET /rounds/{round}/quality` query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -109,8 +126,10 @@ pub struct QualityResponse {
     pub unit: Option<String>,
     /// The level asked for.
     pub level: String,
-    /// The thresholds applied (server defaults).
+    /// The thresholds applied: the round's (see `.../quality/settings`).
     pub settings: QualitySettings,
+    /// `round` when the round set its own thresholds, `default` otherwise.
+    pub settings_source: String,
     /// Forms counted (with measures).
     pub forms: u64,
     /// Forms in scope without measures (stored before they were computed): not counted.
@@ -184,14 +203,7 @@ async fn show_quality(
     ApiPath(round_code): ApiPath<String>,
     ApiQuery(q): ApiQuery<QualityQuery>,
 ) -> Result<Json<QualityResponse>, ApiError> {
-    policy::require_role(
-        &me,
-        &[
-            policy::Role::Ministry,
-            policy::Role::ProvinceReviewer,
-            policy::Role::Supervisor,
-        ],
-    )?;
+    policy::require_role(&me, &READERS)?;
     let level = match q.level.as_deref().filter(|l| !l.is_empty()) {
         None => "enumerator".to_owned(),
         Some(l) if LEVELS.contains(&l) => l.to_owned(),
@@ -205,8 +217,8 @@ async fn show_quality(
     };
     let unit = q.unit.as_deref().filter(|u| !u.is_empty());
     let cond = scoped(&state, &me, &round_code, unit).await?;
-    let (rows, unmeasured) = quality::store::rows(&state.db, cond).await?;
-    let settings = QualitySettings::default();
+    let (rows, unmeasured) = quality::store::rows(&state.db, &round_code, cond).await?;
+    let (settings, own) = quality::store::settings_of(&state.db, &round_code).await?;
     let a = quality::assess(&rows, &settings);
 
     let mut totals = SignalCounts::new();
@@ -289,6 +301,7 @@ async fn show_quality(
         unit: unit.map(str::to_owned),
         level,
         settings,
+        settings_source: source(own.is_some()).to_owned(),
         forms: n,
         unmeasured,
         median_duration_s: a.median_duration_s,
@@ -297,4 +310,146 @@ async fn show_quality(
         villages,
         form_signals,
     }))
+}
+
+fn source(own: bool) -> &'static str {
+    if own { "round" } else { "default" }
+}
+
+/// A round's field-quality thresholds.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QualitySettingsView {
+    /// Round.
+    pub round: String,
+    /// `round` when the round set its own thresholds, `default` otherwise.
+    pub source: String,
+    /// The thresholds the round applies.
+    pub settings: QualitySettings,
+    /// The defaults, for comparison.
+    pub defaults: QualitySettings,
+    /// Who set the round's own (absent for the defaults).
+    pub updated_by: Option<String>,
+    /// When (RFC 3339).
+    pub updated_at: Option<String>,
+}
+
+fn settings_view(
+    round: String,
+    settings: QualitySettings,
+    row: Option<&round_quality_setting::Model>,
+) -> QualitySettingsView {
+    QualitySettingsView {
+        round,
+        source: source(row.is_some()).to_owned(),
+        settings,
+        defaults: QualitySettings::default(),
+        updated_by: row.map(|r| r.updated_by.clone()),
+        updated_at: row.and_then(|r| crate::text::rfc3339(&r.updated_at)),
+    }
+}
+
+async fn find_round(state: &AppState, code: &str) -> Result<round::Model, ApiError> {
+    round::Entity::find_by_id(code.to_owned())
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("đợt khảo sát", "Survey round"))
+}
+
+/// The field-quality thresholds a round applies.
+#[utoipa::path(get, path = "/rounds/{round}/quality/settings", tag = "quality", params(("round" = String, Path, description = "Round code", example = "sipas-2025")), security(("bearer" = [])),
+    responses((status = OK, body = QualitySettingsView), Failure))]
+#[tracing::instrument(skip_all, fields(user = %me.username, round = %round_code))]
+async fn show_quality_settings(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ApiPath(round_code): ApiPath<String>,
+) -> Result<Json<QualitySettingsView>, ApiError> {
+    policy::require_role(&me, &READERS)?;
+    find_round(&state, &round_code).await?;
+    let (settings, row) = quality::store::settings_of(&state.db, &round_code).await?;
+    Ok(Json(settings_view(round_code, settings, row.as_ref())))
+}
+
+/// Sets a round's field-quality thresholds (the ministry). Fields left out take their defaults,
+/// so `{}` goes back to the defaults; an unknown field or a value out of its range is refused.
+/// The signals are read with them from the next request on: nothing is recomputed.
+#[utoipa::path(put, path = "/rounds/{round}/quality/settings", tag = "quality", params(("round" = String, Path, description = "Round code", example = "sipas-2025")), request_body = QualitySettings, security(("bearer" = [])),
+    responses((status = OK, body = QualitySettingsView), Failure))]
+#[tracing::instrument(skip_all, fields(user = %me.username, round = %round_code))]
+async fn update_quality_settings(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ClientIp(ip): ClientIp,
+    ApiPath(round_code): ApiPath<String>,
+    ApiJson(settings): ApiJson<QualitySettings>,
+) -> Result<Json<QualitySettingsView>, ApiError> {
+    policy::can_administer(&me)?;
+    find_round(&state, &round_code).await?;
+    let problems = settings.problems();
+    if !problems.is_empty() {
+        return Err(ApiError::validation(problems));
+    }
+    let txn = state.db.begin().await?;
+    let (before, _) = quality::store::settings_of(&txn, &round_code).await?;
+    let row = if settings == QualitySettings::default() {
+        round_quality_setting::Entity::delete_by_id(round_code.clone())
+            .exec(&txn)
+            .await?;
+        None
+    } else {
+        let row = round_quality_setting::Model {
+            round_code: round_code.clone(),
+            settings: serde_json::to_string(&settings)
+                .map_err(|e| ApiError::internal(format!("quality settings: {e}")))?,
+            updated_by: me.username.clone(),
+            updated_at: OffsetDateTime::now_utc(),
+        };
+        // An upsert: two ministry users saving at once both succeed, the last one stands.
+        round_quality_setting::Entity::insert(round_quality_setting::ActiveModel {
+            round_code: Set(row.round_code.clone()),
+            settings: Set(row.settings.clone()),
+            updated_by: Set(row.updated_by.clone()),
+            updated_at: Set(row.updated_at),
+        })
+        .on_conflict(
+            OnConflict::column(round_quality_setting::Column::RoundCode)
+                .update_columns([
+                    round_quality_setting::Column::Settings,
+                    round_quality_setting::Column::UpdatedBy,
+                    round_quality_setting::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(&txn)
+        .await?;
+        Some(row)
+    };
+    audit::record(
+        &txn,
+        event::QUALITY_SETTINGS_CHANGED,
+        &Actor::user(&me, ip),
+        Some(format!("round:{round_code}")),
+        serde_json::json!({ "changed": changed_fields(&before, &settings) }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Json(settings_view(round_code, settings, row.as_ref())))
+}
+
+/// The fields whose value differs, as `{field: [before, after]}`.
+fn changed_fields(before: &QualitySettings, after: &QualitySettings) -> serde_json::Value {
+    let (serde_json::Value::Object(a), serde_json::Value::Object(b)) = (
+        serde_json::to_value(before).unwrap_or_default(),
+        serde_json::to_value(after).unwrap_or_default(),
+    ) else {
+        return serde_json::Value::Null;
+    };
+    b.into_iter()
+        .filter(|(k, v)| a.get(k) != Some(v))
+        .map(|(k, v)| {
+            let old = a.get(&k).cloned().unwrap_or_default();
+            (k, serde_json::json!([old, v]))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }

@@ -304,6 +304,10 @@ async fn delete_practice_round(
         .filter(crate::entities::assignment::Column::RoundCode.eq(&code))
         .exec(&txn)
         .await?;
+    crate::entities::round_quality_setting::Entity::delete_by_id(code.clone())
+        .exec(&txn)
+        .await?;
+    delete_plans(&txn, &code).await?;
     round::Entity::delete_by_id(code.clone()).exec(&txn).await?;
     crate::changes::record(
         &txn,
@@ -323,6 +327,40 @@ async fn delete_practice_round(
     .await?;
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a round's targets and action plans (tasks and their progress notes first).
+async fn delete_plans(txn: &sea_orm::DatabaseTransaction, code: &str) -> Result<(), ApiError> {
+    use sea_orm::{QuerySelect, QueryTrait};
+
+    use crate::entities::{plan, plan_progress, plan_target, plan_task};
+    let plans = plan::Entity::find()
+        .select_only()
+        .column(plan::Column::Id)
+        .filter(plan::Column::RoundCode.eq(code))
+        .into_query();
+    let tasks = plan_task::Entity::find()
+        .select_only()
+        .column(plan_task::Column::Id)
+        .filter(plan_task::Column::PlanId.in_subquery(plans.clone()))
+        .into_query();
+    plan_progress::Entity::delete_many()
+        .filter(plan_progress::Column::TaskId.in_subquery(tasks))
+        .exec(txn)
+        .await?;
+    plan_task::Entity::delete_many()
+        .filter(plan_task::Column::PlanId.in_subquery(plans))
+        .exec(txn)
+        .await?;
+    plan::Entity::delete_many()
+        .filter(plan::Column::RoundCode.eq(code))
+        .exec(txn)
+        .await?;
+    plan_target::Entity::delete_many()
+        .filter(plan_target::Column::RoundCode.eq(code))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// Deletes a round's sampling data (design, frames, draws), children first.

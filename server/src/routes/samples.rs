@@ -321,10 +321,11 @@ fn upload_view(round: &str, province: &str, list: &'static str, o: UploadOutcome
     }
 }
 
-/// Uploads the province's village list (columns `commune_code,village_code,village_name,households`),
-/// replacing the one before.
+/// Uploads the province's village list (columns `commune_code,village_code,village_name,households`,
+/// optionally `latitude,longitude` of the village, which checks forms' GPS points), replacing the
+/// one before.
 #[utoipa::path(put, path = "/rounds/{round}/frames/{province}/villages", tag = "samples", params(("round" = String, Path, description = "Round code", example = "sipas-2025"), ("province" = String, Path, description = "Province code", example = "12")),
-    request_body(content = String, content_type = "text/csv", description = "commune_code,village_code,village_name,households"), security(("bearer" = [])),
+    request_body(content = String, content_type = "text/csv", description = "commune_code,village_code,village_name,households[,latitude,longitude]"), security(("bearer" = [])),
     responses((status = OK, body = UploadView), Failure))]
 #[tracing::instrument(skip_all, fields(round = %round_code, province = %province, user = %user.username))]
 async fn upload_villages(
@@ -394,6 +395,10 @@ pub struct FrameVillageView {
     households: i64,
     /// Households in its uploaded household list (0: none yet).
     households_listed: i64,
+    /// Where it is (WGS 84 degrees), when the list gives it.
+    latitude: Option<f64>,
+    /// See `latitude`.
+    longitude: Option<f64>,
 }
 
 /// A province's frame.
@@ -433,6 +438,8 @@ async fn get_frame(
                 village_name: v.village_name,
                 households: v.households,
                 households_listed: v.households_listed,
+                latitude: v.latitude,
+                longitude: v.longitude,
             })
             .collect(),
     }))

@@ -92,7 +92,7 @@ fn stream(seed: u64, stage: usize, parent: &str) -> SplitMix64 {
 }
 
 /// One village of the frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FrameVillage {
     /// Commune code of the round's geography.
     pub commune: String,
@@ -106,6 +106,9 @@ pub struct FrameVillage {
     pub name: String,
     /// Households as the village list gives them (the village's size).
     pub households: u32,
+    /// Where it is (latitude, longitude in WGS 84 degrees), when the list gives it. Not part of
+    /// the draw: it checks forms' GPS points (`far_from_village`).
+    pub location: Option<(f64, f64)>,
 }
 
 /// One household of a village's list.
@@ -529,6 +532,7 @@ mod tests {
                         key: key.clone(),
                         name: format!("Bản Nà Khương {d}{c}{v}"),
                         households: n,
+                        location: None,
                     });
                     hh.insert(
                         (commune, key),
@@ -725,6 +729,7 @@ mod tests {
                     key: "v".into(),
                     name: "v".into(),
                     households: s,
+                    location: None,
                 })
                 .collect()
         };

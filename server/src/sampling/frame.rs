@@ -16,6 +16,10 @@ use super::draw::{FrameHousehold, FrameVillage};
 pub const VILLAGE_COLUMNS: [&str; 4] =
     ["commune_code", "village_code", "village_name", "households"];
 
+/// Optional columns of the village list: where the village is (WGS 84 decimal degrees; a decimal
+/// comma is read too), both or neither.
+pub const VILLAGE_LOCATION_COLUMNS: [&str; 2] = ["latitude", "longitude"];
+
 /// Columns of a household list (any order; extra columns are ignored).
 pub const HOUSEHOLD_COLUMNS: [&str; 4] =
     ["commune_code", "village_code", "household_ref", "head_name"];
@@ -38,10 +42,12 @@ pub enum FrameError {
     BadLines(Vec<LineError>),
 }
 
-/// A CSV reader over the text, header read and checked.
+/// A CSV reader over the text, header read and checked; the indices of `columns` then of
+/// `optional` (`usize::MAX` for one not in the header, read as empty).
 fn reader<'a>(
     text: &'a str,
     columns: &[&str],
+    optional: &[&str],
 ) -> Result<(csv::Reader<&'a [u8]>, Vec<usize>), FrameError> {
     let mut r = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -64,7 +70,11 @@ fn reader<'a>(
             columns.join(",")
         )));
     }
-    let idx = columns.iter().filter_map(|c| col(c)).collect();
+    let idx = columns
+        .iter()
+        .filter_map(|c| col(c))
+        .chain(optional.iter().map(|c| col(c).unwrap_or(usize::MAX)))
+        .collect();
     Ok((r, idx))
 }
 
@@ -128,6 +138,59 @@ fn required(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) 
     }
 }
 
+/// A village's location from its `latitude` and `longitude` fields: both empty is none; one
+/// alone, text that is not a number, or a value off the globe is an error.
+fn location(lat: &str, lon: &str, errors: &mut Vec<FieldError>) -> Option<(f64, f64)> {
+    if lat.is_empty() && lon.is_empty() {
+        return None;
+    }
+    if lat.is_empty() || lon.is_empty() {
+        errors.push(FieldError::new(
+            if lat.is_empty() {
+                "latitude"
+            } else {
+                "longitude"
+            },
+            "location_incomplete",
+            "Cần cả vĩ độ và kinh độ, hoặc để trống cả hai.",
+            "Give both latitude and longitude, or neither.",
+        ));
+        return None;
+    }
+    let mut degrees = |field: &str, text: &str, limit: f64| {
+        // A decimal comma, as Vietnamese spreadsheets write it, is read as a point.
+        let t = if text.contains('.') {
+            text.to_owned()
+        } else {
+            text.replacen(',', ".", 1)
+        };
+        match t.parse::<f64>() {
+            Ok(v) if v.is_finite() && v.abs() <= limit => Some(v),
+            Ok(_) => {
+                errors.push(FieldError::new(
+                    field,
+                    "location_out_of_range",
+                    format!("Phải từ -{limit} đến {limit} độ."),
+                    format!("Must be from -{limit} to {limit} degrees."),
+                ));
+                None
+            }
+            Err(_) => {
+                errors.push(FieldError::new(
+                    field,
+                    "not_a_number",
+                    "Phải là số độ thập phân, ví dụ 22.3964.",
+                    "Must be decimal degrees, e.g. 22.3964.",
+                ));
+                None
+            }
+        }
+    };
+    let a = degrees("latitude", lat, 90.0);
+    let b = degrees("longitude", lon, 180.0);
+    a.zip(b)
+}
+
 /// Reads a province's village list: every commune must be a commune of `geo` inside `province`,
 /// each village listed once per commune (by its normalised code, the key forms are counted
 /// under), with a positive household count. Names are kept exactly as given.
@@ -136,7 +199,7 @@ pub fn parse_villages(
     province: &str,
     text: &str,
 ) -> Result<Vec<FrameVillage>, FrameError> {
-    let (r, idx) = reader(text, &VILLAGE_COLUMNS)?;
+    let (r, idx) = reader(text, &VILLAGE_COLUMNS, &VILLAGE_LOCATION_COLUMNS)?;
     let mut bad = Vec::new();
     let mut out = Vec::new();
     let mut seen: HashMap<(String, String), u64> = HashMap::new();
@@ -190,6 +253,7 @@ pub fn parse_villages(
                 None
             }
         };
+        let location = location(&f[4], &f[5], errors);
         let key = indices::cluster_key(code);
         if !code.is_empty()
             && let Some(first) = seen.insert((commune.clone(), key.clone()), no)
@@ -211,6 +275,7 @@ pub fn parse_villages(
                 key,
                 name: name.clone(),
                 households: h,
+                location,
             });
         }
     });
@@ -234,7 +299,7 @@ pub fn parse_households(
     villages: &HashSet<(String, String)>,
     text: &str,
 ) -> Result<HouseholdLists, FrameError> {
-    let (r, idx) = reader(text, &HOUSEHOLD_COLUMNS)?;
+    let (r, idx) = reader(text, &HOUSEHOLD_COLUMNS, &[])?;
     let mut bad = Vec::new();
     let mut out: HouseholdLists = BTreeMap::new();
     let mut seen: HashMap<(String, String, String), u64> = HashMap::new();
@@ -319,6 +384,56 @@ mod tests {
         assert_eq!(v[1].name, "Bản Hua Pầu, Nậm Nhùn");
         assert_eq!(v[1].households, 87);
         assert_eq!(v[2].code, "Tổ 3");
+    }
+
+    #[test]
+    fn a_village_location_is_optional_but_whole() {
+        let c = lai_chau_communes();
+        let text = format!(
+            "commune_code,village_code,village_name,households,latitude,longitude\n\
+             {0},Bản 1,Bản Một,150,22.3964,103.4582\n\
+             {0},Bản 2,Bản Hai,80,,\n\
+             {0},Bản 3,Bản Ba,40,\"22,41\",\"103,47\"\n",
+            c[0]
+        );
+        let v = parse_villages(::geography::vn_2025(), "12", &text).unwrap();
+        let at: Vec<_> = v.iter().map(|v| v.location).collect();
+        assert_eq!(
+            at,
+            vec![Some((22.3964, 103.4582)), None, Some((22.41, 103.47))]
+        );
+        let text = format!(
+            "commune_code,village_code,village_name,households,latitude,longitude\n\
+             {0},Bản 1,Bản Một,150,22.39,\n\
+             {0},Bản 2,Bản Hai,80,103.45,22.39\n\
+             {0},Bản 3,Bản Ba,40,bắc,103.4\n",
+            c[0]
+        );
+        let FrameError::BadLines(bad) =
+            parse_villages(::geography::vn_2025(), "12", &text).unwrap_err()
+        else {
+            panic!()
+        };
+        let got: Vec<(u64, Vec<(&str, &str)>)> = bad
+            .iter()
+            .map(|l| {
+                (
+                    l.line,
+                    l.errors
+                        .iter()
+                        .map(|e| (e.field.as_str(), e.code.as_str()))
+                        .collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (2, vec![("longitude", "location_incomplete")]),
+                (3, vec![("latitude", "location_out_of_range")]),
+                (4, vec![("latitude", "not_a_number")]),
+            ]
+        );
     }
 
     #[test]

@@ -116,6 +116,25 @@ pub fn villages_hash(villages: &[FrameVillage]) -> String {
     h.finish()
 }
 
+/// The hash an upload of a village list is compared by: [`villages_hash`] when no village is
+/// located (so a list stored before locations existed compares equal), else that with the
+/// locations. A draw's frame hash takes [`villages_hash`] alone: the locations do not draw.
+pub fn upload_hash(villages: &[FrameVillage]) -> String {
+    let base = villages_hash(villages);
+    if villages.iter().all(|v| v.location.is_none()) {
+        return base;
+    }
+    let mut h = Hasher::new("sipas located village frame v1");
+    h.field(&base);
+    for v in villages {
+        h.field(
+            &v.location
+                .map_or(String::new(), |(a, b)| format!("{a},{b}")),
+        );
+    }
+    h.finish()
+}
+
 /// The hash of one village's household list (sorted by reference).
 pub fn households_hash(list: &[FrameHousehold]) -> String {
     let mut h = Hasher::new("sipas household list v1");
@@ -238,7 +257,7 @@ pub async fn upload_villages(
     villages: &[FrameVillage],
     actor: &Actor,
 ) -> Result<UploadOutcome, DbErr> {
-    let hash = villages_hash(villages);
+    let hash = upload_hash(villages);
     let mut out = UploadOutcome {
         changed: false,
         villages: villages.len() as u64,
@@ -292,13 +311,16 @@ pub async fn upload_villages(
             households: Set(i64::from(v.households)),
             households_listed: Set(listed),
             households_hash: Set(hh_hash),
+            latitude: Set(v.location.map(|l| l.0)),
+            longitude: Set(v.location.map(|l| l.1)),
         };
         match stored.get(&(v.commune.clone(), v.key.clone())) {
             Some(s)
                 if s.village_code == v.code
                     && s.village_name == v.name
                     && s.households == i64::from(v.households)
-                    && s.district_code == v.district => {}
+                    && s.district_code == v.district
+                    && s.latitude.zip(s.longitude) == v.location => {}
             Some(s) => {
                 frame_village::Entity::update(row(s.households_listed, s.households_hash.clone()))
                     .exec(&txn)
@@ -541,6 +563,7 @@ pub async fn create_draw(
             key: v.village_key.clone(),
             name: v.village_name.clone(),
             households: v.households.clamp(0, i64::from(u32::MAX)) as u32,
+            location: v.latitude.zip(v.longitude),
         })
         .collect();
     let map_err = |e| match e {

@@ -188,6 +188,16 @@ async fn a_province_reviewer_reads_the_dashboard_in_chromium() {
         )
         .await;
     assert!(s == 200 || s == 201, "{plan}");
+    // The round's own thresholds (a longer straight line than the default's 15 items).
+    let (s, body) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/rounds/{R25}/quality/settings"),
+            Some(&admin),
+            Some(&serde_json::json!({ "straight_run": 20 })),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
     let mut task = e2e::plans::son_la_tasks().remove(1);
     task["criteria"] = serde_json::json!(["group/p2", "overall/sipas"]);
     let (s, body) = app
@@ -284,6 +294,11 @@ async fn a_province_reviewer_reads_the_dashboard_in_chromium() {
             .collect();
         assert!(!flagged.is_empty(), "{quality}");
         assert_eq!(first["quality_signals"], Value::Object(flagged), "{first}");
+        assert_eq!(quality["settings_source"], "round");
+        assert_eq!(
+            first["quality_thresholds"], "Ngưỡng do Bộ đặt cho đợt khảo sát này.",
+            "{first}"
+        );
         // The downloads: the report of the province (HTML) and its forms (the CSV zip), as the
         // API answers them for the reviewer.
         let downloads = view["downloads"].as_array().expect("downloads");

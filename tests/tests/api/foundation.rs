@@ -481,6 +481,50 @@ async fn practice_rounds_are_created_used_and_deleted_by_the_ministry() {
         .await;
     assert_eq!(indices["results"][0]["n_forms"], 1);
     assert_eq!(app.form_count().await, 1);
+    // What else a round holds: a target, a plan with a task and a progress note, thresholds.
+    let practice = "/api/v1/rounds/tap-huan-2025";
+    let (s, t) = app
+        .post_as(
+            &admin,
+            &format!("{practice}/targets"),
+            &json!({"province": "12", "key": "overall/sipas", "value": 90.0}),
+        )
+        .await;
+    assert_eq!(s, 201, "{t}");
+    let (s, plan) = app
+        .post_as(
+            &admin,
+            &format!("{practice}/plans"),
+            &json!({"province": "12", "title": "Kế hoạch tập huấn"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{plan}");
+    let plan_path = format!("{practice}/plans/{}", plan["id"]);
+    let (s, task) = app
+        .post_as(
+            &admin,
+            &format!("{plan_path}/tasks"),
+            &e2e::plans::son_la_tasks()[0],
+        )
+        .await;
+    assert_eq!(s, 201, "{task}");
+    let (s, note) = app
+        .post_as(
+            &admin,
+            &format!("{plan_path}/tasks/{}/progress", task["id"]),
+            &json!({"period": "2025-Q3", "note": "Đã tập huấn."}),
+        )
+        .await;
+    assert_eq!(s, 201, "{note}");
+    let (s, q) = app
+        .call(
+            Method::PUT,
+            &format!("{practice}/quality/settings"),
+            Some(&admin),
+            Some(&json!({"min_duration_s": 900})),
+        )
+        .await;
+    assert_eq!(s, 200, "{q}");
 
     let (s, body2) = app
         .call(
@@ -515,6 +559,19 @@ async fn practice_rounds_are_created_used_and_deleted_by_the_ministry() {
     assert_eq!(s, 404);
     let events = app.audit_events(&admin, "event=round_deleted").await;
     assert_eq!(events[0]["details"]["forms"], 1);
+    // Created again under the same code, the round starts empty.
+    let (s, _) = app.post_as(&admin, "/api/v1/rounds", &body).await;
+    assert_eq!(s, 201);
+    let targets = app.get_ok(&admin, &format!("{practice}/targets")).await;
+    assert_eq!(targets["targets"], json!([]), "{targets}");
+    let plans = app.get_ok(&admin, &format!("{practice}/plans")).await;
+    assert_eq!(plans["plans"], json!([]), "{plans}");
+    let q = app
+        .get_ok(&admin, &format!("{practice}/quality/settings"))
+        .await;
+    assert_eq!(q["source"], "default");
+    let (s, _) = app.call(Method::DELETE, practice, Some(&admin), None).await;
+    assert_eq!(s, 204);
     // A push to the deleted round is kept, as for any unknown round.
     let again = SipasForm::new()
         .round("tap-huan-2025")

@@ -166,9 +166,25 @@ async fn each_signal_on_hand_made_forms() {
         }
     }
     assert!(signals_of(&r, single.id).is_empty());
+    // The reviewer reading a form sees its signals next to it; its enumerator does not.
+    let one = app
+        .get_ok(&admin, &format!("/api/v1/forms/{}", ids[0]))
+        .await;
+    assert_eq!(
+        one["signals"],
+        serde_json::json!(["too_short", "too_fast"]),
+        "{one}"
+    );
+    let one = app
+        .get_ok(&admin, &format!("/api/v1/forms/{}", honest[0]))
+        .await;
+    assert_eq!(one["signals"], serde_json::json!([]), "{one}");
+    let own = app.get_ok(&dtv, &format!("/api/v1/forms/{}", ids[0])).await;
+    assert!(own.get("signals").is_none(), "{own}");
+    assert!(own["answers"].is_object());
     // Totals list every signal; counts per signal.
     let totals = r["signals"].as_array().unwrap();
-    assert_eq!(totals.len(), 17);
+    assert_eq!(totals.len(), 18);
     let count = |code: &str| {
         totals.iter().find(|s| s["signal"] == code).unwrap()["forms"]
             .as_u64()
@@ -349,4 +365,232 @@ async fn indices_without_flagged_forms() {
         .get_as(&admin, &format!("{path}&exclude_flagged=nope"))
         .await;
     assert_eq!((s, body["code"].as_str()), (400, Some("bad_signal")));
+}
+
+const SETTINGS: &str = "/api/v1/rounds/sipas-2025/quality/settings";
+
+async fn put_settings(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
+    app.call(reqwest::Method::PUT, SETTINGS, Some(token), Some(&body))
+        .await
+}
+
+/// Thresholds are the round's: the ministry sets them (checked, audited, `{}` back to the
+/// defaults), the quality report and `exclude_flagged` apply them at once, nobody else may.
+#[tokio::test]
+async fn thresholds_are_a_round_setting() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let dtv = app.lai_chau_enumerator("dtv.t1", "dev-t1").await;
+    let mut forms: Vec<FormSubmission> = (0..10)
+        .map(|j| {
+            form(
+                &varied(300 + j),
+                morning(j as i64 * 60),
+                30 + j as i64,
+                Some((22.3 + 0.004 * j as f64, 103.4)),
+            )
+        })
+        .collect();
+    // Twenty minutes: not too short by default (5 minutes), nor too fast (0.4 × ~35).
+    let brisk = form(&varied(350), morning(700), 20, Some((22.2, 103.3)));
+    forms.push(brisk.clone());
+    push_all(&app, &dtv, &forms).await;
+
+    let s = app.get_ok(&admin, SETTINGS).await;
+    assert_eq!(s["source"], "default", "{s}");
+    assert_eq!(s["settings"], s["defaults"]);
+    assert_eq!(s["settings"]["min_duration_s"], 300);
+    let r = app.get_ok(&admin, &format!("{QUALITY}?level=form")).await;
+    assert_eq!(r["settings_source"], "default");
+    assert!(signals_of(&r, brisk.id).is_empty(), "{r}");
+
+    // Only the ministry sets them; the readers of the report may read them.
+    app.create_reviewer(&admin, "sonv.t", "vn-2025", "12").await;
+    let reviewer = app.user_token("sonv.t").await;
+    let (st, body) = put_settings(&app, &reviewer, serde_json::json!({})).await;
+    assert_eq!(st, 403, "{body}");
+    assert_eq!(app.get_ok(&reviewer, SETTINGS).await["source"], "default");
+    let (st, _) = app.get_as(&dtv, SETTINGS).await;
+    assert_eq!(st, 403);
+
+    // Out of range and misspelt thresholds are refused, each field named; nothing changes.
+    let (st, body) = put_settings(
+        &app,
+        &admin,
+        serde_json::json!({"fast_fraction": 2.0, "night_until_hour": 30, "duplicate_max_diff": 20}),
+    )
+    .await;
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (422, Some("validation_failed")),
+        "{body}"
+    );
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["fast_fraction", "night_until_hour", "duplicate_max_diff"]
+    );
+    let (st, body) = put_settings(&app, &admin, serde_json::json!({"min_duraton_s": 1})).await;
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (422, Some("invalid_body")),
+        "{body}"
+    );
+    assert_eq!(app.get_ok(&admin, SETTINGS).await["source"], "default");
+
+    // 25 minutes at least: the brisk form is now too short, in the report and in the indices.
+    let (st, body) = put_settings(&app, &admin, serde_json::json!({"min_duration_s": 1500})).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["source"], "round");
+    assert_eq!(body["settings"]["min_duration_s"], 1500);
+    assert_eq!(body["settings"]["straight_run"], 15, "the rest default");
+    assert_eq!(body["updated_by"], ADMIN);
+    let r = app.get_ok(&admin, &format!("{QUALITY}?level=form")).await;
+    assert_eq!(r["settings_source"], "round");
+    assert_eq!(r["settings"]["min_duration_s"], 1500);
+    assert_eq!(signals_of(&r, brisk.id), ["too_short"], "{r}");
+    let w = app
+        .get_ok(
+            &admin,
+            "/api/v1/rounds/sipas-2025/indices?unit=12&exclude_flagged=too_short",
+        )
+        .await;
+    assert_eq!(w["without_flagged"]["forms_flagged"], 1, "{w}");
+    // Another round keeps the defaults.
+    let other = app
+        .get_ok(&admin, "/api/v1/rounds/sipas-2023/quality/settings")
+        .await;
+    assert_eq!(other["source"], "default");
+    let audit = app
+        .get_ok(&admin, "/api/v1/audit?event=quality_settings_changed")
+        .await;
+    let events = audit["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{audit}");
+    assert_eq!(events[0]["target"], "round:sipas-2025");
+    assert_eq!(
+        events[0]["details"]["changed"],
+        serde_json::json!({"min_duration_s": [300, 1500]})
+    );
+
+    // `{}` is the defaults again.
+    let (st, body) = put_settings(&app, &admin, serde_json::json!({})).await;
+    assert_eq!(
+        (st, body["source"].as_str()),
+        (200, Some("default")),
+        "{body}"
+    );
+    let r = app.get_ok(&admin, &format!("{QUALITY}?level=form")).await;
+    assert!(signals_of(&r, brisk.id).is_empty(), "{r}");
+    let (st, _) = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/rounds/nope/quality/settings",
+            Some(&admin),
+            Some(&serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(st, 404);
+}
+
+/// `far_from_village`: a form's point against its village's location where the village list
+/// gives one; a village without a location, or a form without a fix, raises nothing.
+#[tokio::test]
+async fn far_from_the_village_where_the_list_locates_it() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let csv = "commune_code,village_code,village_name,households,latitude,longitude\n\
+               03388,V01,Bản Một,100,22.4000,103.4500\n\
+               03388,V02,Bản Hai,80,,\n";
+    let (st, body) = read_csv_put(
+        &app,
+        &admin,
+        "/api/v1/rounds/sipas-2025/frames/12/villages",
+        csv,
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    let frame = app
+        .get_ok(&admin, "/api/v1/rounds/sipas-2025/frames/12")
+        .await;
+    assert_eq!(frame["villages"][0]["latitude"], 22.4, "{frame}");
+    assert_eq!(frame["villages"][1]["latitude"], Value::Null);
+    // The same list again changes nothing; a moved village does.
+    let (_, again) = read_csv_put(
+        &app,
+        &admin,
+        "/api/v1/rounds/sipas-2025/frames/12/villages",
+        csv,
+    )
+    .await;
+    assert_eq!(again["changed"], false, "{again}");
+    let (_, moved) = read_csv_put(
+        &app,
+        &admin,
+        "/api/v1/rounds/sipas-2025/frames/12/villages",
+        &csv.replace("22.4000", "22.5000"),
+    )
+    .await;
+    assert_eq!(
+        (
+            moved["changed"].as_bool(),
+            moved["villages_changed"].as_u64()
+        ),
+        (Some(true), Some(1)),
+        "{moved}"
+    );
+    let (_, back) = read_csv_put(
+        &app,
+        &admin,
+        "/api/v1/rounds/sipas-2025/frames/12/villages",
+        csv,
+    )
+    .await;
+    assert_eq!(back["villages_changed"], 1, "{back}");
+
+    let dtv = app.lai_chau_enumerator("dtv.v1", "dev-v1").await;
+    let at = |village: &str, j: i64, gps: Option<(f64, f64)>| {
+        let mut f = form(&varied(400 + j as u64), morning(j * 60), 30, gps);
+        f.units.village = village.into();
+        f
+    };
+    // ~140 m away, ~45 km away, far but in the unlocated village, no fix.
+    let near = at("V01", 0, Some((22.401, 103.451)));
+    let far = at("v01", 1, Some((22.10, 103.10)));
+    let unlocated = at("V02", 2, Some((22.10, 103.10)));
+    let no_fix = at("V01", 3, None);
+    push_all(
+        &app,
+        &dtv,
+        &[near.clone(), far.clone(), unlocated.clone(), no_fix.clone()],
+    )
+    .await;
+    let r = app.get_ok(&admin, &format!("{QUALITY}?level=form")).await;
+    assert!(signals_of(&r, near.id).is_empty(), "{r}");
+    assert_eq!(signals_of(&r, far.id), ["far_from_village"], "{r}");
+    assert!(signals_of(&r, unlocated.id).is_empty(), "{r}");
+    assert_eq!(signals_of(&r, no_fix.id), ["gps_missing"]);
+    assert_eq!(r["signals"].as_array().unwrap().len(), 18);
+    // A round that wants its forms within 100 m flags the near one too.
+    let (st, body) =
+        put_settings(&app, &admin, serde_json::json!({"far_from_village_m": 100})).await;
+    assert_eq!(st, 200, "{body}");
+    let r = app.get_ok(&admin, &format!("{QUALITY}?level=form")).await;
+    assert_eq!(signals_of(&r, near.id), ["far_from_village"], "{r}");
+}
+
+async fn read_csv_put(app: &TestApp, token: &str, path: &str, body: &str) -> (u16, Value) {
+    e2e::read(
+        app.request(reqwest::Method::PUT, path, Some(token))
+            .header(reqwest::header::CONTENT_TYPE, "text/csv; charset=utf-8")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await
 }
