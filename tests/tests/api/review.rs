@@ -717,5 +717,23 @@ async fn assignments_reach_the_device_and_flag_what_is_outside_them() {
             .len(),
         3
     );
+    // The assigned village typed in capitals is that village; its name in another commune is
+    // another village, and the same reference there another household.
+    let shouted = place.form().village("BẢN NÀ KHƯƠNG").build();
+    let other_commune = Place::nth(R25, "12", 1)
+        .form()
+        .village("Bản Nà Khương")
+        .household(inside.household_ref.clone())
+        .build();
+    let warned: Vec<Vec<String>> = push(&f, &[shouted, other_commune])
+        .await
+        .iter()
+        .map(|r| r.warnings.iter().map(|w| w.code.clone()).collect())
+        .collect();
+    assert_eq!(
+        warned,
+        vec![vec![], vec!["outside_assignment".to_owned()]],
+        "{warned:?}"
+    );
     counted(&f).await;
 }

@@ -193,24 +193,41 @@ pub(crate) async fn registry(db: &DatabaseConnection) -> Result<Registry, DbErr>
     Ok(out)
 }
 
-/// What the server holds about the households a push names: the forms held for each (round,
-/// village, household), and the sender's assignments. What [`super::verdict::notes`] flags a
-/// stored form with.
+/// What the server holds about the households a push names: the forms held for each
+/// household, and the sender's assignments. What [`super::verdict::notes`] flags a stored form
+/// with.
 #[derive(Debug, Default)]
 pub(crate) struct Households {
-    /// The ids of the forms held for each (round, village code, household ref).
-    pub forms: HashMap<(String, String, String), Vec<Uuid>>,
-    /// The sender's assignments by round: village code and, when the assignment lists them, its
-    /// households. A round missing here has no assignments for the sender.
+    /// The ids of the forms held for each household ([`household_key`]).
+    pub forms: HashMap<HouseholdKey, Vec<Uuid>>,
+    /// The sender's assignments by round. A round missing here has no assignments for the
+    /// sender.
     pub assigned: HashMap<String, Vec<Assigned>>,
 }
 
-/// One assignment as a push checks it: its village code and, when it lists them, its
-/// households.
-pub(crate) type Assigned = (String, Option<Vec<String>>);
+/// One assignment as a push checks it: its commune, its village's normalised code
+/// (`indices::cluster_key`) and, when it lists them, its households.
+pub(crate) type Assigned = (String, String, Option<Vec<String>>);
 
-/// A (round, village, household) a push names.
-pub(crate) type HouseholdKey = (String, String, String);
+/// A household a push names: round, commune, village by its normalised code, household ref.
+pub(crate) type HouseholdKey = (String, String, String, String);
+
+/// The key of a household: the village by its normalised code, as the indices and the frames
+/// count villages, so that "Bản 1" and "BAN 1" are one village; and within its commune, so that
+/// two communes' "Bản 1" are two.
+pub(crate) fn household_key(
+    round: &str,
+    commune: &str,
+    village: &str,
+    household: &str,
+) -> HouseholdKey {
+    (
+        round.to_owned(),
+        commune.to_owned(),
+        indices::cluster_key(village),
+        household.to_owned(),
+    )
+}
 
 /// Reads [`Households`] for `keys`, and the assignments of `enumerator` (when the sender is one),
 /// in one statement: a push's one lookup about its households, whatever its size.
@@ -227,13 +244,14 @@ pub(crate) async fn households(
     let mut rounds: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
     rounds.sort_unstable();
     rounds.dedup();
-    let mut refs: Vec<&str> = keys.iter().map(|k| k.2.as_str()).collect();
+    let mut refs: Vec<&str> = keys.iter().map(|k| k.3.as_str()).collect();
     refs.sort_unstable();
     refs.dedup();
     let mut stmt = Query::select()
         .expr_as(Expr::cust("'h'"), "kind")
         .column(form::Column::Id)
         .column(form::Column::RoundCode)
+        .column(form::Column::CommuneCode)
         .column(form::Column::VillageCode)
         .column(form::Column::HouseholdRef)
         .expr_as(Expr::cust("NULL"), "refs")
@@ -249,6 +267,7 @@ pub(crate) async fn households(
                     .expr_as(Expr::cust("'a'"), "kind")
                     .expr_as(Expr::cust("NULL"), "id")
                     .column(assignment::Column::RoundCode)
+                    .column(assignment::Column::CommuneCode)
                     .column(assignment::Column::VillageCode)
                     .expr_as(Expr::cust("NULL"), "household_ref")
                     .column(assignment::Column::HouseholdRefs)
@@ -265,15 +284,16 @@ pub(crate) async fn households(
         Option<Uuid>,
         String,
         String,
+        String,
         Option<String>,
         Option<String>,
     );
     let rows: Vec<Row> = fetch_unprepared(db, &stmt, "households").await?;
-    for (kind, id, round, village, household, refs) in rows {
+    for (kind, id, round, commune, village, household, refs) in rows {
         match (kind.as_str(), id, household) {
             ("h", Some(id), Some(household)) => {
                 out.forms
-                    .entry((round, village, household))
+                    .entry(household_key(&round, &commune, &village, &household))
                     .or_default()
                     .push(id);
             }
@@ -281,7 +301,11 @@ pub(crate) async fn households(
                 let refs = refs
                     .and_then(|r| serde_json::from_str::<Vec<String>>(&r).ok())
                     .filter(|r| !r.is_empty());
-                out.assigned.entry(round).or_default().push((village, refs));
+                out.assigned.entry(round).or_default().push((
+                    commune,
+                    indices::cluster_key(&village),
+                    refs,
+                ));
             }
             _ => {}
         }

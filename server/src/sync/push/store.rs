@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{
     body::Forms,
-    lookup::{Held, HeldForm, HouseholdKey, held, households, registry},
+    lookup::{Held, HeldForm, HouseholdKey, held, household_key, households, registry},
     verdict::{Accepted, Notes, UnknownGeography, Verdict, notes, verdict},
 };
 use crate::{
@@ -143,10 +143,11 @@ async fn attempt(
         .prepared
         .iter()
         .map(|p| {
-            (
-                p.f.round.clone(),
-                p.f.units.village.clone(),
-                p.f.household_ref.clone(),
+            household_key(
+                &p.f.round,
+                &p.f.units.commune,
+                &p.f.units.village,
+                &p.f.household_ref,
             )
         })
         .collect();
@@ -226,10 +227,11 @@ async fn attempt(
                 // A second form for this household later in this push is flagged too.
                 households
                     .forms
-                    .entry((
-                        p.f.round.clone(),
-                        p.f.units.village.clone(),
-                        p.f.household_ref.clone(),
+                    .entry(household_key(
+                        &p.f.round,
+                        &p.f.units.commune,
+                        &p.f.units.village,
+                        &p.f.household_ref,
                     ))
                     .or_default()
                     .push(p.f.id);

@@ -251,20 +251,27 @@ pub(crate) struct Notes {
 /// sender's assignments.
 ///
 /// - `outside_assignment`: the sender is an enumerator who has assignments in the form's round,
-///   and none of them covers the form's village (and, for an assignment that lists households,
-///   its household). An enumerator without any assignment in the round (a round run without
+///   and none of them covers the form's commune and village (compared by its normalised code;
+///   and, for an assignment that lists households, its household). An enumerator without any assignment in the round (a round run without
 ///   assignments) is not flagged, nor is a supervisor or the ministry correcting a form.
-/// - `household_duplicate`: a form with another id is held for the same round, village and
-///   household. The form is stored all the same (nothing sent is lost); review decides which
+/// - `household_duplicate`: a form with another id is held for the same round, commune, village
+///   (normalised code) and household. The form is stored all the same (nothing sent is lost); review decides which
 ///   one stands.
 pub(crate) fn notes(p: &Prepared, households: &Households, user: &AuthUser) -> Notes {
     let f = &p.f;
     let mut out = Notes::default();
+    let key = super::lookup::household_key(
+        &f.round,
+        &f.units.commune,
+        &f.units.village,
+        &f.household_ref,
+    );
     if user.role == policy::Role::Enumerator
         && let Some(assigned) = households.assigned.get(&f.round)
     {
-        let covered = assigned.iter().any(|(village, refs)| {
-            *village == f.units.village
+        let covered = assigned.iter().any(|(commune, village, refs)| {
+            *commune == key.1
+                && *village == key.2
                 && refs
                     .as_ref()
                     .is_none_or(|refs| refs.contains(&f.household_ref))
@@ -279,11 +286,6 @@ pub(crate) fn notes(p: &Prepared, households: &Households, user: &AuthUser) -> N
             ));
         }
     }
-    let key = (
-        f.round.clone(),
-        f.units.village.clone(),
-        f.household_ref.clone(),
-    );
     if households
         .forms
         .get(&key)

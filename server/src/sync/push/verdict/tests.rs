@@ -423,22 +423,41 @@ fn notes_flag_households_outside_the_assignments_and_second_forms() {
     // No assignment in the round at all: nothing to be outside of.
     let none = Households::default();
     assert_eq!(notes(&p, &none, &enumerator()), Notes::default());
-    // Assigned the form's village (whole, or with its household listed): not flagged.
+    // Assigned the form's village (whole, or with its household listed, the village code in
+    // any spelling): not flagged.
+    let commune = f.units.commune.clone();
+    let village = indices::cluster_key(&f.units.village);
     let mut h = Households::default();
-    h.assigned
-        .insert(f.round.clone(), vec![(f.units.village.clone(), None)]);
+    h.assigned.insert(
+        f.round.clone(),
+        vec![(commune.clone(), village.clone(), None)],
+    );
     assert!(notes(&p, &h, &enumerator()).warnings.is_empty());
     h.assigned.insert(
         f.round.clone(),
-        vec![(f.units.village.clone(), Some(vec![f.household_ref.clone()]))],
+        vec![(
+            commune.clone(),
+            village.clone(),
+            Some(vec![f.household_ref.clone()]),
+        )],
     );
     assert!(notes(&p, &h, &enumerator()).warnings.is_empty());
-    // Another household of that village, or another village: flagged.
+    let mut shouted = f.clone();
+    shouted.units.village = f.units.village.to_lowercase();
+    let ps = prepared(&shouted, true);
+    assert!(notes(&ps, &h, &enumerator()).warnings.is_empty());
+    // Another household of that village, another village, or that village of another
+    // commune: flagged.
     h.assigned.insert(
         f.round.clone(),
         vec![
-            (f.units.village.clone(), Some(vec!["HH-other".into()])),
-            ("another village".into(), None),
+            (
+                commune.clone(),
+                village.clone(),
+                Some(vec!["HH-other".into()]),
+            ),
+            (commune.clone(), "another village".into(), None),
+            ("99999".into(), village.clone(), None),
         ],
     );
     let n = notes(&p, &h, &enumerator());
@@ -449,17 +468,24 @@ fn notes_flag_households_outside_the_assignments_and_second_forms() {
     supervisor.role = Role::Supervisor;
     assert!(!notes(&p, &h, &supervisor).unassigned);
     // A form with another id held for the household: flagged; the form itself (a resend or an
-    // update) is not another form.
+    // update) is not another form; the same village and reference in another commune is
+    // another household.
     let mut h = Households::default();
-    let key = (
-        f.round.clone(),
-        f.units.village.clone(),
-        f.household_ref.clone(),
+    let key = super::super::lookup::household_key(
+        &f.round,
+        &f.units.commune,
+        &f.units.village,
+        &f.household_ref,
     );
     h.forms.insert(key.clone(), vec![f.id]);
+    assert_eq!(notes(&p, &h, &enumerator()), Notes::default());
+    let mut elsewhere = key.clone();
+    elsewhere.1 = "99999".into();
+    h.forms.insert(elsewhere, vec![uuid::Uuid::now_v7()]);
     assert_eq!(notes(&p, &h, &enumerator()), Notes::default());
     h.forms.insert(key, vec![f.id, uuid::Uuid::now_v7()]);
     let n = notes(&p, &h, &enumerator());
     assert!(n.duplicate_household && !n.unassigned);
     assert_eq!(codes(&n), vec!["household_duplicate"]);
+    assert!(notes(&ps, &h, &enumerator()).duplicate_household);
 }
