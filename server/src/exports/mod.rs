@@ -12,6 +12,7 @@
 pub mod format;
 pub mod layout;
 pub mod scripts;
+mod sqlite_rows;
 pub mod zip;
 
 use std::{collections::HashMap, sync::Arc};
@@ -19,7 +20,7 @@ use std::{collections::HashMap, sync::Arc};
 use axum::body::Bytes;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
     sea_query::{Expr, Func},
 };
 use serde::{Deserialize, Serialize};
@@ -592,74 +593,87 @@ pub async fn run(
             geography,
             definitions,
         } => {
+            let mut w = FormWriter {
+                layout: &layout,
+                definitions: &definitions,
+                users: &users,
+                names: UnitNames::new(geography),
+                last_version: None,
+                row: Row::default(),
+            };
             // One transaction: every row from one snapshot, and on SQLite one pinned connection
             // whose page cache is small while it reads the round once in order (restored before
             // the connection goes back to the pool, whatever happened).
-            let txn = db.begin().await?;
             let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+            let mut done = false;
             if sqlite {
-                txn.execute_unprepared(&format!(
-                    "PRAGMA cache_size = -{}",
-                    crate::db::SQLITE_EXPORT_CACHE_KIB
-                ))
-                .await?;
-            }
-            let streamed: Result<(), RunError> = async {
-                let mut stream = form::Entity::find()
-                    .filter(cond)
+                let stmt = form::Entity::find()
+                    .select_only()
+                    .columns(sqlite_rows::COLUMNS)
+                    .filter(cond.clone())
                     .order_by_asc(form::Column::Seq)
-                    .stream(&txn)
-                    .await?;
-                let mut last_version: Option<(String, i32, Option<usize>)> = None;
-                let mut names = UnitNames::new(geography);
-                while let Some(f) = stream.next().await {
-                    let f = f?;
-                    row.reset(n);
-                    fill_meta(&f, &users, &mut names, &mut row);
-                    let vi = match &last_version {
-                        Some((c, v, i))
-                            if *c == f.questionnaire_code && *v == f.questionnaire_version =>
-                        {
-                            *i
-                        }
-                        _ => {
-                            let i = u32::try_from(f.questionnaire_version)
-                                .ok()
-                                .and_then(|v| layout.version_index(&f.questionnaire_code, v));
-                            last_version =
-                                Some((f.questionnaire_code.clone(), f.questionnaire_version, i));
-                            i
-                        }
-                    };
-                    let filled = match vi {
-                        Some(i) => layout
-                            .fill_stored(i, &definitions[i].questionnaire, &f.answers, &mut row)
-                            .map_err(|e| e.to_string()),
-                        None => Err("its questionnaire version is not in the export".to_owned()),
-                    };
-                    if let Err(e) = filled {
-                        about.undecodable += 1;
-                        // The form's own fields stay; its answers are cleared rather than half
-                        // written.
-                        for c in &mut row.cells[layout::META.len()..] {
-                            *c = Cell::Empty;
-                        }
-                        tracing::warn!(form = %f.id, error = %e, "stored answers do not read; exported without them");
+                    .build(DbBackend::Sqlite);
+                let values = stmt.values.map(|v| v.0).unwrap_or_default();
+                let mut conn = db
+                    .get_sqlite_connection_pool()
+                    .acquire()
+                    .await
+                    .map_err(|e| sea_orm::DbErr::Custom(format!("sqlite connection: {e}")))?;
+                let mut locked = conn
+                    .lock_handle()
+                    .await
+                    .map_err(|e| sea_orm::DbErr::Custom(format!("sqlite connection: {e}")))?;
+                // Safety: the connection is locked for this task until `locked` drops, after
+                // `rows` (declared after it, so dropped first on every path).
+                let opened = unsafe {
+                    sqlite_rows::Rows::open(
+                        locked.as_raw_handle(),
+                        &stmt.sql,
+                        &values,
+                        crate::db::SQLITE_EXPORT_CACHE_KIB,
+                        crate::db::SQLITE_CACHE_KIB,
+                    )
+                }?;
+                if let Some(mut rows) = opened {
+                    while let Some(f) = rows.next()? {
+                        w.write(&f, &mut enc, &mut about, &mut out);
+                        flush(tx, &mut out, false).await?;
                     }
-                    enc.row(&layout, &row, &mut out);
-                    flush(tx, &mut out, false).await?;
-                }
-                Ok(())
-            }
-            .await;
-            if sqlite {
-                let restore = format!("PRAGMA cache_size = -{}", crate::db::SQLITE_CACHE_KIB);
-                if let Err(e) = txn.execute_unprepared(&restore).await {
-                    tracing::warn!(error = %e, "could not restore the connection's page cache");
+                    rows.finish()?;
+                    done = true;
                 }
             }
-            streamed?;
-            txn.commit().await?;
+            if !done {
+                let txn = db.begin().await?;
+                if sqlite {
+                    txn.execute_unprepared(&format!(
+                        "PRAGMA cache_size = -{}",
+                        crate::db::SQLITE_EXPORT_CACHE_KIB
+                    ))
+                    .await?;
+                }
+                let streamed: Result<(), RunError> = async {
+                    let mut stream = form::Entity::find()
+                        .filter(cond)
+                        .order_by_asc(form::Column::Seq)
+                        .stream(&txn)
+                        .await?;
+                    while let Some(f) = stream.next().await {
+                        w.write(&f?, &mut enc, &mut about, &mut out);
+                        flush(tx, &mut out, false).await?;
+                    }
+                    Ok(())
+                }
+                .await;
+                if sqlite {
+                    let restore = format!("PRAGMA cache_size = -{}", crate::db::SQLITE_CACHE_KIB);
+                    if let Err(e) = txn.execute_unprepared(&restore).await {
+                        tracing::warn!(error = %e, "could not restore the connection's page cache");
+                    }
+                }
+                streamed?;
+                txn.commit().await?;
+            }
         }
         Source::Quarantine => {
             let mut stream = quarantined_form::Entity::find()
@@ -707,6 +721,58 @@ pub async fn run(
     enc.finish(&layout, &about, &mut out);
     flush(tx, &mut out, true).await?;
     Ok(about)
+}
+
+/// Writes a round's forms one by one: each form's own fields, then its answers laid out by its
+/// questionnaire version (an unreadable form keeps its own fields, its answers left empty, and
+/// is counted as undecodable).
+struct FormWriter<'a> {
+    layout: &'a Layout,
+    definitions: &'a [Arc<Definition>],
+    users: &'a HashMap<i64, String>,
+    names: UnitNames,
+    /// The last form's (questionnaire, version) and its index in the layout.
+    last_version: Option<(String, i32, Option<usize>)>,
+    row: Row,
+}
+
+impl FormWriter<'_> {
+    fn write(&mut self, f: &form::Model, enc: &mut Encoder, about: &mut About, out: &mut Vec<u8>) {
+        let layout = self.layout;
+        self.row.reset(layout.columns.len());
+        fill_meta(f, self.users, &mut self.names, &mut self.row);
+        let vi = match &self.last_version {
+            Some((c, v, i)) if *c == f.questionnaire_code && *v == f.questionnaire_version => *i,
+            _ => {
+                let i = u32::try_from(f.questionnaire_version)
+                    .ok()
+                    .and_then(|v| layout.version_index(&f.questionnaire_code, v));
+                self.last_version =
+                    Some((f.questionnaire_code.clone(), f.questionnaire_version, i));
+                i
+            }
+        };
+        let filled = match vi {
+            Some(i) => layout
+                .fill_stored(
+                    i,
+                    &self.definitions[i].questionnaire,
+                    &f.answers,
+                    &mut self.row,
+                )
+                .map_err(|e| e.to_string()),
+            None => Err("its questionnaire version is not in the export".to_owned()),
+        };
+        if let Err(e) = filled {
+            about.undecodable += 1;
+            // The form's own fields stay; its answers are cleared rather than half written.
+            for c in &mut self.row.cells[layout::META.len()..] {
+                *c = Cell::Empty;
+            }
+            tracing::warn!(form = %f.id, error = %e, "stored answers do not read; exported without them");
+        }
+        enc.row(layout, &self.row, out);
+    }
 }
 
 /// Unit names by code, looked up once per code.
