@@ -31,6 +31,8 @@ pub struct Model {
     pub created_at: TimeDateTimeWithTimeZone,
     /// When it last changed.
     pub updated_at: TimeDateTimeWithTimeZone,
+    /// JSON array of the households replaced by a reserve (`{household, reserve, reason}`).
+    pub replaced_refs: Option<String>,
 }
 
 /// No relations are navigated through the ORM.

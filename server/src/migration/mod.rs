@@ -20,6 +20,7 @@ mod m20261208_000100_create_form_signals;
 mod m20261208_000200_create_plan_tables;
 mod m20261208_000300_create_round_quality_settings;
 mod m20261208_000400_add_village_location;
+mod m20261208_000500_add_assignment_replaced;
 
 /// Runs the migrations above; used at server start and by `sipas migrate`.
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000200_create_plan_tables::Migration),
             Box::new(m20261208_000300_create_round_quality_settings::Migration),
             Box::new(m20261208_000400_add_village_location::Migration),
+            Box::new(m20261208_000500_add_assignment_replaced::Migration),
         ]
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use axum::{Json, extract::State, http::StatusCode};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    QuerySelect, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use sync_protocol::FormUnits;
@@ -30,11 +30,13 @@ pub const MAX_HOUSEHOLDS: usize = 1000;
 /// Largest quantity of one assignment.
 pub const MAX_QUANTITY: u32 = 10_000;
 
-/// `/rounds/{round}/assignments`, `/rounds/{round}/assignments/from-sample`
+/// `/rounds/{round}/assignments`, `/rounds/{round}/assignments/from-sample`,
+/// `/rounds/{round}/assignments/{id}/reserve`
 pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     utoipa_axum::router::OpenApiRouter::new()
         .routes(utoipa_axum::routes!(list_assignments, assign))
         .routes(utoipa_axum::routes!(assign_from_sample))
+        .routes(utoipa_axum::routes!(release_reserve))
 }
 
 /// One assignment as a supervisor makes it.
@@ -80,6 +82,8 @@ pub struct AssignmentView {
     pub household_refs: Vec<String>,
     /// Forms expected (0: withdrawn).
     pub quantity: i32,
+    /// Households replaced by reserves, oldest first.
+    pub replaced: Vec<Replacement>,
     /// Who made or last changed it.
     pub created_by: Option<i64>,
     /// When it last changed.
@@ -104,6 +108,14 @@ pub struct AssignmentQuery {
     /// Include withdrawn ones (quantity 0).
     #[serde(default)]
     pub withdrawn: bool,
+}
+
+/// The households an assignment had replaced by reserves.
+fn replacements_of(a: &assignment::Model) -> Vec<Replacement> {
+    a.replaced_refs
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or_default()
 }
 
 fn households_of(a: &assignment::Model) -> Vec<String> {
@@ -139,6 +151,7 @@ fn view(a: &assignment::Model, names: &HashMap<i64, String>) -> AssignmentView {
         units: w.units,
         household_refs: w.household_refs,
         quantity: a.quantity,
+        replaced: replacements_of(a),
         created_by: a.created_by,
         updated_at: rfc3339(&a.updated_at),
     }
@@ -258,9 +271,15 @@ async fn assign(
 ) -> Result<Json<AssignmentList>, ApiError> {
     policy::can_review_forms(&me)?;
     let r = find_round(&state, &round_code).await?;
-    let stored = store_assignments(&state, &me, ip, &r, &body.assignments, &|i| {
-        format!("assignments[{i}]")
-    })
+    let stored = store_assignments(
+        &state,
+        &me,
+        ip,
+        &r,
+        &body.assignments,
+        &|i| format!("assignments[{i}]"),
+        None,
+    )
     .await?;
     let (names, _) = enumerators(&state, stored.iter().map(|a| a.enumerator_id)).await?;
     Ok(Json(AssignmentList {
@@ -271,7 +290,9 @@ async fn assign(
 
 /// Checks assignments (see [`assign`]) and stores them all in one transaction, each with its
 /// `assignment_changed` change for the enumerator's devices and its audit event; or none. A
-/// problem with the `i`th is reported under the field `name_of(i)`.
+/// `replacement` (one assignment only) is added to the assignment's replaced households in the
+/// same transaction and named in the audit. A problem with the `i`th is reported under the
+/// field `name_of(i)`.
 async fn store_assignments(
     state: &AppState,
     me: &AuthUser,
@@ -279,6 +300,7 @@ async fn store_assignments(
     r: &round::Model,
     assignments: &[NewAssignment],
     name_of: &(dyn Fn(usize) -> String + Sync),
+    replacement: Option<&Replacement>,
 ) -> Result<Vec<assignment::Model>, ApiError> {
     let round_code = r.code.clone();
     let geo = ::geography::by_code(&r.geography_code)
@@ -440,7 +462,15 @@ async fn store_assignments(
         let quantity = i32::try_from(quantity).unwrap_or(i32::MAX);
         let row = match existing {
             Some(e) => {
+                let replaced = replacement.map(|r| {
+                    let mut all = replacements_of(&e);
+                    all.push(r.clone());
+                    serde_json::to_string(&all).unwrap_or_else(|_| "[]".into())
+                });
                 let mut m: assignment::ActiveModel = e.into();
+                if let Some(r) = replaced {
+                    m.replaced_refs = Set(Some(r));
+                }
                 m.province_code = Set(province);
                 m.district_code = Set(district);
                 m.commune_code = Set(commune);
@@ -477,12 +507,19 @@ async fn store_assignments(
             serde_json::to_value(wire(&row)).map_err(ApiError::internal)?,
         )
         .await?;
+        let mut details = serde_json::to_value(wire(&row)).map_err(ApiError::internal)?;
+        if let (Some(n), Some(d)) = (replacement, details.as_object_mut()) {
+            d.insert(
+                "replacement".into(),
+                serde_json::to_value(n).map_err(ApiError::internal)?,
+            );
+        }
         audit::record(
             &txn,
             event::ASSIGNMENT_CHANGED,
             &Actor::user(me, ip.clone()),
             Some(format!("assignment:{}", row.id)),
-            serde_json::to_value(wire(&row)).map_err(ApiError::internal)?,
+            details,
         )
         .await?;
         stored.push(row);
@@ -699,9 +736,15 @@ async fn assign_from_sample(
     let created = if plan.is_empty() {
         Vec::new()
     } else {
-        store_assignments(&state, &me, ip, &r, &plan, &|i| {
-            format!("village {}/{}", plan[i].commune, plan[i].village)
-        })
+        store_assignments(
+            &state,
+            &me,
+            ip,
+            &r,
+            &plan,
+            &|i| format!("village {}/{}", plan[i].commune, plan[i].village),
+            None,
+        )
         .await?
     };
     let (names, _) = enumerators(
@@ -717,6 +760,229 @@ async fn assign_from_sample(
     }))
 }
 
+/// `POST /rounds/{round}/assignments/{id}/reserve` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReserveRequest {
+    /// The listed household that cannot be interviewed (refused, moved, not found).
+    pub replaces: String,
+    /// Why, as the supervisor records it (kept in the audit).
+    pub reason: String,
+}
+
+/// A household of an assignment replaced by a reserve.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Replacement {
+    /// The household taken off the list.
+    pub household: String,
+    /// The reserve put in its place.
+    pub reserve: String,
+    /// Why, as recorded.
+    pub reason: String,
+}
+
+/// `POST /rounds/{round}/assignments/{id}/reserve` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReserveResponse {
+    /// The household taken off the list.
+    pub replaced: String,
+    /// The reserve household put in its place.
+    pub reserve: String,
+    /// The assignment as it now is.
+    pub assignment: AssignmentView,
+}
+
+/// The reserve that replaces a household of a village: the first of `reserves` (the village's
+/// reserves in the draw's order) that is not `taken` (listed by an assignment of the round, or
+/// already the household of a form). `None` when every reserve is used.
+pub fn next_reserve<'a>(
+    reserves: &'a [String],
+    taken: &std::collections::HashSet<&str>,
+) -> Option<&'a String> {
+    reserves.iter().find(|r| !taken.contains(r.as_str()))
+}
+
+/// Puts `reserve` in the place of `replaced` in an assignment's household list.
+pub fn replace_household(list: &[String], replaced: &str, reserve: &str) -> Vec<String> {
+    list.iter()
+        .map(|h| {
+            if h == replaced {
+                reserve.to_owned()
+            } else {
+                h.clone()
+            }
+        })
+        .collect()
+}
+
+fn conflict(code: &'static str, vi: String, en: String) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, code, vi, en)
+}
+
+/// Replaces a household of an assignment that cannot be interviewed with the village's next
+/// reserve from the province's active draw, in the draw's order; a reserve listed by an
+/// assignment of the round, handed out before or already interviewed is skipped. The assignment keeps its
+/// quantity; the change reaches the enumerator's devices and is audited with the reason. 409
+/// `household_has_form` when a form came from the household, `no_draw`, or `no_reserve_left`.
+#[utoipa::path(post, path = "/rounds/{round}/assignments/{id}/reserve", tag = "assignments", params(("round" = String, Path, description = "Round code", example = "sipas-2025"), ("id" = i64, Path, description = "Assignment id")), request_body = ReserveRequest, security(("bearer" = [])),
+    responses((status = OK, body = ReserveResponse), Failure))]
+#[tracing::instrument(skip_all, fields(user = %me.username, round = %round_code, assignment = id))]
+async fn release_reserve(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ClientIp(ip): ClientIp,
+    ApiPath((round_code, id)): ApiPath<(String, i64)>,
+    ApiJson(body): ApiJson<ReserveRequest>,
+) -> Result<Json<ReserveResponse>, ApiError> {
+    use std::collections::HashSet;
+
+    use crate::entities::form;
+    policy::can_review_forms(&me)?;
+    let r = find_round(&state, &round_code).await?;
+    let not_found = || ApiError::not_found("phân công", "Assignment");
+    let a = assignment::Entity::find_by_id(id)
+        .filter(assignment::Column::RoundCode.eq(&round_code))
+        .filter(assignment::Column::Quantity.gt(0))
+        .one(&state.db)
+        .await?
+        .ok_or_else(not_found)?;
+    let (_, teams) = enumerators(&state, std::iter::once(a.enumerator_id)).await?;
+    if !may_see(&me, &r.geography_code, &a, &teams) {
+        return Err(not_found());
+    }
+    let replaced = body.replaces.trim().to_owned();
+    let reason = body.reason.trim().to_owned();
+    let mut errors = Vec::new();
+    if reason.is_empty() {
+        errors.push(FieldError::new(
+            "reason",
+            "required",
+            "Cần ghi lý do (hộ từ chối, đã chuyển đi, không tìm thấy...).",
+            "Give the reason (refused, moved away, not found...).",
+        ));
+    }
+    text::check_field("reason", &reason, 500, &mut errors);
+    let list = households_of(&a);
+    if !list.contains(&replaced) {
+        errors.push(FieldError::new(
+            "replaces",
+            "not_listed",
+            format!("Hộ '{replaced}' không có trong danh sách của phân công này."),
+            format!("Household '{replaced}' is not listed by this assignment."),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let village_key = indices::cluster_key(&a.village_code);
+    // The households of the village that forms came from.
+    let interviewed: Vec<(String, String)> = form::Entity::find()
+        .select_only()
+        .column(form::Column::HouseholdRef)
+        .column(form::Column::VillageCode)
+        .filter(form::Column::RoundCode.eq(&round_code))
+        .filter(form::Column::CommuneCode.eq(&a.commune_code))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let interviewed: HashSet<String> = interviewed
+        .into_iter()
+        .filter(|(_, v)| indices::cluster_key(v) == village_key)
+        .map(|(h, _)| h)
+        .collect();
+    if interviewed.contains(&replaced) {
+        return Err(conflict(
+            "household_has_form",
+            format!("Đã có phiếu của hộ '{replaced}': không thay bằng hộ dự phòng."),
+            format!("A form came from household '{replaced}': it is not replaced."),
+        ));
+    }
+    let draw = crate::sampling::store::active_draw(&state.db, &round_code, &a.province_code)
+        .await?
+        .ok_or_else(|| {
+            conflict(
+                "no_draw",
+                format!("Tỉnh {} chưa có mẫu được chọn.", a.province_code),
+                format!("Province {} has no sample drawn.", a.province_code),
+            )
+        })?;
+    let reserves: Vec<String> = crate::sampling::store::sample_households(&state.db, draw.id)
+        .await?
+        .into_iter()
+        .filter(|h| h.reserve && h.commune_code == a.commune_code && h.village_key == village_key)
+        .map(|h| h.household_ref)
+        .collect();
+    let listed: Vec<assignment::Model> = assignment::Entity::find()
+        .filter(assignment::Column::RoundCode.eq(&round_code))
+        .filter(assignment::Column::CommuneCode.eq(&a.commune_code))
+        .all(&state.db)
+        .await?;
+    // Listed now, or replaced before (the household that refused and the reserve given then):
+    // a reserve is handed out once.
+    let listed: Vec<String> = listed
+        .iter()
+        .filter(|x| indices::cluster_key(&x.village_code) == village_key)
+        .flat_map(|x| {
+            households_of(x).into_iter().chain(
+                replacements_of(x)
+                    .into_iter()
+                    .flat_map(|r| [r.household, r.reserve]),
+            )
+        })
+        .collect();
+    let taken: HashSet<&str> = listed
+        .iter()
+        .chain(&interviewed)
+        .map(String::as_str)
+        .collect();
+    let reserve = next_reserve(&reserves, &taken).cloned().ok_or_else(|| {
+        conflict(
+            "no_reserve_left",
+            format!(
+                "Thôn {} không còn hộ dự phòng ({} hộ dự phòng đã dùng).",
+                a.village_code,
+                reserves.len()
+            ),
+            format!(
+                "Village {} has no reserve household left ({} used).",
+                a.village_code,
+                reserves.len()
+            ),
+        )
+    })?;
+    let change = NewAssignment {
+        enumerator_id: a.enumerator_id,
+        commune: a.commune_code.clone(),
+        village: a.village_code.clone(),
+        household_refs: Some(replace_household(&list, &replaced, &reserve)),
+        quantity: Some(u32::try_from(a.quantity).unwrap_or(0)),
+    };
+    let note = Replacement {
+        household: replaced.clone(),
+        reserve: reserve.clone(),
+        reason,
+    };
+    let stored = store_assignments(
+        &state,
+        &me,
+        ip,
+        &r,
+        std::slice::from_ref(&change),
+        &|_| "assignment".into(),
+        Some(&note),
+    )
+    .await?;
+    let (names, _) = enumerators(&state, std::iter::once(a.enumerator_id)).await?;
+    let row = stored
+        .first()
+        .ok_or_else(|| ApiError::internal("an assignment stored nothing"))?;
+    Ok(Json(ReserveResponse {
+        replaced,
+        reserve,
+        assignment: view(row, &names),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -729,6 +995,24 @@ mod tests {
             village: village.into(),
             households: (1..=n).map(|i| format!("{village}-{i}")).collect(),
         }
+    }
+
+    #[test]
+    fn the_next_reserve_is_the_first_not_taken_in_draw_order() {
+        let reserves: Vec<String> = ["R-9", "R-2", "R-5"].map(String::from).to_vec();
+        let taken: HashSet<&str> = ["R-9", "A-1"].into_iter().collect();
+        assert_eq!(
+            next_reserve(&reserves, &taken).map(String::as_str),
+            Some("R-2")
+        );
+        let all: HashSet<&str> = ["R-9", "R-2", "R-5"].into_iter().collect();
+        assert_eq!(next_reserve(&reserves, &all), None);
+        assert_eq!(next_reserve(&[], &HashSet::new()), None);
+        let list: Vec<String> = ["A-1", "A-2", "A-3"].map(String::from).to_vec();
+        assert_eq!(
+            replace_household(&list, "A-2", "R-2"),
+            ["A-1", "R-2", "A-3"].map(String::from).to_vec()
+        );
     }
 
     #[test]

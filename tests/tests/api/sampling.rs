@@ -982,4 +982,124 @@ async fn the_drawn_sample_is_assigned_and_counted_against() {
         .await;
     assert_eq!(p["totals"]["quota"], 0, "{p}");
     assert_eq!(p["quota"]["provinces_drawn"], json!([]));
+
+    // A household of the first assignment refuses: its village's reserves come in the draw's
+    // order, one each time; a household a form came from is not replaced; nor by a third time.
+    let reserves: Vec<&str> = drawn
+        .iter()
+        .filter(|h| {
+            h["reserve"] == true
+                && h["commune_code"] == first["units"]["commune"]
+                && h["village_code"] == first["units"]["village"]
+        })
+        .map(|h| h["household_ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(reserves.len(), 2, "{d}");
+    let listed: Vec<&str> = first["household_refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    let reserve_path = format!("/api/v1/rounds/{R25}/assignments/{}/reserve", first["id"]);
+    let (s, b) = app
+        .post_as(
+            &gs1,
+            &reserve_path,
+            &json!({ "replaces": listed[0], "reason": "Hộ từ chối phỏng vấn" }),
+        )
+        .await;
+    assert_problem(s, &b, 409, "household_has_form");
+    let (s, b) = app
+        .post_as(
+            &gs1,
+            &reserve_path,
+            &json!({ "replaces": "HH-nope", "reason": "" }),
+        )
+        .await;
+    assert_problem(s, &b, 422, "validation_failed");
+    let (s, b) = app
+        .post_as(
+            &gs2,
+            &reserve_path,
+            &json!({ "replaces": listed[2], "reason": "Hộ từ chối" }),
+        )
+        .await;
+    assert_eq!(s, 404, "another team's supervisor: {b}");
+    let (s, b) = app
+        .post_as(
+            &gs1,
+            &reserve_path,
+            &json!({ "replaces": listed[2], "reason": "Hộ từ chối phỏng vấn" }),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (b["replaced"].as_str(), b["reserve"].as_str()),
+        (Some(listed[2]), Some(reserves[0]))
+    );
+    let now: Vec<&str> = b["assignment"]["household_refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    assert!(
+        now.contains(&reserves[0]) && !now.contains(&listed[2]),
+        "{b}"
+    );
+    assert_eq!(b["assignment"]["quantity"], 3);
+    // The reserve, refused in turn, gives way to the second; then none is left.
+    let (s, b) = app
+        .post_as(
+            &gs1,
+            &reserve_path,
+            &json!({ "replaces": reserves[0], "reason": "Đã chuyển đi" }),
+        )
+        .await;
+    assert_eq!((s, b["reserve"].as_str()), (200, Some(reserves[1])), "{b}");
+    let (s, b) = app
+        .post_as(
+            &gs1,
+            &reserve_path,
+            &json!({ "replaces": reserves[1], "reason": "Không tìm thấy" }),
+        )
+        .await;
+    assert_problem(s, &b, 409, "no_reserve_left");
+    // The assignment names what was replaced, by what and why.
+    let list = app
+        .get_ok(&gs1, &format!("/api/v1/rounds/{R25}/assignments"))
+        .await;
+    let mine = list["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == first["id"])
+        .unwrap();
+    assert_eq!(
+        mine["replaced"],
+        json!([
+            { "household": listed[2], "reserve": reserves[0], "reason": "Hộ từ chối phỏng vấn" },
+            { "household": reserves[0], "reserve": reserves[1], "reason": "Đã chuyển đi" },
+        ]),
+        "{mine}"
+    );
+    // The device pulls the change; the audit keeps the reason.
+    let pulled = app.sync(&token).pull("").await;
+    let last = pulled
+        .changes
+        .iter()
+        .rev()
+        .find(|c| c.kind == sync_protocol::ChangeKind::AssignmentChanged)
+        .expect("an assignment change");
+    let a: sync_protocol::Assignment = serde_json::from_value(last.payload.clone()).unwrap();
+    assert!(a.household_refs.contains(&reserves[1].to_owned()), "{a:?}");
+    let events = app.audit_events(&admin, "event=assignment_changed").await;
+    assert_eq!(
+        events[0]["details"]["replacement"]["reason"], "Đã chuyển đi",
+        "{events:?}"
+    );
+    // Progress still asks 3 forms of the village.
+    let p = progress(gs1.clone()).await;
+    assert_eq!(p["totals"]["quota"], 18, "{p}");
 }
