@@ -106,6 +106,16 @@ pub fn can_review_forms(user: &AuthUser) -> Result<(), ApiError> {
     require_role(user, &[Role::Supervisor, Role::Ministry])
 }
 
+/// Reading a round's field-quality signals and thresholds (the quality report, a form's
+/// signals): the ministry, province reviewers and supervisors, not enumerators (signals guide
+/// review, not the filling in).
+pub fn can_read_quality(user: &AuthUser) -> Result<(), ApiError> {
+    require_role(
+        user,
+        &[Role::Ministry, Role::ProvinceReviewer, Role::Supervisor],
+    )
+}
+
 /// Who may export a round's forms: everyone but enumerators (each sees their scope's forms).
 pub fn can_export_forms(user: &AuthUser) -> Result<(), ApiError> {
     require_role(

@@ -216,13 +216,23 @@ pub async fn signals_of_form(
     f: &crate::entities::form::Model,
 ) -> Result<Option<Vec<super::Signal>>, sea_orm::DbErr> {
     use crate::entities::form;
+    // Without measures there is nothing to assess: the province is not read.
+    if form_signal::Entity::find_by_id(f.id)
+        .one(db)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
     let cond = sea_orm::Condition::all()
         .add(form::Column::RoundCode.eq(&f.round_code))
         .add(form::Column::ProvinceCode.eq(&f.province_code));
-    let (rows, _) = rows(db, &f.round_code, cond).await?;
+    let ((rows, _), (settings, _)) = tokio::try_join!(
+        rows(db, &f.round_code, cond),
+        settings_of(db, &f.round_code)
+    )?;
     let Some(i) = rows.iter().position(|r| r.id == f.id) else {
         return Ok(None);
     };
-    let (settings, _) = settings_of(db, &f.round_code).await?;
     Ok(super::assess(&rows, &settings).flags.into_iter().nth(i))
 }

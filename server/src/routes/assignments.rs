@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sync_protocol::FormUnits;
 use time::OffsetDateTime;
 
+use super::find_round;
 use crate::{
     audit::{self, Actor, event},
     auth::{AuthUser, extract::ClientIp, policy},
@@ -176,13 +177,6 @@ fn may_see(
                     || team_of.get(&a.enumerator_id).is_some_and(|t| *t == me.team))
         }
     }
-}
-
-async fn find_round(state: &AppState, code: &str) -> Result<round::Model, ApiError> {
-    round::Entity::find_by_id(code.to_owned())
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("đợt khảo sát", "Survey round"))
 }
 
 /// The assignments of a round the caller may see.
@@ -836,7 +830,7 @@ async fn release_reserve(
 ) -> Result<Json<ReserveResponse>, ApiError> {
     use std::collections::HashSet;
 
-    use crate::entities::form;
+    use crate::entities::{form, sample_household};
     policy::can_review_forms(&me)?;
     let r = find_round(&state, &round_code).await?;
     let not_found = || ApiError::not_found("phân công", "Assignment");
@@ -846,7 +840,7 @@ async fn release_reserve(
         .one(&state.db)
         .await?
         .ok_or_else(not_found)?;
-    let (_, teams) = enumerators(&state, std::iter::once(a.enumerator_id)).await?;
+    let (names, teams) = enumerators(&state, std::iter::once(a.enumerator_id)).await?;
     if !may_see(&me, &r.geography_code, &a, &teams) {
         return Err(not_found());
     }
@@ -875,12 +869,36 @@ async fn release_reserve(
         return Err(ApiError::validation(errors));
     }
     let village_key = indices::cluster_key(&a.village_code);
-    // The households of the village that forms came from.
+    let draw =
+        crate::sampling::store::active_draw(&state.db, &round_code, &a.province_code).await?;
+    // The village's reserves in the draw's order (read by the draw's key, not the whole draw).
+    let reserves: Vec<String> = match &draw {
+        Some(d) => {
+            sample_household::Entity::find()
+                .select_only()
+                .column(sample_household::Column::HouseholdRef)
+                .filter(sample_household::Column::DrawId.eq(d.id))
+                .filter(sample_household::Column::CommuneCode.eq(&a.commune_code))
+                .filter(sample_household::Column::VillageKey.eq(&village_key))
+                .filter(sample_household::Column::Reserve.eq(true))
+                .order_by_asc(sample_household::Column::Ord)
+                .into_tuple()
+                .all(&state.db)
+                .await?
+        }
+        None => Vec::new(),
+    };
+    // Which of the refused household and the reserves forms came from (by the round's
+    // household index, not the commune's forms).
+    let asked: Vec<&str> = std::iter::once(replaced.as_str())
+        .chain(reserves.iter().map(String::as_str))
+        .collect();
     let interviewed: Vec<(String, String)> = form::Entity::find()
         .select_only()
         .column(form::Column::HouseholdRef)
         .column(form::Column::VillageCode)
         .filter(form::Column::RoundCode.eq(&round_code))
+        .filter(form::Column::HouseholdRef.is_in(asked))
         .filter(form::Column::CommuneCode.eq(&a.commune_code))
         .into_tuple()
         .all(&state.db)
@@ -897,21 +915,13 @@ async fn release_reserve(
             format!("A form came from household '{replaced}': it is not replaced."),
         ));
     }
-    let draw = crate::sampling::store::active_draw(&state.db, &round_code, &a.province_code)
-        .await?
-        .ok_or_else(|| {
-            conflict(
-                "no_draw",
-                format!("Tỉnh {} chưa có mẫu được chọn.", a.province_code),
-                format!("Province {} has no sample drawn.", a.province_code),
-            )
-        })?;
-    let reserves: Vec<String> = crate::sampling::store::sample_households(&state.db, draw.id)
-        .await?
-        .into_iter()
-        .filter(|h| h.reserve && h.commune_code == a.commune_code && h.village_key == village_key)
-        .map(|h| h.household_ref)
-        .collect();
+    if draw.is_none() {
+        return Err(conflict(
+            "no_draw",
+            format!("Tỉnh {} chưa có mẫu được chọn.", a.province_code),
+            format!("Province {} has no sample drawn.", a.province_code),
+        ));
+    }
     let listed: Vec<assignment::Model> = assignment::Entity::find()
         .filter(assignment::Column::RoundCode.eq(&round_code))
         .filter(assignment::Column::CommuneCode.eq(&a.commune_code))
@@ -972,7 +982,6 @@ async fn release_reserve(
         Some(&note),
     )
     .await?;
-    let (names, _) = enumerators(&state, std::iter::once(a.enumerator_id)).await?;
     let row = stored
         .first()
         .ok_or_else(|| ApiError::internal("an assignment stored nothing"))?;

@@ -40,6 +40,19 @@ mod static_files;
 mod sync;
 pub(crate) mod users;
 
+/// The round of this code, or 404 (`đợt khảo sát` / `Survey round`): the lookup every route
+/// under `/rounds/{round}` starts with.
+pub(crate) async fn find_round(
+    state: &crate::state::AppState,
+    code: &str,
+) -> Result<crate::entities::round::Model, crate::error::ApiError> {
+    use sea_orm::EntityTrait;
+    crate::entities::round::Entity::find_by_id(code.to_owned())
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| crate::error::ApiError::not_found("đợt khảo sát", "Survey round"))
+}
+
 /// The largest `offset` a listing accepts: more rows than any table will hold, and far below what
 /// a database's 64-bit integers can.
 pub(crate) const MAX_OFFSET: u64 = 1_000_000_000;

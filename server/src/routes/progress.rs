@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     auth::{AuthUser, policy},
-    entities::{assignment, device, form, round, sample_draw, user},
+    entities::{assignment, device, form, sample_draw, user},
     error::{ApiError, ApiPath, ApiQuery},
     review::Status,
     routes::openapi::Failure,
@@ -212,10 +212,7 @@ async fn progress(
     ApiPath(round_code): ApiPath<String>,
     ApiQuery(q): ApiQuery<ProgressQuery>,
 ) -> Result<Json<ProgressResponse>, ApiError> {
-    let r = round::Entity::find_by_id(round_code.clone())
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("đợt khảo sát", "Survey round"))?;
+    let r = super::find_round(&state, &round_code).await?;
     let geo = ::geography::by_code(&r.geography_code)
         .ok_or_else(|| ApiError::internal(format!("round {round_code} on unknown geography")))?;
     let unit = q.unit.as_deref().filter(|u| !u.is_empty());

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::{
     audit::{self, Actor, event},
     auth::{AuthUser, extract::ClientIp, policy},
-    entities::{form, round, round_quality_setting, user},
+    entities::{form, round_quality_setting, user},
     error::{ApiError, ApiJson, ApiPath, ApiQuery},
     quality::{self, QualitySettings, Signal, SignalCounts},
     routes::openapi::Failure,
@@ -35,13 +35,6 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
             update_quality_settings
         ))
 }
-
-/// The roles that read a round's quality signals and thresholds.
-pub(crate) const READERS: [policy::Role; 3] = [
-    policy::Role::Ministry,
-    policy::Role::ProvinceReviewer,
-    policy::Role::Supervisor,
-];
 
 /// `GET /rounds/{round}/quality` query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -170,10 +163,7 @@ pub(crate) async fn scoped(
     round_code: &str,
     unit: Option<&str>,
 ) -> Result<Condition, ApiError> {
-    let r = round::Entity::find_by_id(round_code.to_owned())
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("đợt khảo sát", "Survey round"))?;
+    let r = super::find_round(state, round_code).await?;
     let geo = ::geography::by_code(&r.geography_code)
         .ok_or_else(|| ApiError::internal(format!("round {round_code} on unknown geography")))?;
     let mut cond = Condition::all()
@@ -203,7 +193,7 @@ async fn show_quality(
     ApiPath(round_code): ApiPath<String>,
     ApiQuery(q): ApiQuery<QualityQuery>,
 ) -> Result<Json<QualityResponse>, ApiError> {
-    policy::require_role(&me, &READERS)?;
+    policy::can_read_quality(&me)?;
     let level = match q.level.as_deref().filter(|l| !l.is_empty()) {
         None => "enumerator".to_owned(),
         Some(l) if LEVELS.contains(&l) => l.to_owned(),
@@ -348,13 +338,6 @@ fn settings_view(
     }
 }
 
-async fn find_round(state: &AppState, code: &str) -> Result<round::Model, ApiError> {
-    round::Entity::find_by_id(code.to_owned())
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("đợt khảo sát", "Survey round"))
-}
-
 /// The field-quality thresholds a round applies.
 #[utoipa::path(get, path = "/rounds/{round}/quality/settings", tag = "quality", params(("round" = String, Path, description = "Round code", example = "sipas-2025")), security(("bearer" = [])),
     responses((status = OK, body = QualitySettingsView), Failure))]
@@ -364,8 +347,8 @@ async fn show_quality_settings(
     me: AuthUser,
     ApiPath(round_code): ApiPath<String>,
 ) -> Result<Json<QualitySettingsView>, ApiError> {
-    policy::require_role(&me, &READERS)?;
-    find_round(&state, &round_code).await?;
+    policy::can_read_quality(&me)?;
+    super::find_round(&state, &round_code).await?;
     let (settings, row) = quality::store::settings_of(&state.db, &round_code).await?;
     Ok(Json(settings_view(round_code, settings, row.as_ref())))
 }
@@ -384,7 +367,7 @@ async fn update_quality_settings(
     ApiJson(settings): ApiJson<QualitySettings>,
 ) -> Result<Json<QualitySettingsView>, ApiError> {
     policy::can_administer(&me)?;
-    find_round(&state, &round_code).await?;
+    super::find_round(&state, &round_code).await?;
     let problems = settings.problems();
     if !problems.is_empty() {
         return Err(ApiError::validation(problems));

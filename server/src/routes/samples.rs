@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::find_round;
 use crate::{
     audit::Actor,
     auth::{AuthUser, extract::ClientIp, policy},
@@ -49,14 +50,6 @@ pub const MAX_SEED: u64 = (1 << 53) - 1;
 
 /// Longest reason for a redraw.
 pub const MAX_REASON: usize = 500;
-
-async fn find_round(state: &AppState, code: &str) -> Result<round::Model, ApiError> {
-    use sea_orm::EntityTrait;
-    round::Entity::find_by_id(code.to_owned())
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("đợt khảo sát", "Survey round"))
-}
 
 fn geography_of(r: &round::Model) -> Result<&'static ::geography::Geography, ApiError> {
     ::geography::by_code(&r.geography_code).ok_or_else(|| {
